@@ -1,0 +1,3 @@
+"""daily-profit-model"""
+
+__version__ = "0.1"

@@ -1,0 +1,101 @@
+"""Project commands: ``kedro db …`` to manage the database.
+
+Run ``uv run kedro db --help`` for the list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.embedded import embedded_server_status, stop_embedded_server
+from daily_profit_model.db.migrations import apply_migrations, schema_version
+
+logger = logging.getLogger(__name__)
+
+_ENV_OPTION = click.option(
+    "--env", "-e", default=None, help="Kedro configuration environment (e.g. prod)."
+)
+
+
+def _load_database(env: str | None):
+    """Create a session for ``env`` so that the project's hooks configure the database."""
+    project_path = Path.cwd()
+    bootstrap_project(project_path)
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        session.load_context()
+    return get_database()
+
+
+@click.group(name="daily-profit-model")
+def cli() -> None:
+    """Commands of the daily-profit-model project."""
+
+
+@cli.group()
+def db() -> None:
+    """Manage the project's PostgreSQL (embedded by default, any server with --env prod)."""
+
+
+@db.command()
+@_ENV_OPTION
+def migrate(env: str | None) -> None:
+    """Apply pending schema migrations (starts the embedded server if needed)."""
+    database = _load_database(env)
+    with database.connect() as conn:
+        applied = apply_migrations(conn, database.schema)
+        version = schema_version(conn, database.schema)
+    click.echo(
+        f"{database.describe()}: schema {database.schema} at version {version}"
+        f" ({len(applied)} migration(s) applied now)"
+    )
+
+
+@db.command()
+@_ENV_OPTION
+def start(env: str | None) -> None:
+    """Start the embedded PostgreSQL (and migrate it); print where it listens."""
+    database = _load_database(env)
+    with database.connect() as conn:
+        version = schema_version(conn, database.schema)
+    click.echo(f"{database.describe()}: running, schema version {version}")
+
+
+@db.command()
+@_ENV_OPTION
+def stop(env: str | None) -> None:
+    """Stop the embedded PostgreSQL server."""
+    database = _load_database(env)
+    if database.settings.mode != "embedded":
+        raise click.ClickException("Only the embedded server can be stopped from here.")
+    stopped = stop_embedded_server(database.settings.embedded_dir)
+    click.echo("stopped" if stopped else "not running")
+
+
+@db.command()
+@_ENV_OPTION
+def status(env: str | None) -> None:
+    """Print the embedded server's state (running, PID, socket) as JSON."""
+    database = _load_database(env)
+    if database.settings.mode != "embedded":
+        click.echo(json.dumps({"mode": "url", "database": database.describe()}))
+        return
+    click.echo(
+        json.dumps(embedded_server_status(database.settings.embedded_dir), indent=2)
+    )
+
+
+@db.command()
+@_ENV_OPTION
+def url(env: str | None) -> None:
+    """Print a connection string for psql or a notebook (password redacted)."""
+    database = _load_database(env)
+    from daily_profit_model.db.connection import redact  # noqa: PLC0415
+
+    click.echo(redact(database.conninfo))

@@ -1,0 +1,454 @@
+"""``PostgresTableDataset``: a PostgreSQL table as a Kedro dataset.
+
+Saving streams the frame as binary COPY (Arrow encoded by pgpq) into a temporary staging
+table and then upserts it into the target on its primary key with
+``INSERT … SELECT … ON CONFLICT``, all in one transaction: either every row lands or the
+table is unchanged. Month partitions of range-partitioned tables are created for the
+dates the frame holds. Loading reads the configured columns and, when asked, only a date
+range (the ``WHERE`` clause lets PostgreSQL prune partitions).
+
+Example catalog entry::
+
+    raw_trades_closed:
+      type: daily_profit_model.datasets.PostgresTableDataset
+      table: raw_trades_closed
+      load_args:
+        columns: [login, platform, broker, trade_date, profit]
+        date_column: trade_date
+        start: "2024-01-01"
+        end: "2024-01-31"        # inclusive
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+import psycopg
+from kedro.io import AbstractDataset, DatasetError
+from pgpq import ArrowToPostgresBinaryEncoder
+from psycopg import sql
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.frames import (
+    FrameValidationError,
+    column_from_values,
+    describe_row,
+    frame_to_arrow,
+    python_value,
+)
+from daily_profit_model.db.identifiers import validate_identifier
+from daily_profit_model.db.tables import TableInfo, describe_table
+
+logger = logging.getLogger(__name__)
+
+_SAVE_MODES = ("upsert", "append", "replace")
+_DTYPE_BACKENDS = ("numpy_nullable", "numpy")
+_FETCH_ROWS = 50_000
+_ROW_ORDINAL = "_dpm_row"
+_STAGE_TABLE = "_dpm_stage"
+
+
+def _as_date(value: Any, what: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"load_args.{what} is not a date: {value!r}") from exc
+
+
+class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A table in the project's PostgreSQL schema, saved by COPY + upsert.
+
+    Args:
+        table: Table name in the project's schema.
+        schema: Schema; defaults to the configured database's (``prop_trading_model``).
+        key_columns: Upsert key; defaults to the table's primary key.
+        load_args: ``columns`` (list), ``date_column``, ``start`` and ``end`` (inclusive
+            dates), ``order_by`` (list, defaults to the key), ``dtype_backend``
+            (``numpy_nullable``, the default, keeps NULL and NaN apart; ``numpy``).
+        save_args: ``mode``: ``upsert`` (default), ``append`` (a key conflict is an
+            error) or ``replace`` (the table's rows are replaced by the frame).
+        metadata: Free-form metadata (kedro-viz layer and preview settings).
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        table: str,
+        schema: str | None = None,
+        key_columns: list[str] | None = None,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._table = validate_identifier(table, "table")
+        self._schema = validate_identifier(schema, "schema") if schema else None
+        self._key_columns = tuple(key_columns) if key_columns else None
+        self._load_args = dict(load_args or {})
+        self._save_args = dict(save_args or {})
+        self.metadata = metadata
+        self._mode = self._save_args.get("mode", "upsert")
+        if self._mode not in _SAVE_MODES:
+            raise DatasetError(
+                f"save_args.mode for table {table!r} is {self._mode!r}; use one of "
+                f"{', '.join(_SAVE_MODES)}."
+            )
+        backend = self._load_args.get("dtype_backend", "numpy_nullable")
+        if backend not in _DTYPE_BACKENDS:
+            raise DatasetError(
+                f"load_args.dtype_backend for table {table!r} is {backend!r}; use one of "
+                f"{', '.join(_DTYPE_BACKENDS)}."
+            )
+        named = [
+            *(self._load_args.get("columns") or []),
+            *(self._load_args.get("order_by") or []),
+            *(self._key_columns or ()),
+        ]
+        if self._load_args.get("date_column"):
+            named.append(self._load_args["date_column"])
+        for column in named:
+            validate_identifier(column, "column")
+        self.last_save_stats: dict[str, float] = {}
+
+    @property
+    def schema(self) -> str:
+        """The schema of the table (the configured database's unless set)."""
+        return self._schema or get_database().schema
+
+    @property
+    def qualified_name(self) -> str:
+        """``schema.table``."""
+        return f"{self.schema}.{self._table}"
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "table": self._table,
+            "schema": self._schema,
+            "key_columns": self._key_columns,
+            "load_args": self._load_args,
+            "save_args": self._save_args,
+        }
+
+    def _exists(self) -> bool:
+        with get_database().connect() as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL",
+                [f'"{self.schema}"."{self._table}"'],
+            ).fetchone()
+        return bool(row and row[0])
+
+    # --- loading -----------------------------------------------------------------
+
+    def _select(
+        self, info: TableInfo, limit: int | None = None
+    ) -> tuple[sql.Composed, list]:
+        columns = self._load_args.get("columns") or list(info.columns)
+        unknown = [c for c in columns if c not in info.columns]
+        if unknown:
+            raise DatasetError(
+                f"load_args.columns of {info.qualified} names columns it does not have: "
+                f"{', '.join(unknown)}"
+            )
+        query = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.Identifier(info.schema, info.name),
+        )
+        params: list[Any] = []
+        date_column = self._load_args.get("date_column")
+        start = _as_date(self._load_args.get("start"), "start")
+        end = _as_date(self._load_args.get("end"), "end")
+        if (start or end) and not date_column:
+            raise DatasetError(
+                f"load_args of {info.qualified} set start/end without date_column."
+            )
+        conditions = []
+        if start:
+            conditions.append(sql.SQL("{} >= %s").format(sql.Identifier(date_column)))
+            params.append(start)
+        if end:
+            conditions.append(sql.SQL("{} <= %s").format(sql.Identifier(date_column)))
+            params.append(end)
+        if conditions:
+            query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
+        order_by = self._load_args.get("order_by") or list(info.primary_key)
+        if order_by:
+            query += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(
+                map(sql.Identifier, order_by)
+            )
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        return query, params
+
+    def _read(self, limit: int | None = None) -> pd.DataFrame:
+        nullable = (
+            self._load_args.get("dtype_backend", "numpy_nullable") == "numpy_nullable"
+        )
+        with get_database().connect() as conn:
+            info = describe_table(conn, self.schema, self._table)
+            query, params = self._select(info, limit)
+            with conn.cursor(name="dpm_load") as cursor:
+                cursor.itersize = _FETCH_ROWS
+                cursor.execute(query, params)
+                names = [d.name for d in cursor.description]
+                rows = cursor.fetchall()
+        by_column = list(zip(*rows)) if rows else [() for _ in names]
+        return pd.DataFrame(
+            {
+                name: column_from_values(
+                    list(values), info.columns[name].pg_type, nullable
+                )
+                for name, values in zip(names, by_column)
+            },
+            columns=names,
+        )
+
+    def load(self) -> pd.DataFrame:
+        """Read the table (columns and date range per ``load_args``)."""
+        started = time.perf_counter()
+        frame = self._read()
+        logger.info(
+            "Loaded %d rows from %s in %.2f s",
+            len(frame),
+            self.qualified_name,
+            time.perf_counter() - started,
+        )
+        return frame
+
+    def preview(self, nrows: int = 5) -> dict[str, Any]:
+        """The first ``nrows`` rows for kedro-viz, as a ``split``-oriented dict."""
+        frame = self._read(limit=nrows)
+        return frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
+
+    # --- saving ------------------------------------------------------------------
+
+    def save(self, data: pd.DataFrame) -> None:
+        """Write ``data`` into the table in one transaction (COPY, then upsert).
+
+        Raises:
+            FrameValidationError: The frame's columns do not fit the table, a key
+                column holds NULLs or duplicates, or a value does not fit its column.
+                The message names the table, the column and the first offending row;
+                the table is unchanged.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise FrameValidationError(
+                f"Table {self.qualified_name} takes a pandas DataFrame, got "
+                f"{type(data).__name__}."
+            )
+        started = time.perf_counter()
+        with get_database().connect() as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            info = describe_table(conn, self.schema, self._table)
+            key = self._key_columns or info.primary_key
+            self._check_frame(data, info, key)
+            rows = self._write(conn, data, info, key)
+        elapsed = time.perf_counter() - started
+        self.last_save_stats = {"rows": len(data), "seconds": elapsed}
+        logger.info(
+            "Saved %d rows to %s (%s) in %.2f s (%.0f rows/s)",
+            rows,
+            info.qualified,
+            self._mode,
+            elapsed,
+            rows / elapsed if elapsed else 0.0,
+        )
+
+    def _check_frame(
+        self, data: pd.DataFrame, info: TableInfo, key: tuple[str, ...]
+    ) -> None:
+        unknown = [c for c in data.columns if c not in info.columns]
+        if unknown:
+            raise FrameValidationError(
+                f"Table {info.qualified} has no column(s) {', '.join(map(repr, unknown))}; "
+                f"its columns are {', '.join(info.columns)}."
+            )
+        missing = [
+            c.name
+            for c in info.columns.values()
+            if c.not_null and not c.has_default and c.name not in data.columns
+        ]
+        if missing:
+            raise FrameValidationError(
+                f"Table {info.qualified} requires column(s) {', '.join(map(repr, missing))} "
+                f"that the frame lacks."
+            )
+        if self._mode == "replace" or not key:
+            if self._mode != "replace" and not key:
+                raise FrameValidationError(
+                    f"Table {info.qualified} has no primary key; set key_columns or use "
+                    f"save_args.mode: replace."
+                )
+            return
+        for column in key:
+            if column not in data.columns:
+                raise FrameValidationError(
+                    f"Table {info.qualified}: key column {column!r} is missing from the frame."
+                )
+            nulls = data[column].isna().to_numpy()
+            if nulls.any():
+                position = int(nulls.argmax())
+                raise FrameValidationError(
+                    f"Table {info.qualified}, key column {column!r} is NULL in "
+                    f"{describe_row(data, position, key)}; {int(nulls.sum())} row(s) in all."
+                )
+        duplicated = data.duplicated(subset=list(key), keep="first").to_numpy()
+        if duplicated.any():
+            position = int(duplicated.argmax())
+            raise FrameValidationError(
+                f"Table {info.qualified}: the frame holds the key "
+                f"({', '.join(key)}) more than once, first repeated at "
+                f"{describe_row(data, position, key)}; {int(duplicated.sum())} repeat(s)."
+            )
+
+    def _write(
+        self,
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+    ) -> int:
+        columns = list(data.columns)
+        arrow = frame_to_arrow(
+            data, {c: info.columns[c].pg_type for c in columns}, info.qualified, key
+        )
+        arrow = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
+        if info.partition_column and info.partition_column in columns:
+            self._ensure_partitions(conn, info, data[info.partition_column])
+        self._stage(conn, arrow)
+        if self._mode == "replace":
+            conn.execute(
+                sql.SQL("DELETE FROM {}").format(sql.Identifier(info.schema, info.name))
+            )
+        statement = _insert_statement(info, columns, key, self._mode)
+        try:
+            with conn.transaction():
+                cursor = conn.execute(statement)
+        except (
+            psycopg.errors.DataException,
+            psycopg.errors.IntegrityConstraintViolation,
+        ) as exc:
+            raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
+        return cursor.rowcount
+
+    def _ensure_partitions(
+        self, conn: psycopg.Connection, info: TableInfo, dates: pd.Series
+    ) -> None:
+        months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
+        for month in sorted(months):
+            conn.execute(
+                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+                    sql.Identifier(get_database().schema)
+                ),
+                [f'"{info.schema}"."{info.name}"', month.start_time.date()],
+            )
+
+    @staticmethod
+    def _stage(conn: psycopg.Connection, arrow: Any) -> None:
+        encoder = ArrowToPostgresBinaryEncoder(arrow.schema)
+        ddl = encoder.schema().ddl(_STAGE_TABLE).rstrip().rstrip(";")
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_STAGE_TABLE))
+        )
+        conn.execute(ddl + " ON COMMIT DROP")
+        with conn.cursor().copy(
+            sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
+                sql.Identifier(_STAGE_TABLE)
+            )
+        ) as copy:
+            copy.write(encoder.write_header())
+            for batch in arrow.to_batches(max_chunksize=65_536):
+                copy.write(encoder.write_batch(batch))
+            copy.write(encoder.finish())
+
+
+def _row_ordinals(n: int) -> Any:
+    import pyarrow as pa  # noqa: PLC0415
+
+    return pa.array(range(n), type=pa.int64())
+
+
+def _cast(column: str, pg_type: str) -> sql.Composable:
+    source = sql.Identifier("s", column)
+    if pg_type == "timestamp with time zone":
+        # pgpq writes UTC wall-clock timestamps; state their zone explicitly.
+        return sql.SQL("({} AT TIME ZONE 'UTC')").format(source)
+    return sql.SQL("{}::" + pg_type).format(source)
+
+
+def _insert_statement(
+    info: TableInfo, columns: list[str], key: tuple[str, ...], mode: str
+) -> sql.Composed:
+    target = sql.Identifier(info.schema, info.name)
+    statement = sql.SQL(
+        "INSERT INTO {} ({}) SELECT {} FROM {} AS s ORDER BY {}"
+    ).format(
+        target,
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(_cast(c, info.columns[c].pg_type) for c in columns),
+        sql.Identifier(_STAGE_TABLE),
+        sql.Identifier("s", _ROW_ORDINAL),
+    )
+    if mode != "upsert":
+        return statement
+    updates = [c for c in columns if c not in key]
+    if "ingested_at" in info.columns and "ingested_at" not in columns:
+        assignments = [sql.SQL("ingested_at = now()")]
+    else:
+        assignments = []
+    assignments = [
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+        for c in updates
+    ] + assignments
+    conflict = sql.SQL(" ON CONFLICT ({}) ").format(
+        sql.SQL(", ").join(map(sql.Identifier, key))
+    )
+    if assignments:
+        return (
+            statement
+            + conflict
+            + sql.SQL("DO UPDATE SET ")
+            + sql.SQL(", ").join(assignments)
+        )
+    return statement + conflict + sql.SQL("DO NOTHING")
+
+
+def _diagnose(
+    conn: psycopg.Connection,
+    data: pd.DataFrame,
+    info: TableInfo,
+    key: tuple[str, ...],
+    error: psycopg.Error,
+) -> str:
+    """Find the first staged row and column that the target table rejects."""
+    detail = str(error).strip().splitlines()[0]
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return f"Table {info.qualified}: {detail} (save_args.mode is append)."
+    for column in data.columns:
+        pg_type = info.columns[column].pg_type
+        row = conn.execute(
+            sql.SQL(
+                "SELECT {} FROM {} WHERE {} IS NOT NULL"
+                " AND NOT pg_input_is_valid({}::text, %s) ORDER BY {} LIMIT 1"
+            ).format(
+                sql.Identifier(_ROW_ORDINAL),
+                sql.Identifier(_STAGE_TABLE),
+                sql.Identifier(column),
+                sql.Identifier(column),
+                sql.Identifier(_ROW_ORDINAL),
+            ),
+            [pg_type],
+        ).fetchone()
+        if row is not None:
+            position = int(row[0])
+            value = python_value(data[column].iloc[position])
+            return (
+                f"Table {info.qualified}, column {column!r} ({pg_type}): "
+                f"{describe_row(data, position, key)} has value {value!r}: {detail}"
+            )
+    return f"Table {info.qualified} rejected the frame: {detail}"

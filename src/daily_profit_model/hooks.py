@@ -1,0 +1,57 @@
+"""Project hooks: configure the database for the Kedro environment in use."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from kedro.config import MissingConfigException, OmegaConfigLoader
+from kedro.framework.hooks import hook_impl
+
+from daily_profit_model.db.connection import configure_database, settings_from_config
+
+logger = logging.getLogger(__name__)
+
+
+def _credentials(context: Any) -> dict[str, Any]:
+    """The run environment's credentials, then ``conf/local``'s for keys it lacks.
+
+    Kedro reads ``conf/local`` only when no other environment is chosen; secrets for
+    ``--env prod`` may still live there, as Kedro's docs advise for secrets.
+    """
+    try:
+        credentials = dict(context.config_loader["credentials"])
+    except MissingConfigException:
+        credentials = {}
+    if context.env not in (None, "local"):
+        local = OmegaConfigLoader(
+            conf_source=str(Path(context.project_path) / "conf"),
+            base_env="local",
+            default_run_env="local",
+        )
+        try:
+            for key, value in local["credentials"].items():
+                credentials.setdefault(key, value)
+        except MissingConfigException:
+            pass
+    return credentials
+
+
+class DatabaseHooks:
+    """Point the process's database at the environment's ``database.yml``."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Configure (but do not yet start or connect to) the environment's database."""
+        try:
+            config = context.config_loader["database"].get("database", {})
+        except MissingConfigException:
+            config = {}
+        settings = settings_from_config(
+            config, _credentials(context), Path(context.project_path)
+        )
+        database = configure_database(settings)
+        logger.info(
+            "Database for env %r: %s", context.env or "local", database.describe()
+        )

@@ -1,0 +1,13 @@
+"""Project settings. See https://docs.kedro.org/en/stable/configure/configuration_basics/"""
+
+from daily_profit_model.hooks import DatabaseHooks
+
+HOOKS = (DatabaseHooks(),)
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "database": ["database*", "database*/**"],
+    },
+}
