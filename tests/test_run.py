@@ -1,25 +1,26 @@
-"""
-This module contains example tests for a Kedro project.
-Tests should be placed in ``src/tests``, in modules that mirror your
-project's structure, and in files named test_*.py.
-"""
-import pytest
-from pathlib import Path
+"""End to end: the default `kedro run` against the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-# The tests below are here for the demonstration purpose
-# and should be replaced with the ones testing the project
-# functionality
+from tests.conftest import PROJECT_PATH
 
-class TestKedroRun:
-    def test_kedro_run_no_pipeline(self):
-    # This example test expects a pipeline run failure, since
-    # the default project template contains no pipelines.
-        bootstrap_project(Path.cwd())
 
-        with pytest.raises(Exception) as excinfo:
-            with KedroSession.create(project_path=Path.cwd()) as session:
-                session.run()
-
-        assert "Pipeline contains no nodes" in str(excinfo.value)
+def test_default_run_writes_and_reads_a_heartbeat(database):
+    with database.connect() as conn:
+        before = conn.execute(
+            "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
+        ).fetchone()[0]
+    bootstrap_project(PROJECT_PATH)
+    with KedroSession.create(project_path=PROJECT_PATH) as session:
+        session.run()
+    report = json.loads(
+        (PROJECT_PATH / "data/08_reporting/database_check_report.json").read_text()
+    )
+    assert report["server_version"].startswith("18")
+    assert report["raw_tables"] == 7
+    assert report["heartbeats_stored"] == before + 1

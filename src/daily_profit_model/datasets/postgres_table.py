@@ -208,6 +208,14 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             columns=names,
         )
 
+    def explain(self) -> str:
+        """PostgreSQL's plan for this dataset's load query (shows partition pruning)."""
+        with get_database().connect() as conn:
+            info = describe_table(conn, self.schema, self._table)
+            query, params = self._select(info)
+            rows = conn.execute(sql.SQL("EXPLAIN ") + query, params).fetchall()
+        return "\n".join(r[0] for r in rows)
+
     def load(self) -> pd.DataFrame:
         """Read the table (columns and date range per ``load_args``)."""
         started = time.perf_counter()
@@ -330,8 +338,8 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             with conn.transaction():
                 cursor = conn.execute(statement)
         except (
-            psycopg.errors.DataException,
-            psycopg.errors.IntegrityConstraintViolation,
+            psycopg.DataError,
+            psycopg.IntegrityError,
         ) as exc:
             raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
         return cursor.rowcount

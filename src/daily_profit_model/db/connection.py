@@ -135,7 +135,10 @@ def settings_from_config(
             url = _url_from_credentials(credentials[key])
         if url and config.get("sslmode") and "sslmode" not in conninfo_to_dict(url):
             url = make_conninfo(url, sslmode=str(config["sslmode"]))
-    embedded_dir = Path(str(config.get("embedded_dir", "data/postgres")))
+    # DPM_PGDATA moves the embedded server (tests, or several clones sharing one).
+    embedded_dir = Path(
+        environ.get("DPM_PGDATA") or str(config.get("embedded_dir", "data/postgres"))
+    )
     if not embedded_dir.is_absolute():
         embedded_dir = project_path / embedded_dir
     return DatabaseSettings(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from kedro.io import DatasetError
 
 _INTEGER_TYPES = {"smallint", "integer", "bigint"}
 _FLOAT_TYPES = {"double precision", "real"}
@@ -39,7 +40,7 @@ _INT_RANGES = {
 }
 
 
-class FrameValidationError(ValueError):
+class FrameValidationError(DatasetError, ValueError):
     """A frame does not fit the table it is written to; nothing was written."""
 
 
@@ -196,7 +197,9 @@ def frame_to_arrow(
 def describe_row(frame: pd.DataFrame, position: int, key: Sequence[str]) -> str:
     """Name a row by its position in the frame and its key values."""
     key_values = ", ".join(
-        f"{k}={frame[k].iloc[position]!r}" for k in key if k in frame.columns
+        f"{k}={python_value(frame[k].iloc[position])!r}"
+        for k in key
+        if k in frame.columns
     )
     return f"row {position}" + (f" ({key_values})" if key_values else "")
 

@@ -1,0 +1,59 @@
+"""Shared fixtures: one embedded PostgreSQL for the test session, in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+
+from daily_profit_model.db.connection import (  # noqa: E402
+    Database,
+    DatabaseSettings,
+    configure_database,
+    get_database,
+)
+from daily_profit_model.db.embedded import stop_embedded_server  # noqa: E402
+
+PROJECT_PATH = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pgdata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The data directory of the session's embedded server; stopped at the end."""
+    path = tmp_path_factory.mktemp("pg") / "postgres"
+    os.environ["DPM_PGDATA"] = str(path)
+    yield path
+    stop_embedded_server(path)
+
+
+@pytest.fixture(scope="session")
+def database(pgdata: Path) -> Database:
+    """The session's migrated embedded database, configured as the process default."""
+    db = configure_database(DatabaseSettings(embedded_dir=pgdata))
+    with db.connect() as conn:
+        conn.execute("SELECT 1")
+    return db
+
+
+@pytest.fixture
+def scratch_schema(database: Database) -> Iterator[str]:
+    """An empty schema for one test's own tables, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with database.connect() as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    yield name
+    with database.connect() as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_database() -> Iterator[None]:
+    """Kedro sessions reconfigure the process's database; put it back after each test."""
+    before = get_database()
+    yield
+    configure_database(before)

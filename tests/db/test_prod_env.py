@@ -1,0 +1,112 @@
+"""The prod environment: any PostgreSQL by URL, over TCP with a password, no embedded server."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.connection import (
+    Database,
+    DatabaseConfigError,
+    DatabaseConnectionError,
+    DatabaseSettings,
+    redact,
+    settings_from_config,
+)
+from tests.conftest import PROJECT_PATH
+from tests.pg_tcp import start_tcp_server, stop_tcp_server
+
+PASSWORD = "s3cret-Pa55word"
+
+
+@pytest.fixture(scope="module")
+def tcp_server(tmp_path_factory):
+    server = start_tcp_server(tmp_path_factory.mktemp("tcp") / "data", PASSWORD)
+    yield server
+    stop_tcp_server(server)
+
+
+def test_kedro_run_in_prod_uses_the_url_and_no_embedded_server(
+    tcp_server, tmp_path, monkeypatch, caplog
+):
+    unused_embedded_dir = tmp_path / "must-not-exist"
+    monkeypatch.setenv("DPM_PGDATA", str(unused_embedded_dir))
+    monkeypatch.setenv("DPM_DATABASE_URL", tcp_server.url)
+    bootstrap_project(PROJECT_PATH)
+    with caplog.at_level(logging.DEBUG):
+        with KedroSession.create(project_path=PROJECT_PATH, env="prod") as session:
+            session.run(pipeline_names=["database_check"])
+
+    assert get_database().settings.mode == "url"
+    assert not unused_embedded_dir.exists()
+    with psycopg.connect(tcp_server.url) as conn:
+        heartbeats = conn.execute(
+            "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
+        ).fetchone()[0]
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'prop_trading_model'"
+        ).fetchone()[0]
+    assert heartbeats == 1
+    assert tables > 10
+    assert PASSWORD not in caplog.text
+
+
+def test_wrong_password_fails_clearly_without_leaking_it(tcp_server):
+    url = tcp_server.url.replace(PASSWORD, "not-the-password")
+    database = Database(DatabaseSettings(mode="url", url=url))
+    with pytest.raises(DatabaseConnectionError) as info:
+        database.connect()
+    message = str(info.value)
+    assert "password authentication failed" in message
+    assert "127.0.0.1" in message
+    assert "not-the-password" not in message
+
+
+def test_url_comes_from_env_var_before_credentials(tmp_path):
+    settings = settings_from_config(
+        {"mode": "url", "sslmode": "require"},
+        {"postgres": {"url": "postgresql://a:b@from-credentials/db"}},
+        tmp_path,
+        environ={"DPM_DATABASE_URL": "postgresql://c:d@from-env/db"},
+    )
+    assert "from-env" in settings.url and "sslmode=require" in settings.url
+
+
+def test_url_from_credentials_parts(tmp_path):
+    settings = settings_from_config(
+        {"mode": "url"},
+        {
+            "postgres": {
+                "host": "db",
+                "port": 6543,
+                "user": "u",
+                "password": "p w",
+                "dbname": "risk",
+                "sslmode": "verify-full",
+            }
+        },
+        tmp_path,
+        environ={},
+    )
+    parts = psycopg.conninfo.conninfo_to_dict(settings.url)
+    assert parts["password"] == "p w" and parts["sslmode"] == "verify-full"
+    assert "p w" not in redact(settings.url)
+
+
+def test_url_mode_without_a_url_says_where_to_put_one(tmp_path):
+    with pytest.raises(DatabaseConfigError, match="DPM_DATABASE_URL"):
+        settings_from_config({"mode": "url"}, {}, tmp_path, environ={})
+
+
+def test_relative_embedded_dir_is_under_the_project(tmp_path):
+    settings = settings_from_config(
+        {"embedded_dir": "data/pg"}, {}, tmp_path, environ={}
+    )
+    assert settings.embedded_dir == tmp_path / "data/pg"
+    assert isinstance(settings.embedded_dir, Path)
