@@ -219,14 +219,14 @@ ENDPOINTS: dict[str, Endpoint] = {
             "v2/trades/closed",
             "raw_trades_closed",
             tuple(TRADE_FIELDS),
-            ("platform", "broker", "login", "position", "trade_date"),
+            ("login", "platform", "broker", "position", "trade_date"),
             "trade_date",
         ),
         Endpoint(
             "v2/trades/open",
             "raw_trades_open",
             tuple(OPEN_TRADE_FIELDS),
-            ("platform", "broker", "login", "position", "trade_date"),
+            ("login", "platform", "broker", "position", "trade_date"),
             "trade_date",
         ),
     )

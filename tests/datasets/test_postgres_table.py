@@ -291,3 +291,39 @@ def test_preview_returns_a_few_rows(typed_table):
     preview = dataset.preview(nrows=2)
     assert preview["columns"][0] == "id"
     assert len(preview["data"]) == 2
+
+
+def test_fast_path_falls_back_to_upsert_when_keys_appear(typed_table, monkeypatch):
+    """A writer that stored keys after the existence check must not make the save fail."""
+    from daily_profit_model.datasets import postgres_table  # noqa: PLC0415
+
+    dataset = PostgresTableDataset(table="typed", schema=typed_table)
+    dataset.save(pd.DataFrame({"id": [1, 2], "note": ["one", "two"]}))
+    monkeypatch.setattr(postgres_table, "_any_key_stored", lambda *args: False)
+    dataset.save(pd.DataFrame({"id": [2, 3], "note": ["TWO", "three"]}))
+    assert dataset.load()["note"].tolist() == ["one", "TWO", "three"]
+
+
+def test_rejected_copy_names_row_and_column(typed_table, database):
+    """PostgreSQL refuses NUL bytes in text; the error must still point at the row."""
+    dataset = PostgresTableDataset(table="typed", schema=typed_table)
+    with pytest.raises(FrameValidationError) as info:
+        dataset.save(
+            pd.DataFrame({"id": [1, 2, 3], "note": ["ok", "fine", "bad\x00byte"]})
+        )
+    message = str(info.value)
+    assert "'note' (text)" in message and "row 2 (id=3)" in message
+    assert _count(database, f"{typed_table}.typed") == 0
+
+
+def test_direct_copy_and_staged_upsert_store_the_same_rows(partitioned_table):
+    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
+    days = pd.to_datetime(["2024-05-01", "2024-05-02", "2024-05-03"])
+    frame = pd.DataFrame(
+        {"event_id": [1, 2, 3], "event_date": days, "value": [1.0, 2.0, 3.0]}
+    )
+    dataset.save(frame)  # empty range: copied straight in
+    assert "copy_to_table" in dataset.last_save_stats
+    dataset.save(frame.assign(value=[10.0, 20.0, 30.0]))  # stored range: staged upsert
+    assert "copy_to_stage" in dataset.last_save_stats
+    assert dataset.load()["value"].tolist() == [10.0, 20.0, 30.0]

@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from kedro.io import AbstractDataset, DatasetError
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
@@ -36,6 +41,7 @@ from daily_profit_model.db import get_database
 from daily_profit_model.db.frames import (
     FrameValidationError,
     column_from_values,
+    copy_encoder,
     describe_row,
     frame_to_arrow,
     python_value,
@@ -44,6 +50,27 @@ from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableInfo, describe_table
 
 logger = logging.getLogger(__name__)
+
+
+class StageClock:
+    """Seconds spent in each named stage of a save, for benchmarks and debugging."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to ``stage``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.laps[stage] = self.laps.get(stage, 0.0) + time.perf_counter() - started
+
+    def reset(self) -> None:
+        """Forget all laps."""
+        self.laps = {}
+
 
 _SAVE_MODES = ("upsert", "append", "replace")
 _DTYPE_BACKENDS = ("numpy_nullable", "numpy")
@@ -72,7 +99,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             dates), ``order_by`` (list, defaults to the key), ``dtype_backend``
             (``numpy_nullable``, the default, keeps NULL and NaN apart; ``numpy``).
         save_args: ``mode``: ``upsert`` (default), ``append`` (a key conflict is an
-            error) or ``replace`` (the table's rows are replaced by the frame).
+            error) or ``replace`` (the table's rows are replaced by the frame);
+            ``session_memory``: ``temp_buffers`` and ``work_mem`` of the writing
+            session (default ``256MB``), which hold the staging table and key sort.
         metadata: Free-form metadata (kedro-viz layer and preview settings).
     """
 
@@ -93,6 +122,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._save_args = dict(save_args or {})
         self.metadata = metadata
         self._mode = self._save_args.get("mode", "upsert")
+        self._memory = str(self._save_args.get("session_memory", "256MB"))
         if self._mode not in _SAVE_MODES:
             raise DatasetError(
                 f"save_args.mode for table {table!r} is {self._mode!r}; use one of "
@@ -114,6 +144,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         for column in named:
             validate_identifier(column, "column")
         self.last_save_stats: dict[str, float] = {}
+        self._clock = StageClock()
 
     @property
     def schema(self) -> str:
@@ -252,12 +283,23 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         started = time.perf_counter()
         with get_database().connect() as conn:
             conn.execute("SET TIME ZONE 'UTC'")
+            # The staging table and the key-order sort live in session memory.
+            conn.execute(
+                sql.SQL("SET temp_buffers = {}").format(sql.Literal(self._memory))
+            )
+            conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(self._memory)))
             info = describe_table(conn, self.schema, self._table)
             key = self._key_columns or info.primary_key
-            self._check_frame(data, info, key)
+            with self._clock.time("check"):
+                self._check_frame(data, info, key)
             rows = self._write(conn, data, info, key)
         elapsed = time.perf_counter() - started
-        self.last_save_stats = {"rows": len(data), "seconds": elapsed}
+        self.last_save_stats = {
+            "rows": len(data),
+            "seconds": elapsed,
+            **self._clock.laps,
+        }
+        self._clock.reset()
         logger.info(
             "Saved %d rows to %s (%s) in %.2f s (%.0f rows/s)",
             rows,
@@ -321,28 +363,73 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         info: TableInfo,
         key: tuple[str, ...],
     ) -> int:
-        columns = list(data.columns)
-        arrow = frame_to_arrow(
-            data, {c: info.columns[c].pg_type for c in columns}, info.qualified, key
-        )
-        arrow = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
-        if info.partition_column and info.partition_column in columns:
-            self._ensure_partitions(conn, info, data[info.partition_column])
-        self._stage(conn, arrow)
+        types = {c: info.columns[c].pg_type for c in data.columns}
+        with self._clock.time("encode"):
+            arrow = frame_to_arrow(data, types, info.qualified, key)
+        with self._clock.time("partitions"):
+            if info.partition_column and info.partition_column in data.columns:
+                self._ensure_partitions(conn, info, data[info.partition_column])
         if self._mode == "replace":
             conn.execute(
                 sql.SQL("DELETE FROM {}").format(sql.Identifier(info.schema, info.name))
             )
-        statement = _insert_statement(info, columns, key, self._mode)
+        encoder, exact_types = copy_encoder(arrow, types)
+        if exact_types and _range_is_empty(conn, info, data):
+            # Nothing stored where this frame goes, so no key can conflict: copy the
+            # rows straight into the table. A concurrent writer that fills the range
+            # meanwhile trips the unique index, and the staged upsert runs instead.
+            try:
+                with self._clock.time("copy_to_table"), conn.transaction():
+                    _copy(conn, sql.Identifier(info.schema, info.name), arrow, encoder)
+                return len(data)
+            except psycopg.errors.UniqueViolation:
+                logger.info("A concurrent writer stored rows in this range; upserting")
+            except psycopg.DataError as exc:
+                raise FrameValidationError(_copy_error(data, info, key, exc)) from exc
+        staged = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
+        with self._clock.time("copy_to_stage"):
+            self._stage(conn, staged, types)
+        with self._clock.time("key_check"):
+            fresh_keys = self._mode == "upsert" and not _any_key_stored(conn, info, key)
+        with self._clock.time("insert"):
+            return self._insert_or_upsert(conn, data, info, key, fresh_keys)
+
+    def _insert_or_upsert(
+        self,
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+        fresh_keys: bool,
+    ) -> int:
+        mode = self._mode
+        if fresh_keys:
+            # None of the staged keys is stored: a plain INSERT does the upsert's work
+            # without the cost of speculative insertion. If a concurrent writer adds
+            # one of these keys meanwhile, the unique index stops the INSERT and the
+            # ON CONFLICT upsert below runs instead, so the outcome is the same.
+            try:
+                return self._insert(conn, data, info, key, "append")
+            except FrameValidationError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                    raise
+                logger.info("A concurrent writer stored some keys; upserting instead")
+        return self._insert(conn, data, info, key, mode)
+
+    @staticmethod
+    def _insert(
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+        mode: str,
+    ) -> int:
+        statement = _insert_statement(info, list(data.columns), key, mode)
         try:
             with conn.transaction():
-                cursor = conn.execute(statement)
-        except (
-            psycopg.DataError,
-            psycopg.IntegrityError,
-        ) as exc:
+                return conn.execute(statement).rowcount
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
-        return cursor.rowcount
 
     def _ensure_partitions(
         self, conn: psycopg.Connection, info: TableInfo, dates: pd.Series
@@ -357,27 +444,101 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             )
 
     @staticmethod
-    def _stage(conn: psycopg.Connection, arrow: Any) -> None:
-        encoder = ArrowToPostgresBinaryEncoder(arrow.schema)
+    def _stage(
+        conn: psycopg.Connection, arrow: pa.Table, types: dict[str, str]
+    ) -> None:
+        encoder, _ = copy_encoder(arrow, types)
         ddl = encoder.schema().ddl(_STAGE_TABLE).rstrip().rstrip(";")
         conn.execute(
             sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_STAGE_TABLE))
         )
         conn.execute(ddl + " ON COMMIT DROP")
-        with conn.cursor().copy(
-            sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
-                sql.Identifier(_STAGE_TABLE)
-            )
-        ) as copy:
-            copy.write(encoder.write_header())
-            for batch in arrow.to_batches(max_chunksize=65_536):
-                copy.write(encoder.write_batch(batch))
-            copy.write(encoder.finish())
+        _copy(conn, sql.Identifier(_STAGE_TABLE), arrow, encoder)
 
 
-def _row_ordinals(n: int) -> Any:
-    import pyarrow as pa  # noqa: PLC0415
+def _copy(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    arrow: pa.Table,
+    encoder: ArrowToPostgresBinaryEncoder,
+) -> None:
+    """Stream ``arrow`` into ``table`` as binary COPY, batch by batch."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, arrow.column_names))
+    )
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for batch in arrow.to_batches(max_chunksize=65_536):
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
+
+def _range_is_empty(
+    conn: psycopg.Connection, info: TableInfo, data: pd.DataFrame
+) -> bool:
+    """Whether the table holds no row where ``data`` goes.
+
+    For a range-partitioned table that is the frame's span of the partition column
+    (part of every key there); for any other table, the whole table.
+    """
+    target = sql.Identifier(info.schema, info.name)
+    column = info.partition_column
+    if column and column in data.columns and data[column].notna().all():
+        span = pd.to_datetime(data[column])
+        query = sql.SQL(
+            "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s)"
+        )
+        params = [span.min().to_pydatetime(), span.max().to_pydatetime()]
+        if info.columns[column].pg_type == "date":
+            params = [p.date() for p in params]
+        row = conn.execute(
+            query.format(target, sql.Identifier(column)), params
+        ).fetchone()
+    else:
+        row = conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(target)
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _copy_error(
+    data: pd.DataFrame, info: TableInfo, key: tuple[str, ...], error: psycopg.Error
+) -> str:
+    """Name the row and column of a COPY that PostgreSQL rejected (from its context)."""
+    detail = str(error).strip().splitlines()[0]
+    context = getattr(error.diag, "context", None) or ""
+    match = re.search(r"line (\d+)(?:, column (\w+))?", context)
+    if not match:
+        return f"Table {info.qualified} rejected the frame: {detail}"
+    position = int(match.group(1)) - 1
+    column = match.group(2)
+    if column is None or column not in data.columns:
+        return f"Table {info.qualified}: {describe_row(data, position, key)}: {detail}"
+    return _rejection_message(data, info, key, _Rejection(column, position, detail))
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """PostgreSQL refused the value of ``column`` in the frame's row ``position``."""
+
+    column: str
+    position: int
+    detail: str
+
+
+def _rejection_message(
+    data: pd.DataFrame, info: TableInfo, key: tuple[str, ...], rejection: _Rejection
+) -> str:
+    column = rejection.column
+    value = python_value(data[column].iloc[rejection.position])
+    return (
+        f"Table {info.qualified}, column {column!r} ({info.columns[column].pg_type}): "
+        f"{describe_row(data, rejection.position, key)} has value {value!r}: "
+        f"{rejection.detail}"
+    )
+
+
+def _row_ordinals(n: int) -> pa.Array:
     return pa.array(range(n), type=pa.int64())
 
 
@@ -387,6 +548,26 @@ def _cast(column: str, pg_type: str) -> sql.Composable:
         # pgpq writes UTC wall-clock timestamps; state their zone explicitly.
         return sql.SQL("({} AT TIME ZONE 'UTC')").format(source)
     return sql.SQL("{}::" + pg_type).format(source)
+
+
+def _any_key_stored(
+    conn: psycopg.Connection, info: TableInfo, key: tuple[str, ...]
+) -> bool:
+    """Whether any staged row's key is already in the target table."""
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(
+            sql.Identifier("t", c), _cast(c, info.columns[c].pg_type)
+        )
+        for c in key
+    )
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS s JOIN {} AS t ON {})").format(
+            sql.Identifier(_STAGE_TABLE),
+            sql.Identifier(info.schema, info.name),
+            matches,
+        )
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _insert_statement(
@@ -453,10 +634,7 @@ def _diagnose(
             [pg_type],
         ).fetchone()
         if row is not None:
-            position = int(row[0])
-            value = python_value(data[column].iloc[position])
-            return (
-                f"Table {info.qualified}, column {column!r} ({pg_type}): "
-                f"{describe_row(data, position, key)} has value {value!r}: {detail}"
+            return _rejection_message(
+                data, info, key, _Rejection(column, int(row[0]), detail)
             )
     return f"Table {info.qualified} rejected the frame: {detail}"

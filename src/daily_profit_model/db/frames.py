@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from kedro.io import DatasetError
+from pgpq import ArrowToPostgresBinaryEncoder, encoders
+from pgpq import schema as pg_schema
 
 _INTEGER_TYPES = {"smallint", "integer", "bigint"}
 _FLOAT_TYPES = {"double precision", "real"}
@@ -33,6 +35,7 @@ _JSON_TYPES = {"json", "jsonb"}
 _TIMESTAMPTZ = "timestamp with time zone"
 _TIMESTAMP = "timestamp without time zone"
 
+_INT_ARROW = {"smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64()}
 _INT_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
     "integer": (-(2**31), 2**31 - 1),
@@ -107,7 +110,8 @@ def _integers(series: pd.Series, pg_type: str) -> pa.Array:
             outside = pc.or_(pc.less(array, low), pc.greater(array, high))
             position = int(pc.index(outside, True).as_py())
             raise OverflowError(position, array[position].as_py())
-    return array
+    # The exact width lets binary COPY write straight into the column.
+    return array.cast(_INT_ARROW[pg_type])
 
 
 def _strings(series: pd.Series) -> pa.Array:
@@ -120,7 +124,7 @@ def _json(series: pd.Series) -> pa.Array:
 
 _WRITERS = {
     "double precision": _floats,
-    "real": _floats,
+    "real": lambda s: _floats(s).cast(pa.float32()),
     **{t: (lambda s, t=t: _integers(s, t)) for t in _INTEGER_TYPES},
     _TIMESTAMPTZ: lambda s: _timestamps(s, tz_aware=True),
     _TIMESTAMP: lambda s: _timestamps(s, tz_aware=False),
@@ -148,6 +152,53 @@ def column_to_arrow(series: pd.Series, pg_type: str) -> pa.Array:
         return _strings(series)
     writer = _WRITERS.get(pg_type)
     return writer(series) if writer else pa.array(series, from_pandas=True)
+
+
+# What pgpq's encoders write, in PostgreSQL's spelling; a column whose target type is
+# the same (or has the same binary format) can be copied straight into the table.
+_PGPQ_OUTPUT = {
+    "Int2": {"smallint"},
+    "Int4": {"integer"},
+    "Int8": {"bigint"},
+    "Float4": {"real"},
+    "Float8": {"double precision"},
+    "Bool": {"boolean"},
+    "Text": {"text"},
+    "Date": {"date"},
+    "Timestamp": {_TIMESTAMP, _TIMESTAMPTZ},
+    "Jsonb": {"jsonb"},
+}
+
+
+def copy_encoder(
+    table: pa.Table, column_types: dict[str, str]
+) -> tuple[ArrowToPostgresBinaryEncoder, bool]:
+    """A binary COPY encoder for ``table`` and whether it matches the target types.
+
+    Args:
+        table: The Arrow table from :func:`frame_to_arrow` (plus any extra columns).
+        column_types: Target PostgreSQL type of each column that has one.
+
+    Returns:
+        The encoder, and True when every column's binary format is the target
+        column's, so that the rows can be copied into the target table directly.
+    """
+    builders = {}
+    for field in table.schema:
+        if column_types.get(field.name) == "jsonb":
+            builders[field.name] = encoders.StringEncoderBuilder.new_with_output(
+                field, pg_schema.Jsonb()
+            )
+        else:
+            builders[field.name] = ArrowToPostgresBinaryEncoder.infer_encoder(field)
+    encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(table.schema, builders)
+    exact = all(
+        column_types.get(column.name) is None
+        or column_types[column.name]
+        in _PGPQ_OUTPUT.get(type(column.data_type).__name__, set())
+        for column in encoder.schema().columns
+    )
+    return encoder, exact
 
 
 def _arrow_type_for(pg_type: str) -> pa.DataType:
