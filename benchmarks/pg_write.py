@@ -1,8 +1,10 @@
 """Benchmark: writing 1,000,000 closed trades to PostgreSQL, four ways in one run.
 
-1. ``PostgresTableDataset.save`` (pgpq binary COPY → staging → INSERT … ON CONFLICT),
-   into an empty table, then again over the same keys (every row an update);
-2. raw binary COPY straight into the table, no staging, no upsert (pgpq encoder);
+1. ``PostgresTableDataset.save`` into the empty table (its checks, then binary COPY
+   straight in, as the range holds no rows), then the same frame again (every key
+   stored: COPY into staging, then ``INSERT … ON CONFLICT DO UPDATE``);
+2. raw binary COPY straight into the table, no staging, no upsert, no checks (the same
+   Arrow conversion and pgpq encoder);
 3. raw binary COPY with psycopg's row-by-row ``write_row``;
 4. ``pandas.DataFrame.to_sql`` through SQLAlchemy (what ``pandas.SQLTableDataset`` does).
 
@@ -23,15 +25,13 @@ import time
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 from sqlalchemy import create_engine
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.db import get_database
-from daily_profit_model.db.frames import frame_to_arrow
+from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
 from daily_profit_model.db.migrations import apply_migrations
 
 logger = logging.getLogger("benchmarks.pg_write")
@@ -128,20 +128,10 @@ def run(rows: int) -> dict[str, float]:
 
     def raw_copy_pgpq() -> None:
         arrow = frame_to_arrow(frame, {c: types[c] for c in columns}, "bench", ())
-        encoder = ArrowToPostgresBinaryEncoder(arrow.schema)
-        with (
-            database.connect() as conn,
-            conn.cursor().copy(
-                sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                    sql.Identifier(schemas["copy"], "raw_trades_closed"),
-                    sql.SQL(", ").join(map(sql.Identifier, columns)),
-                )
-            ) as copy,
-        ):
-            copy.write(encoder.write_header())
-            for batch in arrow.to_batches(max_chunksize=65_536):
-                copy.write(encoder.write_batch(batch))
-            copy.write(encoder.finish())
+        encoder, _ = copy_encoder(arrow, types)
+        with database.connect() as conn:
+            target = sql.Identifier(schemas["copy"], "raw_trades_closed")
+            copy_arrow(conn, target, arrow, encoder)
 
     seconds["raw_copy_pgpq"] = _timed("raw COPY (pgpq)", raw_copy_pgpq)
 

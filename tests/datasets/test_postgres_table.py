@@ -309,10 +309,11 @@ def test_rejected_copy_names_row_and_column(typed_table, database):
     dataset = PostgresTableDataset(table="typed", schema=typed_table)
     with pytest.raises(FrameValidationError) as info:
         dataset.save(
-            pd.DataFrame({"id": [1, 2, 3], "note": ["ok", "fine", "bad\x00byte"]})
+            pd.DataFrame({"id": [3, 1, 2], "note": ["bad\x00byte", "ok", "fine"]})
         )
     message = str(info.value)
-    assert "'note' (text)" in message and "row 2 (id=3)" in message
+    # Rows are copied in key order; the message must still name the frame's row.
+    assert "'note' (text)" in message and "row 0 (id=3)" in message
     assert _count(database, f"{typed_table}.typed") == 0
 
 

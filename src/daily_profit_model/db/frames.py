@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from kedro.io import DatasetError
 from pgpq import ArrowToPostgresBinaryEncoder, encoders
 from pgpq import schema as pg_schema
+from psycopg import sql
 
 _INTEGER_TYPES = {"smallint", "integer", "bigint"}
 _FLOAT_TYPES = {"double precision", "real"}
@@ -199,6 +201,23 @@ def copy_encoder(
         for column in encoder.schema().columns
     )
     return encoder, exact
+
+
+def copy_arrow(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    arrow: pa.Table,
+    encoder: ArrowToPostgresBinaryEncoder,
+) -> None:
+    """Stream ``arrow`` into ``table`` as binary COPY, batch by batch."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, arrow.column_names))
+    )
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for batch in arrow.to_batches(max_chunksize=65_536):
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
 def _arrow_type_for(pg_type: str) -> pa.DataType:
