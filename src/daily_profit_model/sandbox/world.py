@@ -1,0 +1,660 @@
+"""Generate a sandbox world day by day, writing it to parquet in bounded memory.
+
+The world is a folder of parquet datasets, the tables the API serves and, apart, the
+ground truth that only scoring may read:
+
+- ``accounts``, ``trades_closed``, ``trades_open``, ``metrics_daily``,
+  ``metrics_hourly``, ``metrics_alltime``, ``regimes``: what the API serves;
+- ``truth_oracle``: for every account alive at a cutoff, the true 5%, 50% and 95%
+  quantiles and the mean of its next-day ``netProfit``; ``truth_traders``: the hidden
+  traits; ``truth_accounts``: which trader owns which account.
+
+Lifecycle: traders arrive (a share on day one, the rest uniformly), buy an entry
+challenge of a random plan chain, breach (and retry with some probability), pass (and
+continue on the upgrade plan the next day), go inactive (closed after the plan's
+inactivity period) or run out of time. Funded accounts are paid out every 14 days.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from daily_profit_model.sandbox.config import WorldConfig
+from daily_profit_model.sandbox.engine import Accounts, simulate_day
+from daily_profit_model.sandbox.market import (
+    INSTRUMENTS,
+    SYMBOLS,
+    Market,
+    build_market,
+    regime_document,
+)
+from daily_profit_model.sandbox.metrics import daily_metrics, hourly_metrics
+from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
+from daily_profit_model.sandbox.traders import Traits, sample_traits
+
+logger = logging.getLogger(__name__)
+
+STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
+PAYOUT_EVERY_DAYS = 14
+_COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
+_STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
+
+
+@dataclass
+class _Registry:
+    """Every account ever opened (grows as the world runs)."""
+
+    rows: list[dict] = field(default_factory=list)
+    next_login: dict[str, int] = field(default_factory=dict)
+
+    def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> dict:
+        broker = str(plan["broker"])
+        login = self.next_login.get(broker, 100_001)
+        self.next_login[broker] = login + 1
+        row = {
+            "account_id": f"ACC{len(self.rows) + 1:08d}",
+            "login": login,
+            "platform": str(plan["platform"]),
+            "broker": broker,
+            "trader": f"TR{trader:07d}",
+            "trader_index": trader,
+            "plan_id": int(plan["plan_id"]),
+            "status": STATUS_ACTIVE,
+            "type": int(plan["type"]),
+            "phase": int(plan["phase"]),
+            "starting_balance": float(plan["starting_balance"]),
+            "country": str(rng.choice(_COUNTRIES)),
+            "price_stream": "standard",
+            "created_date": day,
+            "ended_date": pd.NaT,
+        }
+        self.rows.append(row)
+        return row
+
+
+class WorldBuilder:
+    """Runs the simulation and writes the world's tables to ``folder``."""
+
+    def __init__(self, config: WorldConfig, folder: Path) -> None:
+        self.config = config
+        self.folder = folder
+        self.rng = np.random.default_rng([config.seed, 0])
+        self.oracle_rng = np.random.default_rng([config.seed, 2])
+        self.days = pd.bdate_range(config.start_date, periods=config.n_days)
+        self.market: Market = build_market(self.days, config.seed)
+        self.plans: PlanBook = load_plan_book()
+        self.traits: Traits = sample_traits(
+            config.n_traders, config.trader_mix, self.rng
+        )
+        self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
+            np.cumsum(self.market.returns, axis=0)
+        )
+        self.registry = _Registry()
+        self.live = pd.DataFrame()
+        self.position_counter: dict[str, int] = {}
+        self.buffers: dict[str, list[pd.DataFrame]] = {}
+        self.chunk = 0
+        self.counts: dict[str, int] = {}
+        arrival = self.rng.integers(0, config.n_days, config.n_traders)
+        arrival[self.rng.random(config.n_traders) < config.share_starting] = 0
+        self.pending: dict[int, list[int]] = {}
+        self._upgrades: dict[tuple[int, int], int] = {}
+        for trader, day in enumerate(arrival):
+            self.pending.setdefault(int(day), []).append(trader)
+
+    # --- accounts ----------------------------------------------------------------
+
+    def _open_accounts(self, t: int, entries: list[tuple[int, int]]) -> None:
+        """Open accounts for (trader, plan_id) pairs on day ``t``."""
+        if not entries:
+            return
+        rules = self.plans.rules
+        rows = []
+        for trader, plan_id in entries:
+            plan = rules.loc[plan_id]
+            record = self.registry.open(trader, plan, self.days[t], self.rng)
+            balance = record["starting_balance"]
+            rows.append(
+                {
+                    "reg": len(self.registry.rows) - 1,
+                    "trader": trader,
+                    "starting_balance": balance,
+                    "balance": balance,
+                    "equity": balance,
+                    "high_water": balance,
+                    "prev_pnl": 0.0,
+                    "phase": plan["phase"],
+                    "target_pct": plan["profit_target_pct"],
+                    "max_dd_pct": plan["max_drawdown_pct"],
+                    "daily_loss_pct": plan["daily_loss_pct"],
+                    "drawdown_static": bool(plan["drawdown_static"]),
+                    "daily_by_equity": bool(plan["daily_by_equity"]),
+                    "leverage": plan["leverage"],
+                    "liquidate_friday": bool(plan["liquidate_friday"]),
+                    "pos_symbol": -1,
+                    "pos_side": 0.0,
+                    "pos_notional": 0.0,
+                    "pos_unrealised": 0.0,
+                    "pos_id": -1,
+                    "pos_open_price": 0.0,
+                    "created_t": t,
+                    "last_trade_t": t,
+                    "days_traded": 0,
+                    "first_trade_t": -1,
+                    "next_payout_t": t + PAYOUT_EVERY_DAYS,
+                    "payouts": 0.0,
+                    "min_days": plan["min_days"],
+                    "max_days": plan["max_days"],
+                    "inactivity_days": plan["inactivity_days"],
+                    "upgrade_plan_id": plan["upgrade_plan_id"],
+                    "trader_share": plan["trader_share"],
+                }
+            )
+        self.live = pd.concat([self.live, pd.DataFrame(rows)], ignore_index=True)
+
+    def _entry_plan(self) -> int:
+        return int(self.rng.choice(self.plans.entry_plans))
+
+    def _state(self, live: pd.DataFrame) -> Accounts:
+        return Accounts(**{f: live[f].to_numpy() for f in _STATE_FIELDS})
+
+    # --- one day -----------------------------------------------------------------
+
+    def step(self, t: int) -> None:
+        """Simulate day ``t``: arrivals, trading, lifecycle, and the oracle at its cutoff."""
+        entries = [
+            (trader, self._upgrades.pop((t, trader), None) or self._entry_plan())
+            for trader in self.pending.pop(t, [])
+        ]
+        self._open_accounts(t, entries)
+        if self.live.empty:
+            return
+        live = self.live
+        state = self._state(live)
+        returns = np.broadcast_to(self.market.returns[t], (len(live), len(INSTRUMENTS)))
+        outcome = simulate_day(
+            state,
+            self.traits,
+            returns,
+            self.market.sigma[t],
+            self.days[t].weekday(),
+            self.rng,
+        )
+        trades = self._trade_rows(t, live, outcome.trades)
+        prior_balance = live["balance"].to_numpy().copy()
+        prior_equity = live["equity"].to_numpy().copy()
+
+        live["balance"] = prior_balance + outcome.pnl
+        traded = outcome.traded
+        live.loc[traded, "last_trade_t"] = t
+        live.loc[traded, "days_traded"] += 1
+        live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
+        live["prev_pnl"] = np.where(traded, outcome.pnl, 0.0)
+        live["pos_symbol"], live["pos_side"], live["pos_notional"] = -1, 0.0, 0.0
+        live["pos_unrealised"], live["pos_id"] = 0.0, -1
+        status = np.where(outcome.breached, STATUS_BREACHED, STATUS_ACTIVE)
+
+        passed = (
+            (live["phase"] < 4)  # noqa: PLR2004
+            & (status == STATUS_ACTIVE)
+            & (
+                live["balance"]
+                >= live["starting_balance"] * (1 + live["target_pct"] / 100)
+            )
+            & (live["days_traded"] >= live["min_days"])
+            & (live["target_pct"] > 0)
+        ).to_numpy()
+        status[passed] = STATUS_PASSED
+        age = t - live["created_t"].to_numpy()
+        out_of_time = (live["max_days"].to_numpy() > 0) & (
+            age >= live["max_days"].to_numpy()
+        )
+        inactive = (t - live["last_trade_t"].to_numpy()) >= live[
+            "inactivity_days"
+        ].to_numpy()
+        status[(status == STATUS_ACTIVE) & (out_of_time | inactive)] = STATUS_BREACHED
+
+        payouts = self._payouts(t, live, status)
+        open_trades = self._carry_overnight(t, live, outcome.overnight, status)
+        live["equity"] = live["balance"] + live["pos_unrealised"]
+        live["high_water"] = np.maximum(live["high_water"], live["equity"])
+
+        self._emit_day(
+            t, live, trades, open_trades, status, prior_balance, prior_equity, payouts
+        )
+        self._close_accounts(t, live, status)
+        self.live = live[status == STATUS_ACTIVE].reset_index(drop=True)
+        if t + 1 < len(self.days) and not self.live.empty:
+            self._oracle(t)
+
+    def _payouts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> np.ndarray:
+        due = (
+            (live["phase"].to_numpy() == 4)  # noqa: PLR2004
+            & (status == STATUS_ACTIVE)
+            & (live["next_payout_t"].to_numpy() <= t)
+        )
+        profit = np.maximum(
+            live["balance"].to_numpy() - live["starting_balance"].to_numpy(), 0
+        )
+        # The whole profit leaves the account: the trader's share is paid out, the
+        # firm keeps the rest. todays_payouts is what left the balance.
+        withdrawn = np.where(due, profit, 0.0)
+        live["balance"] = live["balance"] - withdrawn
+        live.loc[due, "next_payout_t"] = t + PAYOUT_EVERY_DAYS
+        live["payouts"] = live["payouts"] + withdrawn * live["trader_share"].to_numpy()
+        return withdrawn
+
+    def _close_accounts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> None:
+        rules = self.plans.rules
+        next_accounts = []
+        for i in np.flatnonzero(status != STATUS_ACTIVE):
+            record = self.registry.rows[int(live.at[i, "reg"])]
+            record["status"] = int(status[i])
+            record["ended_date"] = self.days[t]
+            trader = int(live.at[i, "trader"])
+            if status[i] == STATUS_PASSED:
+                upgrade = int(live.at[i, "upgrade_plan_id"])
+                if upgrade in rules.index:
+                    next_accounts.append((trader, upgrade))
+            elif self.rng.random() < self.config.retry_probability:
+                restart = t + 1 + int(self.rng.integers(0, 10))
+                self.pending.setdefault(restart, []).append(trader)
+        for trader, plan_id in next_accounts:
+            self.pending.setdefault(t + 1, []).append(trader)
+            self._upgrades[(t + 1, trader)] = plan_id
+
+    # --- the oracle --------------------------------------------------------------
+
+    def _oracle(self, t: int) -> None:
+        """True quantiles of tomorrow's netProfit for every account alive at cutoff t."""
+        live = self.live
+        k = self.config.oracle_scenarios
+        state = self._state(live).repeat(k)
+        scenarios = self.market.sample_returns(t + 1, k, self.oracle_rng)
+        returns = np.repeat(scenarios, len(live), axis=0)
+        outcome = simulate_day(
+            state,
+            self.traits,
+            returns,
+            self.market.sigma[t + 1],
+            self.days[t + 1].weekday(),
+            self.oracle_rng,
+            detail=False,
+        )
+        draws = outcome.pnl.reshape(k, len(live))
+        q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+        accounts = [self.registry.rows[int(r)]["account_id"] for r in live["reg"]]
+        self._buffer(
+            "truth_oracle",
+            pd.DataFrame(
+                {
+                    "account_id": accounts,
+                    "cutoff_date": self.days[t].date(),
+                    "target_date": self.days[t + 1].date(),
+                    "q05": q05,
+                    "q50": q50,
+                    "q95": q95,
+                    "mean": draws.mean(axis=0),
+                }
+            ),
+        )
+
+    # --- what the API serves -----------------------------------------------------
+
+    def _next_positions(self, brokers: np.ndarray) -> np.ndarray:
+        """Position numbers, counted per broker (so two brokers reuse the same ones)."""
+        numbers = np.empty(len(brokers), dtype=np.int64)
+        for broker in np.unique(brokers):
+            where = np.flatnonzero(brokers == broker)
+            start = self.position_counter.get(broker, 5_000_000)
+            numbers[where] = start + np.arange(len(where))
+            self.position_counter[broker] = start + len(where)
+        return numbers
+
+    def _identity(self, live: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
+        return pd.DataFrame.from_records(
+            records,
+            columns=[
+                "account_id",
+                "login",
+                "platform",
+                "broker",
+                "trader",
+                "plan_id",
+                "type",
+                "country",
+                "price_stream",
+            ],
+        )
+
+    def _trade_rows(self, t: int, live: pd.DataFrame, trades: dict) -> pd.DataFrame:
+        """The day's closed trades in the contract's shape (snake_case columns)."""
+        rows = trades["row"]
+        ident = self._identity(live, rows)
+        day = self.days[t]
+        sym = trades["symbol"]
+        carried = trades["carried"]
+        position = np.where(
+            carried,
+            live["pos_id"].to_numpy()[rows],
+            self._next_positions(ident["broker"].to_numpy()),
+        )
+        prev_prices = (
+            self.prices[t - 1]
+            if t > 0
+            else self.prices[0] / np.exp(self.market.returns[0])
+        )
+        open_price = np.where(
+            carried,
+            live["pos_open_price"].to_numpy()[rows],
+            prev_prices[sym]
+            * np.exp(
+                self.market.returns[t][sym] * np.clip(trades["open_hour"], 0, 24) / 24
+            ),
+        )
+        side, notional, profit = trades["side"], trades["notional"], trades["profit"]
+        close_price = open_price * (
+            1 + profit / np.where(notional > 0, side * notional, 1)
+        )
+        contract = np.array([i.contract_size for i in INSTRUMENTS])[sym]
+        unit_usd = np.where(np.array(SYMBOLS)[sym] == "USDJPY", 1.0, open_price)
+        lots = np.round(notional / (contract * unit_usd), 2)
+        open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
+        close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
+        return pd.DataFrame(
+            {
+                "trade_date": day.date(),
+                "broker": ident["broker"],
+                "mngr": "sandbox",
+                "platform": ident["platform"],
+                "ticket": [f"T{p}" for p in position],
+                "position": position.astype(str),
+                "login": ident["login"],
+                "std_symbol": np.array(SYMBOLS)[sym],
+                "side": np.where(side > 0, "buy", "sell"),
+                "lots": lots,
+                "contract_size": contract,
+                "qty_in_base_crncy": lots * contract,
+                "volume_usd": np.round(notional, 2),
+                "stop_loss": np.where(
+                    trades["sl_used"], open_price * (1 - side * 0.01), np.nan
+                ),
+                "take_profit": np.where(
+                    trades["tp_used"], open_price * (1 + side * 0.015), np.nan
+                ),
+                "open_time": open_time.tz_localize("UTC"),
+                "open_price": open_price,
+                "close_time": close_time.tz_localize("UTC"),
+                "close_price": close_price,
+                "duration": (close_time - open_time).total_seconds() / 60,
+                "profit": np.round(profit, 2),
+                "commission": np.round(np.where(carried, 0.0, trades["costs"]), 2),
+                "fee": 0.0,
+                "swap": np.round(np.where(carried, trades["costs"], 0.0), 2),
+                "comment": "",
+                "account_id": ident["account_id"],
+            }
+        )
+
+    def _carry_overnight(
+        self, t: int, live: pd.DataFrame, overnight: dict, status: np.ndarray
+    ) -> pd.DataFrame:
+        """Record positions held past the cutoff by accounts that stay alive."""
+        keep = status[overnight["row"]] == STATUS_ACTIVE
+        rows = overnight["row"][keep]
+        sym = overnight["symbol"][keep]
+        ident = self._identity(live, rows)
+        position = self._next_positions(ident["broker"].to_numpy())
+        price = self.prices[t][sym]
+        live.loc[rows, "pos_symbol"] = sym
+        live.loc[rows, "pos_side"] = overnight["side"][keep]
+        live.loc[rows, "pos_notional"] = overnight["notional"][keep]
+        live.loc[rows, "pos_unrealised"] = overnight["unrealised"][keep]
+        live.loc[rows, "pos_id"] = position
+        live.loc[rows, "pos_open_price"] = price
+        contract = np.array([i.contract_size for i in INSTRUMENTS])[sym]
+        unit_usd = np.where(np.array(SYMBOLS)[sym] == "USDJPY", 1.0, price)
+        lots = np.round(overnight["notional"][keep] / (contract * unit_usd), 2)
+        day = self.days[t]
+        return pd.DataFrame(
+            {
+                "trade_date": day.date(),
+                "broker": ident["broker"],
+                "mngr": "sandbox",
+                "platform": ident["platform"],
+                "ticket": [f"T{p}" for p in position],
+                "position": position.astype(str),
+                "login": ident["login"],
+                "std_symbol": np.array(SYMBOLS)[sym],
+                "side": np.where(overnight["side"][keep] > 0, "buy", "sell"),
+                "lots": lots,
+                "contract_size": contract,
+                "qty_in_base_crncy": lots * contract,
+                "volume_usd": np.round(overnight["notional"][keep], 2),
+                "stop_loss": np.nan,
+                "take_profit": np.nan,
+                "open_time": (day + pd.Timedelta(hours=22)).tz_localize("UTC"),
+                "open_price": price,
+                "profit": np.round(overnight["unrealised"][keep], 2),
+                "commission": 0.0,
+                "fee": 0.0,
+                "swap": 0.0,
+                "comment": "",
+                "account_id": ident["account_id"],
+            }
+        )
+
+    def _emit_day(  # noqa: PLR0913
+        self,
+        t: int,
+        live: pd.DataFrame,
+        trades: pd.DataFrame,
+        open_trades: pd.DataFrame,
+        status: np.ndarray,
+        prior_balance: np.ndarray,
+        prior_equity: np.ndarray,
+        payouts: np.ndarray,
+    ) -> None:
+        day = self.days[t]
+        active_rows = np.flatnonzero(live["last_trade_t"].to_numpy() == t)
+        event_rows = np.union1d(
+            active_rows, np.flatnonzero((status != STATUS_ACTIVE) | (payouts > 0))
+        )
+        ident = self._identity(live, event_rows)
+        accounts = pd.DataFrame(
+            {
+                **{c: ident[c].to_numpy() for c in ident.columns},
+                "status": status[event_rows],
+                "phase": live["phase"].to_numpy()[event_rows],
+                "starting_balance": live["starting_balance"].to_numpy()[event_rows],
+                "prior_days_balance": prior_balance[event_rows],
+                "prior_days_equity": prior_equity[event_rows],
+                "current_balance": live["balance"].to_numpy()[event_rows],
+                "current_equity": live["equity"].to_numpy()[event_rows],
+                "todays_payouts": payouts[event_rows],
+                "approved_payouts": live["payouts"].to_numpy()[event_rows],
+                "days_to_next_payout": np.where(
+                    live["phase"].to_numpy()[event_rows] == 4,  # noqa: PLR2004
+                    (live["next_payout_t"].to_numpy()[event_rows] - t) * 7 // 5,
+                    0,
+                ),
+                "first_trade_t": live["first_trade_t"].to_numpy()[event_rows],
+                "created_t": live["created_t"].to_numpy()[event_rows],
+            }
+        )
+        accounts["first_trade_date"] = [
+            self.days[i].date() if i >= 0 else None for i in accounts["first_trade_t"]
+        ]
+        accounts["days_since_initial_deposit"] = [
+            (day - self.days[i]).days for i in accounts["created_t"]
+        ]
+        accounts["days_since_first_trade"] = [
+            (day - self.days[i]).days if i >= 0 else None
+            for i in accounts["first_trade_t"]
+        ]
+        accounts = accounts.drop(columns=["first_trade_t", "created_t"])
+        self._buffer("metrics_daily", daily_metrics(day, accounts, trades))
+        self._buffer("metrics_hourly", hourly_metrics(day, accounts, trades))
+        self._buffer("trades_closed", trades.drop(columns=["account_id"]))
+        self._buffer("trades_open", open_trades.drop(columns=["account_id"]))
+        self._buffer(
+            "regimes",
+            pd.DataFrame(
+                {
+                    "date": [day.date()],
+                    "document": [
+                        json.dumps(regime_document(self.market, t, self.prices[t]))
+                    ],
+                }
+            ),
+        )
+
+    # --- output ------------------------------------------------------------------
+
+    def _buffer(self, table: str, frame: pd.DataFrame) -> None:
+        if len(frame):
+            self.buffers.setdefault(table, []).append(frame)
+            self.counts[table] = self.counts.get(table, 0) + len(frame)
+
+    def _flush(self) -> None:
+        for table, frames in self.buffers.items():
+            folder = self.folder / table
+            folder.mkdir(parents=True, exist_ok=True)
+            frame = pd.concat(frames, ignore_index=True)
+            pq.write_table(
+                pa.Table.from_pandas(frame, preserve_index=False),
+                folder / f"part-{self.chunk:05d}.parquet",
+            )
+        self.buffers = {}
+        self.chunk += 1
+
+    def build(self) -> dict:
+        """Run every day, write every table, and return the world's summary."""
+        started = time.perf_counter()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for t in range(len(self.days)):
+            self.step(t)
+            if (t + 1) % self.config.chunk_days == 0 or t + 1 == len(self.days):
+                self._flush()
+                logger.info(
+                    "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
+                    t + 1,
+                    len(self.days),
+                    self.days[t].date(),
+                    len(self.live),
+                    self.counts.get("trades_closed", 0),
+                )
+        self._write_static()
+        self._write_alltime()
+        elapsed = time.perf_counter() - started
+        summary = {
+            "config": asdict(self.config),
+            "fingerprint": self.config.fingerprint(),
+            "first_day": str(self.days[0].date()),
+            "last_day": str(self.days[-1].date()),
+            "accounts": len(self.registry.rows),
+            "rows": self.counts,
+            "seconds": round(elapsed, 2),
+        }
+        (self.folder / "world.json").write_text(json.dumps(summary, indent=2))
+        logger.info(
+            "Sandbox world %s: %d accounts, %d closed trades in %.1f s",
+            summary["fingerprint"],
+            summary["accounts"],
+            self.counts.get("trades_closed", 0),
+            elapsed,
+        )
+        return summary
+
+    def _write_static(self) -> None:
+        registry = pd.DataFrame(self.registry.rows)
+        public = registry.drop(columns=["trader_index", "ended_date"])
+        public["created_date"] = pd.to_datetime(public["created_date"]).dt.tz_localize(
+            "UTC"
+        )
+        pq.write_table(
+            pa.Table.from_pandas(public, preserve_index=False),
+            self.folder / "accounts.parquet",
+        )
+        truth = registry[
+            ["account_id", "trader_index", "created_date", "ended_date"]
+        ].copy()
+        truth["kind"] = self.traits.kind[truth["trader_index"]]
+        pq.write_table(
+            pa.Table.from_pandas(truth, preserve_index=False),
+            self.folder / "truth_accounts.parquet",
+        )
+        traits = (
+            pd.DataFrame(
+                {k: v for k, v in vars(self.traits).items() if k != "symbol_prefs"}
+            )
+            .rename_axis("trader_index")
+            .reset_index()
+        )
+        pq.write_table(
+            pa.Table.from_pandas(traits, preserve_index=False),
+            self.folder / "truth_traders.parquet",
+        )
+
+    def _write_alltime(self) -> None:
+        """Lifetime statistics of every account as of the world's last day."""
+        daily = pq.read_table(
+            self.folder / "metrics_daily",
+            columns=[
+                "account_id",
+                "date",
+                "net_profit",
+                "num_trades",
+                "total_lots",
+                "total_volume",
+                "gross_profit",
+                "gross_loss",
+                "current_balance",
+                "current_equity",
+                "approved_payouts",
+                "rel_net_profit",
+            ],
+        ).to_pandas()
+        daily = daily.sort_values(["account_id", "date"])
+        grouped = daily.groupby("account_id", sort=False)
+        stats = grouped.agg(
+            net_profit=("net_profit", "sum"),
+            num_trades=("num_trades", "sum"),
+            total_lots=("total_lots", "sum"),
+            total_volume=("total_volume", "sum"),
+            gross_profit=("gross_profit", "sum"),
+            gross_loss=("gross_loss", "sum"),
+            current_balance=("current_balance", "last"),
+            current_equity=("current_equity", "last"),
+            approved_payouts=("approved_payouts", "last"),
+            daily_mean_ret=("rel_net_profit", "mean"),
+            daily_std_ret=("rel_net_profit", "std"),
+            first_day=("date", "min"),
+            last_day=("date", "max"),
+        ).reset_index()
+        stats["daily_sharpe"] = stats["daily_mean_ret"] / stats["daily_std_ret"]
+        accounts = pd.DataFrame(self.registry.rows).drop(columns=["trader_index"])
+        rows = accounts.merge(stats, on="account_id", how="left")
+        rows["total_ret"] = rows["net_profit"] / rows["starting_balance"]
+        last = pd.Timestamp(self.days[-1])
+        rows["life_time_in_days"] = (
+            rows["ended_date"].fillna(last) - pd.to_datetime(rows["created_date"])
+        ).dt.days
+        rows["updated_date"] = last.tz_localize("UTC")
+        rows = rows.drop(
+            columns=["ended_date", "created_date", "first_day", "last_day"]
+        )
+        pq.write_table(
+            pa.Table.from_pandas(rows, preserve_index=False),
+            self.folder / "metrics_alltime.parquet",
+        )
