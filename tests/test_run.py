@@ -16,7 +16,10 @@ def test_default_run_writes_and_reads_a_heartbeat(database):
             "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
         ).fetchone()[0]
     bootstrap_project(PROJECT_PATH)
-    with KedroSession.create(project_path=PROJECT_PATH) as session:
+    small_world = {"sandbox": {"n_traders": 120, "n_days": 15, "oracle_scenarios": 20}}
+    with KedroSession.create(
+        project_path=PROJECT_PATH, runtime_params=small_world
+    ) as session:
         session.run()
     report = json.loads(
         (PROJECT_PATH / "data/08_reporting/database_check_report.json").read_text()

@@ -10,12 +10,14 @@ import logging
 from pathlib import Path
 
 import click
+from kedro.framework.cli.utils import _split_params
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.embedded import embedded_server_status, stop_embedded_server
 from daily_profit_model.db.migrations import apply_migrations, schema_version
+from daily_profit_model.hooks import read_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +101,61 @@ def url(env: str | None) -> None:
     from daily_profit_model.db.connection import redact  # noqa: PLC0415
 
     click.echo(redact(database.conninfo))
+
+
+@cli.group()
+def sandbox() -> None:
+    """The simulated firm behind the Risk Analytics API contract."""
+
+
+@sandbox.command()
+@_ENV_OPTION
+@click.option(
+    "--port", type=int, default=8765, show_default=True, help="Port on 127.0.0.1."
+)
+@click.option(
+    "--api-key",
+    default=None,
+    help="Key clients must send (default: sandbox.api_key in the environment's credentials).",
+)
+@click.option(
+    "--params",
+    default="",
+    callback=_split_params,
+    help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
+)
+def serve(env: str | None, port: int, api_key: str | None, params: dict) -> None:
+    """Serve the world the parameters describe on 127.0.0.1 (generated first if needed)."""
+    from daily_profit_model.sandbox.faults import FaultSettings  # noqa: PLC0415
+    from daily_profit_model.sandbox.server import serve as make_server  # noqa: PLC0415
+
+    project_path = Path.cwd()
+    bootstrap_project(project_path)
+    with KedroSession.create(
+        project_path=project_path, env=env, runtime_params=params
+    ) as session:
+        context = session.load_context()
+        session.run(pipeline_names=["sandbox"])
+        world = context.catalog.load("sandbox_world")
+        settings = context.config_loader["parameters"]["sandbox"]
+        credentials = read_credentials(context)
+    key = api_key or (credentials.get("sandbox") or {}).get("api_key")
+    if not key:
+        raise click.ClickException(
+            "No API key: pass --api-key KEY or set sandbox.api_key in "
+            "conf/local/credentials.yml."
+        )
+    faults = FaultSettings(**settings.get("faults", {}))
+    server = make_server(world.app(key, faults), port=port)
+    click.echo(
+        f"Sandbox world {world.summary['fingerprint']} "
+        f"({world.summary['first_day']} to {world.summary['last_day']}) at "
+        f"http://127.0.0.1:{server.server_address[1]}/risk-analytics/tft/external/ "
+        "(Ctrl-C to stop)"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -14,7 +14,7 @@ from daily_profit_model.db.connection import configure_database, settings_from_c
 logger = logging.getLogger(__name__)
 
 
-def _credentials(context: Any) -> dict[str, Any]:
+def read_credentials(context: Any) -> dict[str, Any]:
     """The run environment's credentials, then ``conf/local``'s for keys it lacks.
 
     Kedro reads ``conf/local`` only when no other environment is chosen; secrets for
@@ -49,7 +49,7 @@ class DatabaseHooks:
         except MissingConfigException:
             config = {}
         settings = settings_from_config(
-            config, _credentials(context), Path(context.project_path)
+            config, read_credentials(context), Path(context.project_path)
         )
         database = configure_database(settings)
         logger.info(

@@ -193,12 +193,19 @@ class WorldBuilder:
         prior_balance = live["balance"].to_numpy().copy()
         prior_equity = live["equity"].to_numpy().copy()
 
-        live["balance"] = prior_balance + outcome.pnl
+        # Balances move by the trades as served (rounded to cents), so they reconcile.
+        served_net = (
+            trades[["profit", "commission", "swap", "fee"]].sum(axis=1).to_numpy()
+        )
+        day_pnl = np.bincount(
+            outcome.trades["row"], weights=served_net, minlength=len(live)
+        )
+        live["balance"] = prior_balance + day_pnl
         traded = outcome.traded
         live.loc[traded, "last_trade_t"] = t
         live.loc[traded, "days_traded"] += 1
         live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
-        live["prev_pnl"] = np.where(traded, outcome.pnl, 0.0)
+        live["prev_pnl"] = np.where(traded, day_pnl, 0.0)
         live["pos_symbol"], live["pos_side"], live["pos_notional"] = -1, 0.0, 0.0
         live["pos_unrealised"], live["pos_id"] = 0.0, -1
         status = np.where(outcome.breached, STATUS_BREACHED, STATUS_ACTIVE)
@@ -233,7 +240,11 @@ class WorldBuilder:
         )
         self._close_accounts(t, live, status)
         self.live = live[status == STATUS_ACTIVE].reset_index(drop=True)
-        if t + 1 < len(self.days) and not self.live.empty:
+        if (
+            self.config.oracle_scenarios
+            and t + 1 < len(self.days)
+            and not self.live.empty
+        ):
             self._oracle(t)
 
     def _payouts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> np.ndarray:

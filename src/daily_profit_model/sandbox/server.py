@@ -1,0 +1,317 @@
+"""The sandbox's HTTP server: the Risk Analytics API contract over a generated world.
+
+A WSGI application, so the same code serves in-process (``httpx.WSGITransport``, no
+port, what ``kedro run`` uses) and on 127.0.0.1 (``kedro sandbox serve``). What the
+contract leaves open, the sandbox decides:
+
+- filters that name unknown values match nothing; a malformed parameter is HTTP 400
+  with ``Status: "error"``; ``limit`` above 1000 is HTTP 400;
+- ``open-time-*`` and ``close-time-*`` take ``YYYYMMDD`` or ``YYYYMMDDHHMMSS`` (UTC);
+- rows are served in the order of their natural key, so paging a stable dataset
+  returns each row exactly once;
+- ``v2/regimes/daily`` rows are ``{"date": "YYYY-MM-DD", **document}``;
+- ``providers`` filters on the broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.sandbox.faults import FaultInjector, FaultSettings
+
+logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+_TABLES = {
+    "accounts": "accounts.parquet",
+    "v2/metrics/alltime": "metrics_alltime.parquet",
+    "v2/metrics/daily": "metrics_daily",
+    "v2/metrics/hourly": "metrics_hourly",
+    "v2/trades/closed": "trades_closed",
+    "v2/trades/open": "trades_open",
+    "v2/regimes/daily": "regimes",
+}
+_PAGED = set(_TABLES) - {"accounts"}
+_LIST_FILTERS = {
+    "logins": ("login", int),
+    "accountIds": ("account_id", str),
+    "types": ("type", int),
+    "phases": ("phase", int),
+    "providers": ("broker", str),
+    "platforms": ("platform", str),
+    "traders": ("trader", str),
+    "symbols": ("std_symbol", str),
+    "hours": ("hour", int),
+}
+_CACHE_ENTRIES = 16
+
+
+class BadRequest(ValueError):
+    """A request parameter is malformed."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError as exc:
+        raise BadRequest(f"not a YYYYMMDD date: {text!r}") from exc
+
+
+def _instant(text: str) -> dt.datetime:
+    for fmt in ("%Y%m%d%H%M%S", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+    raise BadRequest(f"not a YYYYMMDD or YYYYMMDDHHMMSS time: {text!r}")
+
+
+def _list_terms(params: dict[str, str], columns: set[str]) -> list[pc.Expression]:
+    terms = []
+    for name, (column, cast) in _LIST_FILTERS.items():
+        if name in params and column in columns:
+            try:
+                values = [cast(v) for v in params[name].split(",") if v != ""]
+            except ValueError as exc:
+                raise BadRequest(
+                    f"{name} must be a comma-separated list: {params[name]!r}"
+                ) from exc
+            terms.append(pc.field(column).isin(values))
+    return terms
+
+
+def _time_terms(
+    endpoint: str, params: dict[str, str], columns: set[str]
+) -> list[pc.Expression]:
+    terms = []
+    date_column = "trade_date" if endpoint.startswith("v2/trades") else "date"
+    if "dates" in params and date_column in columns:
+        terms.append(
+            pc.field(date_column).isin([_date(v) for v in params["dates"].split(",")])
+        )
+    bounds = {
+        "trade-date": ("trade_date", "==", _date),
+        "trade-date-from": ("trade_date", ">=", _date),
+        "trade-date-to": ("trade_date", "<=", _date),
+        "open-time-from": ("open_time", ">=", _instant),
+        "open-time-to": ("open_time", "<=", _instant),
+        "close-time-from": ("close_time", ">=", _instant),
+        "close-time-to": ("close_time", "<=", _instant),
+    }
+    compare = {"==": pc.equal, ">=": pc.greater_equal, "<=": pc.less_equal}
+    for name, (column, op, parse) in bounds.items():
+        if name in params and column in columns:
+            terms.append(compare[op](pc.field(column), parse(params[name])))
+    return terms
+
+
+def _filter(
+    endpoint: str, params: dict[str, str], columns: set[str]
+) -> pc.Expression | None:
+    """The row filter that the query parameters describe (None: every row)."""
+    terms = _list_terms(params, columns) + _time_terms(endpoint, params, columns)
+    if not terms:
+        return None
+    expression = terms[0]
+    for term in terms[1:]:
+        expression = expression & term
+    return expression
+
+
+def _wire_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class SandboxApp:
+    """The WSGI application for one world folder.
+
+    Args:
+        world: Folder written by :class:`~daily_profit_model.sandbox.world.WorldBuilder`.
+        api_key: The key every request must send in the ``apiKey`` header.
+        faults: Fault rates; none by default.
+    """
+
+    def __init__(
+        self, world: Path, api_key: str, faults: FaultSettings | None = None
+    ) -> None:
+        self.world = Path(world)
+        self._api_key = api_key
+        self.faults = FaultInjector(faults or FaultSettings())
+        self._cache: OrderedDict[tuple, pa.Table] = OrderedDict()
+        self._lock = threading.Lock()
+        self._datasets: dict[str, ds.Dataset] = {}
+
+    # --- data --------------------------------------------------------------------
+
+    def _dataset(self, endpoint: str) -> ds.Dataset:
+        if endpoint not in self._datasets:
+            self._datasets[endpoint] = ds.dataset(
+                self.world / _TABLES[endpoint], format="parquet"
+            )
+        return self._datasets[endpoint]
+
+    def rows(self, endpoint: str, params: dict[str, str]) -> pa.Table:
+        """Every row matching ``params``, in natural-key order (cached per query)."""
+        filters = tuple(
+            sorted(
+                (k, v)
+                for k, v in params.items()
+                if k not in ("limit", "skip", "include-total")
+            )
+        )
+        key = (endpoint, filters)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        dataset = self._dataset(endpoint)
+        expression = _filter(endpoint, params, set(dataset.schema.names))
+        table = dataset.to_table(filter=expression)
+        sort_keys = list(ENDPOINTS[endpoint].key) if endpoint in ENDPOINTS else ["date"]
+        table = table.sort_by(
+            [(k, "ascending") for k in sort_keys if k in table.column_names]
+        )
+        with self._lock:
+            self._cache[key] = table
+            while len(self._cache) > _CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return table
+
+    def to_wire(self, endpoint: str, table: pa.Table) -> list[dict[str, Any]]:
+        """Rows as the API sends them: camelCase names, JSON-safe values."""
+        records = table.to_pylist()
+        if endpoint == "v2/regimes/daily":
+            return [
+                {"date": r["date"].isoformat(), **json.loads(r["document"])}
+                for r in records
+            ]
+        names = {f.column: f.wire for f in ENDPOINTS[endpoint].fields}
+        # Columns the sandbox computes beyond the contract's list keep their snake name.
+        return [
+            {names.get(k, k): _wire_value(v) for k, v in r.items()} for r in records
+        ]
+
+    # --- WSGI --------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "").strip("/")
+        endpoint = path.split("risk-analytics/tft/external/")[-1]
+        params = {
+            k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()
+        }
+        if environ.get("HTTP_APIKEY") != self._api_key:
+            return self._respond(
+                start_response,
+                401,
+                {"Status": "error", "Message": "missing or invalid apiKey"},
+            )
+        if endpoint not in _TABLES:
+            return self._respond(
+                start_response,
+                404,
+                {"Status": "error", "Message": f"unknown path {path!r}"},
+            )
+        fault = self.faults.draw(endpoint, environ.get("QUERY_STRING", ""))
+        early = self.faults.early_response(fault)
+        if early is not None:
+            status, headers, body = early
+            return self._respond(start_response, status, body, headers)
+        try:
+            body = self._page(endpoint, params, fault)
+        except BadRequest as exc:
+            return self._respond(
+                start_response, 400, {"Status": "error", "Message": str(exc)}
+            )
+        return self.faults.deliver(fault, self._respond(start_response, 200, body))
+
+    def _page(self, endpoint: str, params: dict[str, str], fault: str | None) -> dict:
+        try:
+            limit = int(params.get("limit", MAX_LIMIT))
+            skip = int(params.get("skip", 0))
+        except ValueError as exc:
+            raise BadRequest("limit and skip must be integers") from exc
+        if not 0 < limit <= MAX_LIMIT or skip < 0:
+            raise BadRequest(f"limit must be 1..{MAX_LIMIT} and skip >= 0")
+        table = self.rows(endpoint, params)
+        if endpoint not in _PAGED:
+            return self._envelope(self.to_wire(endpoint, table))
+        total = table.num_rows
+        start, stop, total = self.faults.page_window(fault, skip, limit, total)
+        page = self.to_wire(endpoint, table.slice(start, max(stop - start, 0)))
+        page = self.faults.corrupt_page(fault, endpoint, page)
+        data = {"skip": skip, "limit": limit, "count": len(page), "data": page}
+        if params.get("include-total") == "1":
+            data["total"] = total
+        return self._envelope(data)
+
+    @staticmethod
+    def _envelope(data: Any) -> dict:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"Status": "ok", "Time": now, "Data": data}
+
+    @staticmethod
+    def _respond(
+        start_response: Callable, status: int, body: dict, headers: list | None = None
+    ) -> list[bytes]:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        reasons = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+        }
+        start_response(
+            f"{status} {reasons.get(status, 'Error')}",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(payload))),
+                *(headers or []),
+            ],
+        )
+        return [payload]
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+
+def serve(
+    app: SandboxApp, host: str = "127.0.0.1", port: int = 8765
+) -> _ThreadingServer:
+    """A threaded HTTP server for ``app`` (call ``serve_forever`` or run it in a thread)."""
+    return make_server(
+        host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
