@@ -142,3 +142,18 @@ def test_oracle_intervals_cover_about_90_percent(small_world, tables):
     assert 0.85 <= coverage <= 0.95, coverage
     # the oracle's median beats predicting zero
     assert (actual - joined["q50"]).abs().mean() < actual.abs().mean()
+
+
+def test_alltime_aggregates_the_days(small_world, tables):
+    alltime = pd.read_parquet(small_world.folder / "metrics_alltime.parquet")
+    daily = (
+        tables["metrics_daily"]
+        .groupby("account_id")[["net_profit", "num_trades"]]
+        .sum()
+    )
+    joined = alltime.set_index("account_id").join(daily, rsuffix="_daily").fillna(0)
+    np.testing.assert_allclose(
+        joined["net_profit"], joined["net_profit_daily"], atol=0.01
+    )
+    assert (joined["num_trades"] == joined["num_trades_daily"]).all()
+    assert len(alltime) == len(tables["accounts"])

@@ -47,6 +47,19 @@ STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
 PAYOUT_EVERY_DAYS = 14
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
+# Lifetime sums kept per account as the world runs, so that the alltime table needs no
+# second pass over the daily rows (memory stays bounded for the largest worlds).
+_LIFETIME = (
+    "lt_net_profit",
+    "lt_num_trades",
+    "lt_total_lots",
+    "lt_total_volume",
+    "lt_gross_profit",
+    "lt_gross_loss",
+    "lt_days",
+    "lt_ret_sum",
+    "lt_ret_sq",
+)
 
 
 @dataclass
@@ -157,9 +170,15 @@ class WorldBuilder:
                     "inactivity_days": plan["inactivity_days"],
                     "upgrade_plan_id": plan["upgrade_plan_id"],
                     "trader_share": plan["trader_share"],
+                    **dict.fromkeys(_LIFETIME, 0.0),
                 }
             )
         self.live = pd.concat([self.live, pd.DataFrame(rows)], ignore_index=True)
+
+    @staticmethod
+    def _lifetime(live: pd.DataFrame, i: int) -> dict:
+        fields = (*_LIFETIME, "balance", "equity", "payouts")
+        return {f: float(live.at[i, f]) for f in fields}
 
     def _entry_plan(self) -> int:
         return int(self.rng.choice(self.plans.entry_plans))
@@ -202,6 +221,9 @@ class WorldBuilder:
         )
         live["balance"] = prior_balance + day_pnl
         traded = outcome.traded
+        self._accumulate(
+            live, outcome.trades["row"], trades, day_pnl / prior_balance, traded
+        )
         live.loc[traded, "last_trade_t"] = t
         live.loc[traded, "days_traded"] += 1
         live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
@@ -247,6 +269,30 @@ class WorldBuilder:
         ):
             self._oracle(t)
 
+    @staticmethod
+    def _accumulate(
+        live: pd.DataFrame,
+        rows: np.ndarray,
+        trades: pd.DataFrame,
+        ret: np.ndarray,
+        traded: np.ndarray,
+    ) -> None:
+        n = len(live)
+        net = trades[["profit", "commission", "swap", "fee"]].sum(axis=1).to_numpy()
+        sums = {
+            "lt_net_profit": net,
+            "lt_num_trades": np.ones(len(rows)),
+            "lt_total_lots": trades["lots"].to_numpy(),
+            "lt_total_volume": trades["volume_usd"].to_numpy(),
+            "lt_gross_profit": np.maximum(net, 0),
+            "lt_gross_loss": np.minimum(net, 0),
+        }
+        for column, values in sums.items():
+            live[column] += np.bincount(rows, weights=values, minlength=n)
+        live["lt_days"] += traded
+        live["lt_ret_sum"] += np.where(traded, ret, 0.0)
+        live["lt_ret_sq"] += np.where(traded, ret**2, 0.0)
+
     def _payouts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> np.ndarray:
         due = (
             (live["phase"].to_numpy() == 4)  # noqa: PLR2004
@@ -271,6 +317,7 @@ class WorldBuilder:
             record = self.registry.rows[int(live.at[i, "reg"])]
             record["status"] = int(status[i])
             record["ended_date"] = self.days[t]
+            record["lifetime"] = self._lifetime(live, i)
             trader = int(live.at[i, "trader"])
             if status[i] == STATUS_PASSED:
                 upgrade = int(live.at[i, "upgrade_plan_id"])
@@ -589,7 +636,9 @@ class WorldBuilder:
 
     def _write_static(self) -> None:
         registry = pd.DataFrame(self.registry.rows)
-        public = registry.drop(columns=["trader_index", "ended_date"])
+        public = registry.drop(
+            columns=["trader_index", "ended_date", "lifetime"], errors="ignore"
+        )
         public["created_date"] = pd.to_datetime(public["created_date"]).dt.tz_localize(
             "UTC"
         )
@@ -619,51 +668,42 @@ class WorldBuilder:
 
     def _write_alltime(self) -> None:
         """Lifetime statistics of every account as of the world's last day."""
-        daily = pq.read_table(
-            self.folder / "metrics_daily",
-            columns=[
-                "account_id",
-                "date",
-                "net_profit",
-                "num_trades",
-                "total_lots",
-                "total_volume",
-                "gross_profit",
-                "gross_loss",
-                "current_balance",
-                "current_equity",
-                "approved_payouts",
-                "rel_net_profit",
-            ],
-        ).to_pandas()
-        daily = daily.sort_values(["account_id", "date"])
-        grouped = daily.groupby("account_id", sort=False)
-        stats = grouped.agg(
-            net_profit=("net_profit", "sum"),
-            num_trades=("num_trades", "sum"),
-            total_lots=("total_lots", "sum"),
-            total_volume=("total_volume", "sum"),
-            gross_profit=("gross_profit", "sum"),
-            gross_loss=("gross_loss", "sum"),
-            current_balance=("current_balance", "last"),
-            current_equity=("current_equity", "last"),
-            approved_payouts=("approved_payouts", "last"),
-            daily_mean_ret=("rel_net_profit", "mean"),
-            daily_std_ret=("rel_net_profit", "std"),
-            first_day=("date", "min"),
-            last_day=("date", "max"),
-        ).reset_index()
-        stats["daily_sharpe"] = stats["daily_mean_ret"] / stats["daily_std_ret"]
-        accounts = pd.DataFrame(self.registry.rows).drop(columns=["trader_index"])
-        rows = accounts.merge(stats, on="account_id", how="left")
+        for i in range(len(self.live)):
+            self.registry.rows[int(self.live.at[i, "reg"])]["lifetime"] = (
+                self._lifetime(self.live, i)
+            )
+        rows = pd.DataFrame(
+            [
+                {k: v for k, v in r.items() if k not in ("trader_index", "lifetime")}
+                | {k.removeprefix("lt_"): v for k, v in r.get("lifetime", {}).items()}
+                for r in self.registry.rows
+            ]
+        )
+        rows = rows.rename(
+            columns={
+                "balance": "current_balance",
+                "equity": "current_equity",
+                "payouts": "approved_payouts",
+            }
+        )
+        days = rows["days"].where(rows["days"] > 0)
+        rows["daily_mean_ret"] = rows["ret_sum"] / days
+        rows["daily_std_ret"] = np.sqrt(
+            np.maximum(rows["ret_sq"] / days - rows["daily_mean_ret"] ** 2, 0)
+        )
+        rows["daily_sharpe"] = rows["daily_mean_ret"] / rows["daily_std_ret"].replace(
+            0, np.nan
+        )
         rows["total_ret"] = rows["net_profit"] / rows["starting_balance"]
+        rows["num_trades"] = rows["num_trades"].astype(int)
         last = pd.Timestamp(self.days[-1])
         rows["life_time_in_days"] = (
-            rows["ended_date"].fillna(last) - pd.to_datetime(rows["created_date"])
+            pd.to_datetime(rows["ended_date"]).fillna(last)
+            - pd.to_datetime(rows["created_date"])
         ).dt.days
         rows["updated_date"] = last.tz_localize("UTC")
         rows = rows.drop(
-            columns=["ended_date", "created_date", "first_day", "last_day"]
+            columns=["ended_date", "created_date", "days", "ret_sum", "ret_sq"]
         )
         pq.write_table(
             pa.Table.from_pandas(rows, preserve_index=False),
