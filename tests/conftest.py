@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -18,6 +19,9 @@ from daily_profit_model.db.connection import (  # noqa: E402
     get_database,
 )
 from daily_profit_model.db.embedded import stop_embedded_server  # noqa: E402
+from daily_profit_model.sandbox.config import WorldConfig  # noqa: E402
+from daily_profit_model.sandbox.handle import SandboxWorld  # noqa: E402
+from daily_profit_model.sandbox.world import WorldBuilder  # noqa: E402
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 
@@ -57,3 +61,26 @@ def _restore_default_database() -> Iterator[None]:
     before = get_database()
     yield
     configure_database(before)
+
+
+SMALL_WORLD = WorldConfig(
+    seed=11, n_traders=250, n_days=30, oracle_scenarios=150, chunk_days=10
+)
+API_KEY = "test-key"
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> SandboxWorld:
+    folder = tmp_path_factory.mktemp("world") / SMALL_WORLD.fingerprint()
+    WorldBuilder(SMALL_WORLD, folder).build()
+    return SandboxWorld(folder)
+
+
+@pytest.fixture(scope="session")
+def tables(small_world):
+    """The world's public tables as frames."""
+    folder = small_world.folder
+    return {
+        name: pd.read_parquet(folder / name)
+        for name in ("trades_closed", "trades_open", "metrics_daily")
+    } | {"accounts": pd.read_parquet(folder / "accounts.parquet")}

@@ -10,7 +10,7 @@ import pytest
 
 from daily_profit_model.sandbox.faults import KINDS, FaultSettings
 from daily_profit_model.sandbox.server import serve
-from tests.sandbox.conftest import API_KEY
+from tests.conftest import API_KEY
 
 HEADERS = {"apiKey": API_KEY}
 

@@ -13,7 +13,7 @@ from daily_profit_model.sandbox.world import (
     STATUS_PASSED,
     WorldBuilder,
 )
-from tests.sandbox.conftest import SMALL_WORLD
+from tests.conftest import SMALL_WORLD
 
 LOGIN_KEY = ["login", "platform", "broker"]
 

@@ -1,0 +1,152 @@
+"""The API client against the sandbox served over real HTTP, with faults."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+
+import pandas as pd
+import pytest
+
+from daily_profit_model.ingestion.client import (
+    ApiError,
+    CircuitOpenError,
+    ClientSettings,
+    RiskApiClient,
+)
+from daily_profit_model.sandbox.faults import KINDS, FaultSettings
+from daily_profit_model.sandbox.server import serve
+from tests.conftest import API_KEY
+
+TRADE_KEY = ["login", "platform", "broker", "position", "tradeDate"]
+
+
+@contextmanager
+def served(world, faults=None):
+    server = serve(world.app(API_KEY, faults), port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/risk-analytics/tft/external/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _settings(base_url: str, **overrides) -> ClientSettings:
+    values = {
+        "timeout_s": 2.0,
+        "backoff_base_s": 0.01,
+        "backoff_max_s": 0.05,
+        "rate_limit_per_s": 500.0,
+        "page_size": 50,
+    } | overrides
+    return ClientSettings(base_url=base_url, **values)
+
+
+def _busiest_day(tables) -> str:
+    return (
+        tables["trades_closed"]["trade_date"].value_counts().index[0].strftime("%Y%m%d")
+    )
+
+
+def _expected_keys(tables, day: str) -> set:
+    trades = tables["trades_closed"]
+    trades = trades[trades["trade_date"] == pd.Timestamp(day).date()]
+    return set(
+        zip(
+            trades["login"],
+            trades["platform"],
+            trades["broker"],
+            trades["position"],
+            trades["trade_date"].astype(str),
+        )
+    )
+
+
+def test_fetch_all_without_faults_returns_each_row_once(small_world, tables):
+    day = _busiest_day(tables)
+    with served(small_world) as url, RiskApiClient(_settings(url), API_KEY) as client:
+        result = client.fetch_all("v2/trades/closed", {"trade-date": day}, TRADE_KEY)
+    keys = {tuple(r[k] for k in TRADE_KEY) for r in result.rows}
+    assert keys == _expected_keys(tables, day)
+    assert len(result.rows) == result.source_total
+    assert result.duplicates == 0 and result.retries == 0
+
+
+def test_every_fault_kind_at_once_still_yields_each_row_once(
+    small_world, tables, caplog
+):
+    day = _busiest_day(tables)
+    faults = FaultSettings(
+        seed=9, rates={k: 0.07 for k in KINDS}, slow_seconds=2.5, retry_after_seconds=0
+    )
+    caplog.set_level(logging.DEBUG)
+    with (
+        served(small_world, faults) as url,
+        RiskApiClient(_settings(url, timeout_s=1.0, max_retries=12), API_KEY) as client,
+    ):
+        result = client.fetch_all("v2/trades/closed", {"trade-date": day}, TRADE_KEY)
+    valid = [r for r in result.rows if isinstance(r["login"], int) and r.get("broker")]
+    keys = {tuple(r[k] for k in TRADE_KEY) for r in valid}
+    assert keys == _expected_keys(tables, day)
+    assert len(valid) == len(keys)
+    assert result.retries > 0
+    assert API_KEY not in caplog.text
+
+
+def test_retry_after_is_honoured(small_world):
+    waits = []
+    faults = FaultSettings(
+        seed=1, rates={"rate_limit_retry_after": 0.5}, retry_after_seconds=3
+    )
+    with served(small_world, faults) as url:
+        client = RiskApiClient(_settings(url), API_KEY, sleep=waits.append)
+        for i in range(12):
+            client.get("accounts", {"logins": str(100001 + i)})
+        client.close()
+    assert waits and all(w >= 3 for w in waits)
+
+
+def test_circuit_opens_on_a_failing_server_and_stops_calling(small_world):
+    faults = FaultSettings(rates={"server_error": 1.0})
+    with served(small_world, faults) as url:
+        client = RiskApiClient(
+            _settings(url, circuit_failures=5, max_retries=3),
+            API_KEY,
+            sleep=lambda s: None,
+        )
+        with pytest.raises(ApiError):
+            client.get("accounts", {})
+        with pytest.raises(CircuitOpenError, match="circuit is open") as info:
+            client.get("accounts", {})
+        sent = client.requests_sent
+        with pytest.raises(CircuitOpenError):
+            client.get("accounts", {})
+        assert client.requests_sent == sent  # nothing more reached the server
+        client.close()
+    assert API_KEY not in str(info.value)
+
+
+def test_a_wrong_key_fails_at_once_without_showing_the_key(small_world):
+    with served(small_world) as url:
+        client = RiskApiClient(_settings(url), "wrong-secret-key")
+        with pytest.raises(ApiError, match="HTTP 401") as info:
+            client.get("accounts", {})
+        assert client.requests_sent == 1
+        client.close()
+    assert "wrong-secret-key" not in str(info.value)
+
+
+def test_rate_limit_spaces_requests(small_world):
+    with (
+        served(small_world) as url,
+        RiskApiClient(_settings(url, rate_limit_per_s=20.0), API_KEY) as client,
+    ):
+        started = time.monotonic()
+        for _ in range(11):
+            client.get("v2/regimes/daily", {"limit": 1})
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.5 - 0.02  # 10 gaps of 50 ms
