@@ -295,11 +295,11 @@ def test_preview_returns_a_few_rows(typed_table):
 
 def test_fast_path_falls_back_to_upsert_when_keys_appear(typed_table, monkeypatch):
     """A writer that stored keys after the existence check must not make the save fail."""
-    from daily_profit_model.datasets import postgres_table  # noqa: PLC0415
+    from daily_profit_model.db import writer  # noqa: PLC0415
 
     dataset = PostgresTableDataset(table="typed", schema=typed_table)
     dataset.save(pd.DataFrame({"id": [1, 2], "note": ["one", "two"]}))
-    monkeypatch.setattr(postgres_table, "_any_key_stored", lambda *args: False)
+    monkeypatch.setattr(writer, "_any_key_stored", lambda *args: False)
     dataset.save(pd.DataFrame({"id": [2, 3], "note": ["TWO", "three"]}))
     assert dataset.load()["note"].tolist() == ["one", "TWO", "three"]
 

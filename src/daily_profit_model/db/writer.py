@@ -1,0 +1,449 @@
+"""Writing frames into PostgreSQL tables: checks, binary COPY, upsert, one transaction.
+
+:class:`TableWriter` writes on a connection it is given, so a caller can put several
+writes (rows, their quarantine, the ingestion state) in one transaction. The path a
+write takes:
+
+- the frame is checked against the table (columns, NULL or repeated keys) and
+  converted to Arrow typed for the target columns;
+- month partitions are created for the dates it holds;
+- if nothing is stored where the frame goes (its span of the partition column, or
+  the whole table), the rows are copied straight into the table in key order;
+- otherwise they are copied into a temporary staging table and upserted with
+  ``INSERT … SELECT … ON CONFLICT (key) DO UPDATE``; a plain ``INSERT`` replaces the
+  upsert when no staged key is stored yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import sql
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.frames import (
+    FrameValidationError,
+    copy_arrow,
+    copy_encoder,
+    describe_row,
+    frame_to_arrow,
+    python_value,
+)
+from daily_profit_model.db.tables import TableInfo, describe_table
+
+logger = logging.getLogger(__name__)
+
+SAVE_MODES = ("upsert", "append", "replace")
+_ROW_ORDINAL = "_dpm_row"
+_STAGE_TABLE = "_dpm_stage"
+
+
+def prepare_session(conn: psycopg.Connection, memory: str = "256MB") -> None:
+    """Set a writing session up: UTC, and memory for the staging table and key sort."""
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute(sql.SQL("SET temp_buffers = {}").format(sql.Literal(memory)))
+    conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(memory)))
+
+
+class StageClock:
+    """Seconds spent in each named stage of a save, for benchmarks and debugging."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+
+    @contextmanager
+    def time(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to ``stage``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.laps[stage] = self.laps.get(stage, 0.0) + time.perf_counter() - started
+
+    def reset(self) -> None:
+        """Forget all laps."""
+        self.laps = {}
+
+
+class TableWriter:
+    """Writes frames into tables in ``mode`` (upsert, append or replace).
+
+    Attributes:
+        clock: Seconds spent in each stage of the last write.
+    """
+
+    def __init__(self, mode: str = "upsert") -> None:
+        if mode not in SAVE_MODES:
+            raise ValueError(f"mode is {mode!r}; use one of {', '.join(SAVE_MODES)}")
+        self._mode = mode
+        self.clock = StageClock()
+
+    def write(
+        self,
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        schema: str,
+        table: str,
+        key_columns: tuple[str, ...] | None = None,
+    ) -> int:
+        """Write ``data`` into ``schema.table`` on ``conn`` (inside its transaction).
+
+        Returns:
+            The number of rows inserted or updated.
+
+        Raises:
+            FrameValidationError: The frame does not fit the table; the message names
+                the table, the column and the first offending row.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise FrameValidationError(
+                f"Table {schema}.{table} takes a pandas DataFrame, got {type(data).__name__}."
+            )
+        self.clock.reset()
+        info = describe_table(conn, schema, table)
+        key = tuple(key_columns) if key_columns else info.primary_key
+        with self.clock.time("check"):
+            self._check_frame(data, info, key)
+        return self._write(conn, data, info, key)
+
+    def _check_frame(
+        self, data: pd.DataFrame, info: TableInfo, key: tuple[str, ...]
+    ) -> None:
+        unknown = [c for c in data.columns if c not in info.columns]
+        if unknown:
+            raise FrameValidationError(
+                f"Table {info.qualified} has no column(s) {', '.join(map(repr, unknown))}; "
+                f"its columns are {', '.join(info.columns)}."
+            )
+        missing = [
+            c.name
+            for c in info.columns.values()
+            if c.not_null and not c.has_default and c.name not in data.columns
+        ]
+        if missing:
+            raise FrameValidationError(
+                f"Table {info.qualified} requires column(s) {', '.join(map(repr, missing))} "
+                f"that the frame lacks."
+            )
+        if self._mode == "replace" or not key:
+            if self._mode != "replace" and not key:
+                raise FrameValidationError(
+                    f"Table {info.qualified} has no primary key; set key_columns or use "
+                    f"save_args.mode: replace."
+                )
+            return
+        for column in key:
+            if column not in data.columns:
+                raise FrameValidationError(
+                    f"Table {info.qualified}: key column {column!r} is missing from the frame."
+                )
+            nulls = data[column].isna().to_numpy()
+            if nulls.any():
+                position = int(nulls.argmax())
+                raise FrameValidationError(
+                    f"Table {info.qualified}, key column {column!r} is NULL in "
+                    f"{describe_row(data, position, key)}; {int(nulls.sum())} row(s) in all."
+                )
+        duplicated = data.duplicated(subset=list(key), keep="first").to_numpy()
+        if duplicated.any():
+            position = int(duplicated.argmax())
+            raise FrameValidationError(
+                f"Table {info.qualified}: the frame holds the key "
+                f"({', '.join(key)}) more than once, first repeated at "
+                f"{describe_row(data, position, key)}; {int(duplicated.sum())} repeat(s)."
+            )
+
+    def _write(
+        self,
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+    ) -> int:
+        types = {c: info.columns[c].pg_type for c in data.columns}
+        with self.clock.time("encode"):
+            arrow = frame_to_arrow(data, types, info.qualified, key)
+        with self.clock.time("partitions"):
+            if info.partition_column and info.partition_column in data.columns:
+                self._ensure_partitions(conn, info, data[info.partition_column])
+        if self._mode == "replace":
+            conn.execute(
+                sql.SQL("DELETE FROM {}").format(sql.Identifier(info.schema, info.name))
+            )
+        encoder, exact_types = copy_encoder(arrow, types)
+        if exact_types and _range_is_empty(conn, info, data):
+            # Nothing stored where this frame goes, so no key can conflict: copy the
+            # rows straight into the table. A concurrent writer that fills the range
+            # meanwhile trips the unique index, and the staged upsert runs instead.
+            row_order = None
+            if key:
+                # Rows in key order fill the key's B-tree page by page, not at random:
+                # measured 20-25% faster for a million trades.
+                with self.clock.time("sort"):
+                    row_order = pc.sort_indices(arrow, [(c, "ascending") for c in key])
+                    arrow = arrow.take(row_order)
+            try:
+                with self.clock.time("copy_to_table"), conn.transaction():
+                    copy_arrow(
+                        conn, sql.Identifier(info.schema, info.name), arrow, encoder
+                    )
+                return len(data)
+            except psycopg.errors.UniqueViolation:
+                logger.info("A concurrent writer stored rows in this range; upserting")
+            except psycopg.DataError as exc:
+                raise FrameValidationError(
+                    _copy_error(data, info, key, exc, row_order)
+                ) from exc
+        staged = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
+        with self.clock.time("copy_to_stage"):
+            self._stage(conn, staged, types)
+        with self.clock.time("key_check"):
+            fresh_keys = self._mode == "upsert" and not _any_key_stored(conn, info, key)
+        with self.clock.time("insert"):
+            return self._insert_or_upsert(conn, data, info, key, fresh_keys)
+
+    def _insert_or_upsert(
+        self,
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+        fresh_keys: bool,
+    ) -> int:
+        mode = self._mode
+        if fresh_keys:
+            # None of the staged keys is stored: a plain INSERT does the upsert's work
+            # without the cost of speculative insertion. If a concurrent writer adds
+            # one of these keys meanwhile, the unique index stops the INSERT and the
+            # ON CONFLICT upsert below runs instead, so the outcome is the same.
+            try:
+                return self._insert(conn, data, info, key, "append")
+            except FrameValidationError as exc:
+                if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                    raise
+                logger.info("A concurrent writer stored some keys; upserting instead")
+        return self._insert(conn, data, info, key, mode)
+
+    @staticmethod
+    def _insert(
+        conn: psycopg.Connection,
+        data: pd.DataFrame,
+        info: TableInfo,
+        key: tuple[str, ...],
+        mode: str,
+    ) -> int:
+        statement = _insert_statement(info, list(data.columns), key, mode)
+        try:
+            with conn.transaction():
+                return conn.execute(statement).rowcount
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
+
+    def _ensure_partitions(
+        self, conn: psycopg.Connection, info: TableInfo, dates: pd.Series
+    ) -> None:
+        months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
+        for month in sorted(months):
+            conn.execute(
+                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+                    sql.Identifier(get_database().schema)
+                ),
+                [f'"{info.schema}"."{info.name}"', month.start_time.date()],
+            )
+
+    @staticmethod
+    def _stage(
+        conn: psycopg.Connection, arrow: pa.Table, types: dict[str, str]
+    ) -> None:
+        encoder, _ = copy_encoder(arrow, types)
+        ddl = encoder.schema().ddl(_STAGE_TABLE).rstrip().rstrip(";")
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_STAGE_TABLE))
+        )
+        conn.execute(ddl + " ON COMMIT DROP")
+        copy_arrow(conn, sql.Identifier(_STAGE_TABLE), arrow, encoder)
+
+
+def _range_is_empty(
+    conn: psycopg.Connection, info: TableInfo, data: pd.DataFrame
+) -> bool:
+    """Whether the table holds no row where ``data`` goes.
+
+    For a range-partitioned table that is the frame's span of the partition column
+    (part of every key there); for any other table, the whole table.
+    """
+    target = sql.Identifier(info.schema, info.name)
+    column = info.partition_column
+    if column and column in data.columns and data[column].notna().all():
+        span = pd.to_datetime(data[column])
+        query = sql.SQL(
+            "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s)"
+        )
+        params = [span.min().to_pydatetime(), span.max().to_pydatetime()]
+        if info.columns[column].pg_type == "date":
+            params = [p.date() for p in params]
+        row = conn.execute(
+            query.format(target, sql.Identifier(column)), params
+        ).fetchone()
+    else:
+        row = conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(target)
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def _copy_error(
+    data: pd.DataFrame,
+    info: TableInfo,
+    key: tuple[str, ...],
+    error: psycopg.Error,
+    row_order: pa.Array | None,
+) -> str:
+    """Name the row and column of a COPY that PostgreSQL rejected (from its context).
+
+    ``row_order`` maps the COPY's rows back to the frame's when they were sorted.
+    """
+    detail = str(error).strip().splitlines()[0]
+    context = getattr(error.diag, "context", None) or ""
+    match = re.search(r"line (\d+)(?:, column (\w+))?", context)
+    if not match:
+        return f"Table {info.qualified} rejected the frame: {detail}"
+    position = int(match.group(1)) - 1
+    if row_order is not None:
+        position = row_order[position].as_py()
+    column = match.group(2)
+    if column is None or column not in data.columns:
+        return f"Table {info.qualified}: {describe_row(data, position, key)}: {detail}"
+    return _rejection_message(data, info, key, _Rejection(column, position, detail))
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """PostgreSQL refused the value of ``column`` in the frame's row ``position``."""
+
+    column: str
+    position: int
+    detail: str
+
+
+def _rejection_message(
+    data: pd.DataFrame, info: TableInfo, key: tuple[str, ...], rejection: _Rejection
+) -> str:
+    column = rejection.column
+    value = python_value(data[column].iloc[rejection.position])
+    return (
+        f"Table {info.qualified}, column {column!r} ({info.columns[column].pg_type}): "
+        f"{describe_row(data, rejection.position, key)} has value {value!r}: "
+        f"{rejection.detail}"
+    )
+
+
+def _row_ordinals(n: int) -> pa.Array:
+    return pa.array(range(n), type=pa.int64())
+
+
+def _cast(column: str, pg_type: str) -> sql.Composable:
+    source = sql.Identifier("s", column)
+    if pg_type == "timestamp with time zone":
+        # pgpq writes UTC wall-clock timestamps; state their zone explicitly.
+        return sql.SQL("({} AT TIME ZONE 'UTC')").format(source)
+    return sql.SQL("{}::" + pg_type).format(source)
+
+
+def _any_key_stored(
+    conn: psycopg.Connection, info: TableInfo, key: tuple[str, ...]
+) -> bool:
+    """Whether any staged row's key is already in the target table."""
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(
+            sql.Identifier("t", c), _cast(c, info.columns[c].pg_type)
+        )
+        for c in key
+    )
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS s JOIN {} AS t ON {})").format(
+            sql.Identifier(_STAGE_TABLE),
+            sql.Identifier(info.schema, info.name),
+            matches,
+        )
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _insert_statement(
+    info: TableInfo, columns: list[str], key: tuple[str, ...], mode: str
+) -> sql.Composed:
+    target = sql.Identifier(info.schema, info.name)
+    statement = sql.SQL(
+        "INSERT INTO {} ({}) SELECT {} FROM {} AS s ORDER BY {}"
+    ).format(
+        target,
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(_cast(c, info.columns[c].pg_type) for c in columns),
+        sql.Identifier(_STAGE_TABLE),
+        sql.Identifier("s", _ROW_ORDINAL),
+    )
+    if mode != "upsert":
+        return statement
+    updates = [c for c in columns if c not in key]
+    if "ingested_at" in info.columns and "ingested_at" not in columns:
+        assignments = [sql.SQL("ingested_at = now()")]
+    else:
+        assignments = []
+    assignments = [
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+        for c in updates
+    ] + assignments
+    conflict = sql.SQL(" ON CONFLICT ({}) ").format(
+        sql.SQL(", ").join(map(sql.Identifier, key))
+    )
+    if assignments:
+        return (
+            statement
+            + conflict
+            + sql.SQL("DO UPDATE SET ")
+            + sql.SQL(", ").join(assignments)
+        )
+    return statement + conflict + sql.SQL("DO NOTHING")
+
+
+def _diagnose(
+    conn: psycopg.Connection,
+    data: pd.DataFrame,
+    info: TableInfo,
+    key: tuple[str, ...],
+    error: psycopg.Error,
+) -> str:
+    """Find the first staged row and column that the target table rejects."""
+    detail = str(error).strip().splitlines()[0]
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return f"Table {info.qualified}: {detail} (save_args.mode is append)."
+    for column in data.columns:
+        pg_type = info.columns[column].pg_type
+        row = conn.execute(
+            sql.SQL(
+                "SELECT {} FROM {} WHERE {} IS NOT NULL"
+                " AND NOT pg_input_is_valid({}::text, %s) ORDER BY {} LIMIT 1"
+            ).format(
+                sql.Identifier(_ROW_ORDINAL),
+                sql.Identifier(_STAGE_TABLE),
+                sql.Identifier(column),
+                sql.Identifier(column),
+                sql.Identifier(_ROW_ORDINAL),
+            ),
+            [pg_type],
+        ).fetchone()
+        if row is not None:
+            return _rejection_message(
+                data, info, key, _Rejection(column, int(row[0]), detail)
+            )
+    return f"Table {info.qualified} rejected the frame: {detail}"
