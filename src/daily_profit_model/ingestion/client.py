@@ -309,3 +309,39 @@ class RiskApiClient:
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
         )
+
+    def fetch_list(
+        self, endpoint: str, params: dict[str, Any], key: Sequence[str]
+    ) -> FetchResult:
+        """Every row of an endpoint that answers with a plain list (``accounts``).
+
+        Pages by ``limit``/``skip`` until a page comes back short; rows repeated
+        across pages are kept once.
+        """
+        limit = self.settings.page_size
+        before = self._counters.requests, self._counters.retries
+        rows: dict[tuple, dict] = {}
+        keyless: list[dict] = []
+        duplicates = pages = 0
+        skip = 0
+        while True:
+            data = self.get(endpoint, {**params, "limit": limit, "skip": skip}) or []
+            pages += 1
+            for row in data:
+                row_key = tuple(row.get(k) for k in key)
+                if any(v is None for v in row_key):
+                    keyless.append(row)
+                    continue
+                duplicates += row_key in rows
+                rows[row_key] = row
+            if len(data) < limit:
+                break
+            skip += limit
+        return FetchResult(
+            rows=[*rows.values(), *keyless],
+            source_total=len(rows) + len(keyless),
+            pages=pages,
+            duplicates=duplicates,
+            requests=self._counters.requests - before[0],
+            retries=self._counters.retries - before[1],
+        )

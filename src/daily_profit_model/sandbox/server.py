@@ -257,8 +257,8 @@ class SandboxApp:
         if not 0 < limit <= MAX_LIMIT or skip < 0:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT} and skip >= 0")
         table = self.rows(endpoint, params)
-        if endpoint not in _PAGED:
-            return self._envelope(self.to_wire(endpoint, table))
+        if endpoint not in _PAGED:  # a plain list, still cut by limit and skip
+            return self._envelope(self.to_wire(endpoint, table.slice(skip, limit)))
         total = table.num_rows
         start, stop, total = self.faults.page_window(fault, skip, limit, total)
         page = self.to_wire(endpoint, table.slice(start, max(stop - start, 0)))

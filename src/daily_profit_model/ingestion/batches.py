@@ -1,0 +1,131 @@
+"""From what the API returned for one endpoint and day to what is loaded for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.ingestion.validation import Validated, validate_rows
+
+REGIMES = "v2/regimes/daily"
+RAW_TABLES = {
+    **{path: e.table for path, e in ENDPOINTS.items()},
+    REGIMES: "raw_regimes_daily",
+}
+
+
+class TooManyRejectsError(ValueError):
+    """A day's share of invalid rows passed the configured limit; it was not loaded."""
+
+
+@dataclass
+class IngestionBatch:
+    """Rows to store, rows to quarantine and the counts of one endpoint and day."""
+
+    endpoint: str
+    day: dt.date
+    table: str
+    rows: pd.DataFrame
+    rejected: pd.DataFrame
+    received: int
+    duplicates: int
+    source_total: int
+    pages: int
+    requests: int
+    seconds: float
+    run_id: str
+    unchanged: bool = False
+
+    @property
+    def stored(self) -> int:
+        """Rows that go to the raw table."""
+        return len(self.rows)
+
+    @property
+    def quarantined(self) -> int:
+        """Rows that go to the quarantine table."""
+        return len(self.rejected)
+
+
+def _validate_regimes(rows: list[dict], run_id: str) -> Validated:
+    """Regime documents: a valid ``date`` and the rest kept whole as the document."""
+    good, bad = [], []
+    for row in rows:
+        try:
+            day = dt.date.fromisoformat(str(row.get("date")))
+        except ValueError:
+            bad.append(row)
+            continue
+        good.append(
+            {
+                "date": day,
+                "document": {k: v for k, v in row.items() if k != "date"},
+                "extra": {},
+                "run_id": run_id,
+            }
+        )
+    rejected = pd.DataFrame(
+        {
+            "source": REGIMES,
+            "record_key": [
+                json.dumps({"date": r.get("date")}, default=str) for r in bad
+            ],
+            "reason": "date: not a YYYY-MM-DD date",
+            "payload": bad,
+            "run_id": run_id,
+            "payload_sha256": [
+                hashlib.sha256(
+                    json.dumps(r, sort_keys=True, default=str).encode()
+                ).hexdigest()
+                for r in bad
+            ],
+        }
+    )
+    return Validated(
+        rows=pd.DataFrame(good, columns=["date", "document", "extra", "run_id"]),
+        rejected=rejected,
+    )
+
+
+def to_batch(api_day, max_reject_share: float) -> IngestionBatch:
+    """Validate one :class:`ApiDay` into an :class:`IngestionBatch`.
+
+    Raises:
+        TooManyRejectsError: More than ``max_reject_share`` of the day's rows are
+            invalid; loading a day that broken would hide a problem at the source.
+    """
+    if api_day.endpoint == REGIMES:
+        validated = _validate_regimes(api_day.rows, api_day.run_id)
+    else:
+        validated = validate_rows(
+            ENDPOINTS[api_day.endpoint], api_day.rows, api_day.run_id
+        )
+    received = len(api_day.rows) + api_day.duplicates
+    rejected = validated.rejected.assign(day=api_day.day)
+    if received and len(rejected) / received > max_reject_share:
+        reasons = rejected["reason"].value_counts().head(3).to_dict()
+        raise TooManyRejectsError(
+            f"{api_day.endpoint} {api_day.day}: {len(rejected)} of {received} rows are "
+            f"invalid ({len(rejected) / received:.1%} > ingestion.max_reject_share "
+            f"{max_reject_share:.1%}); the day was not loaded. Most common reasons: {reasons}"
+        )
+    return IngestionBatch(
+        endpoint=api_day.endpoint,
+        day=api_day.day,
+        table=RAW_TABLES[api_day.endpoint],
+        rows=validated.rows,
+        rejected=rejected,
+        received=received,
+        duplicates=api_day.duplicates,
+        source_total=api_day.source_total,
+        pages=api_day.pages,
+        requests=api_day.requests,
+        seconds=api_day.seconds,
+        run_id=api_day.run_id,
+        unchanged=api_day.unchanged,
+    )
