@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 import pandas as pd
+import psycopg
 from kedro.io import AbstractDataset
 from psycopg import sql
 
-from daily_profit_model.db import get_database
+from daily_profit_model.db import Database, get_database
 from daily_profit_model.db.writer import TableWriter, prepare_session
 from daily_profit_model.ingestion.batches import IngestionBatch
 
@@ -30,6 +31,28 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         self.metadata = metadata
         self._upsert = TableWriter("upsert")
+        self._conn: psycopg.Connection | None = None
+        self._conn_database: Database | None = None
+
+    def _connection(self, database: Database) -> psycopg.Connection:
+        """One connection for all the saves of a run (a day is one transaction on it)."""
+        if (
+            self._conn is None
+            or self._conn.closed
+            or self._conn_database is not database
+        ):
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = database.connect(autocommit=True)
+            self._conn_database = database
+            prepare_session(self._conn)
+        return self._conn
+
+    def release(self) -> None:
+        """Close the connection (Kedro calls this after the run)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _describe(self) -> dict[str, Any]:
         return {}
@@ -46,8 +69,8 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             return
         database = get_database()
         started = time.perf_counter()
-        with database.connect() as conn:
-            prepare_session(conn)
+        conn = self._connection(database)
+        with conn.transaction():
             if len(data.rows):
                 self._upsert.write(conn, data.rows, database.schema, data.table)
             if len(data.rejected):

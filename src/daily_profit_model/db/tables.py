@@ -62,8 +62,10 @@ def describe_table(conn: psycopg.Connection, schema: str, table: str) -> TableIn
         )
     oid = oid_row[0]
     columns = {}
+    # Identity and generated columns fill themselves, like columns with a default.
     for name, pg_type, not_null, has_default in conn.execute(
-        "SELECT attname, format_type(atttypid, atttypmod), attnotnull, atthasdef"
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull,"
+        " atthasdef OR attidentity <> '' OR attgenerated <> ''"
         " FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped"
         " ORDER BY attnum",
         [oid],

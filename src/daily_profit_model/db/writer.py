@@ -86,6 +86,8 @@ class TableWriter:
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(SAVE_MODES)}")
         self._mode = mode
         self.clock = StageClock()
+        # A table's columns, key and partitioning do not change during a run.
+        self._tables: dict[tuple[str, str], TableInfo] = {}
 
     def write(
         self,
@@ -109,7 +111,9 @@ class TableWriter:
                 f"Table {schema}.{table} takes a pandas DataFrame, got {type(data).__name__}."
             )
         self.clock.reset()
-        info = describe_table(conn, schema, table)
+        info = self._tables.get((schema, table))
+        if info is None:
+            info = self._tables[(schema, table)] = describe_table(conn, schema, table)
         key = tuple(key_columns) if key_columns else info.primary_key
         with self.clock.time("check"):
             self._check_frame(data, info, key)

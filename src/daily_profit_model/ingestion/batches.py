@@ -92,8 +92,15 @@ def _validate_regimes(rows: list[dict], run_id: str) -> Validated:
     )
 
 
-def to_batch(api_day, max_reject_share: float) -> IngestionBatch:
+def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionBatch:
     """Validate one :class:`ApiDay` into an :class:`IngestionBatch`.
+
+    Args:
+        api_day: What the API returned for one endpoint and day.
+        max_reject_share: The largest share of invalid rows a day may have.
+        min_rows: Days with fewer rows received are not held to that share (three bad
+            rows of four say little about the source); their rejects still go to
+            quarantine.
 
     Raises:
         TooManyRejectsError: More than ``max_reject_share`` of the day's rows are
@@ -106,8 +113,9 @@ def to_batch(api_day, max_reject_share: float) -> IngestionBatch:
             ENDPOINTS[api_day.endpoint], api_day.rows, api_day.run_id
         )
     received = len(api_day.rows) + api_day.duplicates
+    duplicates = api_day.duplicates + validated.superseded
     rejected = validated.rejected.assign(day=api_day.day)
-    if received and len(rejected) / received > max_reject_share:
+    if received >= min_rows and len(rejected) / received > max_reject_share:
         reasons = rejected["reason"].value_counts().head(3).to_dict()
         raise TooManyRejectsError(
             f"{api_day.endpoint} {api_day.day}: {len(rejected)} of {received} rows are "
@@ -121,7 +129,7 @@ def to_batch(api_day, max_reject_share: float) -> IngestionBatch:
         rows=validated.rows,
         rejected=rejected,
         received=received,
-        duplicates=api_day.duplicates,
+        duplicates=duplicates,
         source_total=api_day.source_total,
         pages=api_day.pages,
         requests=api_day.requests,

@@ -72,6 +72,49 @@ class FetchResult:
     retries: int = 0
 
 
+def _hashable(value: Any) -> Any:
+    """A key value usable in a dict key (junk rows may carry lists or objects)."""
+    return (
+        json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+    )
+
+
+class _RowSet:
+    """Rows gathered across pages: each distinct row once, every version of a key kept.
+
+    Two versions under one key (changed at the source while paging, or junk) are both
+    kept, in arrival order, for validation to decide; the same row again counts as a
+    duplicate. Rows without a complete key are kept apart for validation to reject.
+    """
+
+    def __init__(self, key: Sequence[str]) -> None:
+        self._key = key
+        self._versions: dict[tuple, list[dict]] = {}
+        self._keyless: list[dict] = []
+        self.duplicates = 0
+
+    def add(self, rows: Sequence[dict]) -> None:
+        for row in rows:
+            row_key = tuple(_hashable(row.get(k)) for k in self._key)
+            if any(v is None for v in row_key):
+                self._keyless.append(row)
+                continue
+            versions = self._versions.setdefault(row_key, [])
+            if row in versions:
+                self.duplicates += 1
+            else:
+                versions.append(row)
+
+    @property
+    def distinct_keys(self) -> int:
+        return len(self._versions)
+
+    def rows(self) -> list[dict]:
+        return [
+            row for versions in self._versions.values() for row in versions
+        ] + self._keyless
+
+
 class _RateLimiter:
     """Spaces requests at least ``1 / rate`` seconds apart across threads."""
 
@@ -245,9 +288,7 @@ class RiskApiClient:
         """
         limit = self.settings.page_size
         before = self._counters.requests, self._counters.retries
-        rows: dict[tuple, dict] = {}
-        keyless: list[dict] = []
-        duplicates = 0
+        gathered = _RowSet(key)
 
         def page(skip: int) -> dict:
             return self.get(
@@ -255,16 +296,7 @@ class RiskApiClient:
             )
 
         def absorb(data: dict) -> int:
-            nonlocal duplicates
-            for row in data.get("data") or []:
-                row_key = tuple(row.get(k) for k in key)
-                if any(v is None for v in row_key):
-                    keyless.append(row)
-                elif row_key in rows:
-                    duplicates += 1
-                    rows[row_key] = row  # the later copy wins: it is the newer one
-                else:
-                    rows[row_key] = row
+            gathered.add(data.get("data") or [])
             return int(data.get("total", 0))
 
         total = absorb(page(0))
@@ -278,12 +310,12 @@ class RiskApiClient:
                 pages += len(results)
                 total = max([total, *(absorb(r) for r in results)])
                 fetched_to = max(fetched_to, skips[-1] + limit)
-            if len(rows) >= total:
+            if gathered.distinct_keys >= total:
                 # A last look past the end: rows that arrived meanwhile show up here.
                 tail = page(total)
                 pages += 1
                 new_total = absorb(tail)
-                if new_total <= total and len(rows) >= new_total:
+                if new_total <= total and gathered.distinct_keys >= new_total:
                     break
                 total = max(total, new_total)
                 continue
@@ -292,20 +324,20 @@ class RiskApiClient:
                 "%s %s: holding %d of %d rows; reading the pages again",
                 endpoint,
                 params,
-                len(rows),
+                gathered.distinct_keys,
                 total,
             )
             fetched_to = 0
         else:
             raise IncompletePageError(
                 f"{endpoint} {params}: the server reports {total} rows but "
-                f"{len(rows)} distinct rows came back after repeated reads."
+                f"{gathered.distinct_keys} distinct rows came back after repeated reads."
             )
         return FetchResult(
-            rows=[*rows.values(), *keyless],
+            rows=gathered.rows(),
             source_total=total,
             pages=pages,
-            duplicates=duplicates,
+            duplicates=gathered.duplicates,
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
         )
@@ -320,28 +352,21 @@ class RiskApiClient:
         """
         limit = self.settings.page_size
         before = self._counters.requests, self._counters.retries
-        rows: dict[tuple, dict] = {}
-        keyless: list[dict] = []
-        duplicates = pages = 0
-        skip = 0
+        gathered = _RowSet(key)
+        pages = skip = 0
         while True:
             data = self.get(endpoint, {**params, "limit": limit, "skip": skip}) or []
             pages += 1
-            for row in data:
-                row_key = tuple(row.get(k) for k in key)
-                if any(v is None for v in row_key):
-                    keyless.append(row)
-                    continue
-                duplicates += row_key in rows
-                rows[row_key] = row
+            gathered.add(data)
             if len(data) < limit:
                 break
             skip += limit
+        rows = gathered.rows()
         return FetchResult(
-            rows=[*rows.values(), *keyless],
-            source_total=len(rows) + len(keyless),
+            rows=rows,
+            source_total=len(rows),
             pages=pages,
-            duplicates=duplicates,
+            duplicates=gathered.duplicates,
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
         )

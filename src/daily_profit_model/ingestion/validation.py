@@ -35,6 +35,7 @@ class Validated:
 
     rows: pd.DataFrame
     rejected: pd.DataFrame
+    superseded: int = 0  # older valid versions of a key, replaced by a newer one
 
     @property
     def counts(self) -> dict[str, int]:
@@ -187,4 +188,11 @@ def validate_rows(
         hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()
         for p in rejected["payload"]
     ]
-    return Validated(rows=frame[~bad_rows].reset_index(drop=True), rejected=rejected)
+    valid = frame[~bad_rows]
+    # Two valid versions of one key: the later one is the newer (see the client).
+    newest = ~valid.duplicated(subset=list(endpoint.key), keep="last")
+    return Validated(
+        rows=valid[newest].reset_index(drop=True),
+        rejected=rejected,
+        superseded=int((~newest).sum()),
+    )

@@ -16,8 +16,10 @@ Kinds:
 - ``duplicates``: the page repeats the previous page's last row first;
 - ``late_rows``: a first page taken before the day's last rows arrived (its
   ``total`` is short by a few rows; later pages report the full total);
-- ``malformed``: extra invalid rows in the page (wrong types, NULL keys, unknown
-  enum codes, with extra and missing fields). Real rows are never altered, so a
+- ``malformed``: three extra invalid rows in the page, copies of its first row with a
+  wrong type in the key, a NULL key, or an unknown code (``status``) or a value the
+  contract does not allow, each with an extra field and some with a missing one. They
+  share real rows' keys but are never valid, and real rows are never altered, so a
   client that quarantines the junk stores exactly what a fault-free run stores.
 """
 
@@ -142,20 +144,29 @@ class FaultInjector:
         if fault != "malformed" or not page:
             return page
         template = page[0]
+        key_field = next(
+            (
+                k
+                for k in ("position", "accountId", "login", "date", "tradeDate")
+                if k in template
+            ),
+            next(iter(template)),
+        )
         junk = []
         for variant in range(3):
             row = dict(template)
             row["unexpectedField"] = "surprise"
-            if variant == 0:
-                row["login"] = "not-a-number"
-            elif variant == 1:
-                for key in ("login", "accountId", "position", "date", "tradeDate"):
-                    if key in row:
-                        row[key] = None
-                        break
-            else:
+            if variant == 0:  # a wrong type in the key
+                row[key_field] = (
+                    {"not": "a scalar"} if key_field != "login" else "not-a-number"
+                )
+            elif variant == 1:  # a NULL key
+                row[key_field] = None
+            elif "status" in row:  # an unknown code, and a field gone
                 row["status"] = 9
                 row.pop("broker", None)
+            else:  # a value of the wrong kind where the contract fixes one
+                row["side" if "side" in row else key_field] = "not-a-valid-value"
             junk.append(row)
         return page + junk
 

@@ -59,9 +59,10 @@ def validate_api_days(
         TooManyRejectsError: A day has more invalid rows than ``max_reject_share``.
     """
     limit = float(ingestion.get("max_reject_share", 0.05))
+    min_rows = int(ingestion.get("reject_share_min_rows", 50))
     totals: dict[str, dict[str, int]] = {}
     for api_day in api_days:
-        batch = to_batch(api_day, limit)
+        batch = to_batch(api_day, limit, min_rows)
         counts = totals.setdefault(
             batch.endpoint,
             dict.fromkeys(

@@ -1,0 +1,81 @@
+"""Running the ingestion pipeline on a schema of the test database, and fingerprinting it."""
+
+from __future__ import annotations
+
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from psycopg import sql
+
+from daily_profit_model.datasets import PostgresTableDataset
+from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
+from daily_profit_model.datasets.risk_api import RiskApiDataset
+from daily_profit_model.db.connection import (
+    Database,
+    DatabaseSettings,
+    configure_database,
+)
+from daily_profit_model.db.tables import describe_table
+from daily_profit_model.pipelines.ingestion import create_pipeline
+
+RAW_TABLES = (
+    "raw_accounts",
+    "raw_metrics_alltime",
+    "raw_metrics_daily",
+    "raw_metrics_hourly",
+    "raw_trades_closed",
+    "raw_trades_open",
+    "raw_regimes_daily",
+)
+FAST_CLIENT = {
+    "timeout_s": 1.0,
+    "backoff_base_s": 0.01,
+    "backoff_max_s": 0.05,
+    "rate_limit_per_s": 0,
+    "max_retries": 12,
+    "page_size": 200,
+}
+
+
+def use_schema(pgdata, schema: str) -> Database:
+    """Point the process's database at ``schema`` of the test server (migrated on use)."""
+    return configure_database(DatabaseSettings(embedded_dir=pgdata, schema=schema))
+
+
+def run_ingestion(
+    world, ingestion: dict | None = None, faults: dict | None = None
+) -> None:
+    """Run the ingestion pipeline against ``world`` on the configured database."""
+    catalog = DataCatalog(
+        {
+            "ingestion_state": PostgresTableDataset(table="ingestion_state"),
+            "sandbox_world": MemoryDataset(world, copy_mode="assign"),
+            "params:ingestion": MemoryDataset(
+                {"max_reject_share": 0.05, **(ingestion or {})}
+            ),
+            "params:sandbox": MemoryDataset({"faults": faults or {}}),
+            "api_requests": RiskApiDataset(client=FAST_CLIENT),
+            "raw_api_loads": RawIngestionDataset(),
+        }
+    )
+    SequentialRunner().run(create_pipeline(), catalog)
+
+
+def checksums(database: Database) -> dict[str, tuple[int, str]]:
+    """Row count and a content hash of every raw table (run ids and load times left out)."""
+    result = {}
+    with database.connect() as conn:
+        for table in RAW_TABLES:
+            info = describe_table(conn, database.schema, table)
+            columns = [c for c in info.columns if c not in ("run_id", "ingested_at")]
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT count(*), md5(coalesce(string_agg(md5(row({})::text), '' ORDER BY {}), ''))"
+                    " FROM {}"
+                ).format(
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(map(sql.Identifier, info.primary_key)),
+                    sql.Identifier(database.schema, table),
+                )
+            ).fetchone()
+            result[table] = (int(row[0]), row[1])
+    return result
