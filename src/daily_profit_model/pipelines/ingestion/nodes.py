@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from daily_profit_model.ingestion.batches import IngestionBatch, to_batch
+from daily_profit_model.ingestion.plans import parse_plan_exports
 from daily_profit_model.ingestion.requests import IngestionPlan, plan_requests
 from daily_profit_model.sandbox.handle import SandboxWorld
 
@@ -20,7 +21,7 @@ def plan_ingestion(
     sandbox_world: SandboxWorld,
     ingestion: dict[str, Any],
     sandbox: dict[str, Any],
-) -> IngestionPlan:
+) -> tuple[IngestionPlan, str]:
     """Decide what this run fetches, from the state table and the source's days.
 
     Args:
@@ -28,6 +29,9 @@ def plan_ingestion(
         sandbox_world: The sandbox world (its calendar, and where it lives).
         ingestion: ``ingestion`` parameters (dates, endpoints, recheck_days).
         sandbox: ``sandbox`` parameters (its faults).
+
+    Returns:
+        The plan, and the run's id (which the plan-export load shares).
     """
     summary = sandbox_world.summary
     days = [d.date() for d in pd.bdate_range(summary["first_day"], summary["last_day"])]
@@ -44,7 +48,7 @@ def plan_ingestion(
         fetch,
         len(plan) - fetch,
     )
-    return plan
+    return plan, plan.run_id
 
 
 def validate_api_days(
@@ -88,3 +92,22 @@ def validate_api_days(
             c["duplicates"],
             c["pages"],
         )
+
+
+def ingest_plan_exports(
+    plan_exports: dict[str, pd.DataFrame], ingestion_run_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Type every plan export row for ``raw_plans``; quarantine what cannot be stored.
+
+    Runs under the same run id as the API ingestion.
+    """
+    plans, quarantine, report = parse_plan_exports(plan_exports, ingestion_run_id)
+    logger.info(
+        "Plan exports: %d files, %d rows in = %d stored + %d quarantined; oddities %s",
+        len(report["files"]),
+        report["rows_in"],
+        report["stored"],
+        report["quarantined"],
+        report["oddities"],
+    )
+    return plans, quarantine, report

@@ -3,6 +3,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.ingestion.nodes import (
+    ingest_plan_exports,
     plan_ingestion,
     validate_api_days,
 )
@@ -20,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:ingestion",
                     "params:sandbox",
                 ],
-                outputs="api_requests",
+                outputs=["api_requests", "ingestion_run_id"],
                 name="plan_ingestion",
             ),
             Node(
@@ -28,6 +29,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["api_requests", "params:ingestion"],
                 outputs="raw_api_loads",
                 name="validate_and_load_api_days",
+            ),
+            Node(
+                ingest_plan_exports,
+                inputs=["plan_exports", "ingestion_run_id"],
+                outputs=["raw_plans", "plan_quarantine", "plan_ingestion_report"],
+                name="ingest_plan_exports",
             ),
         ],
         tags=["ingestion"],
