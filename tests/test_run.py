@@ -25,5 +25,5 @@ def test_default_run_writes_and_reads_a_heartbeat(database):
         (PROJECT_PATH / "data/08_reporting/database_check_report.json").read_text()
     )
     assert report["server_version"].startswith("18")
-    assert report["raw_tables"] == 7
+    assert report["raw_tables"] == 8
     assert report["heartbeats_stored"] == before + 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from psycopg import sql
 
 from daily_profit_model.datasets import PostgresTableDataset
+from daily_profit_model.datasets.plan_exports import PlanExportsDataset
 from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
 from daily_profit_model.datasets.risk_api import RiskApiDataset
 from daily_profit_model.db.connection import (
@@ -17,7 +20,9 @@ from daily_profit_model.db.connection import (
 from daily_profit_model.db.tables import describe_table
 from daily_profit_model.pipelines.ingestion import create_pipeline
 
+PLAN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/plans"
 RAW_TABLES = (
+    "raw_plans",
     "raw_accounts",
     "raw_metrics_alltime",
     "raw_metrics_daily",
@@ -55,6 +60,11 @@ def run_ingestion(
             "params:sandbox": MemoryDataset({"faults": faults or {}}),
             "api_requests": RiskApiDataset(client=FAST_CLIENT),
             "raw_api_loads": RawIngestionDataset(),
+            "plan_exports": PlanExportsDataset(path=str(PLAN_FIXTURES)),
+            "raw_plans": PostgresTableDataset(table="raw_plans"),
+            "plan_quarantine": PostgresTableDataset(
+                table="quarantine", key_columns=["source", "payload_sha256"]
+            ),
         }
     )
     SequentialRunner().run(create_pipeline(), catalog)
