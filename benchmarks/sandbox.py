@@ -2,8 +2,8 @@
 
 Usage: uv run python benchmarks/sandbox.py [--n-traders N] [--n-days D] [--oracle K]
 Defaults generate a world of about 5 million closed trades without the oracle. The
-``full`` world (81 million closed trades, the real firm's history) is
-``--n-traders 400000 --n-days 750 --chunk-days 5``; see README.
+``full`` world (about 81 million closed trades, the real firm's history) is
+``--n-traders 312000 --n-days 750 --share-starting 0.02 --chunk-days 5``.
 Last line: JSON with trades, seconds, trades/s and peak resident memory (MiB).
 """
 
@@ -30,6 +30,7 @@ def main() -> None:
         "--oracle", type=int, default=0, help="oracle scenarios (0: none)"
     )
     parser.add_argument("--chunk-days", type=int, default=10)
+    parser.add_argument("--share-starting", type=float, default=0.35)
     parser.add_argument("--keep", type=Path, default=None, help="write the world here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -38,6 +39,7 @@ def main() -> None:
         n_days=args.n_days,
         oracle_scenarios=args.oracle,
         chunk_days=args.chunk_days,
+        share_starting=args.share_starting,
     )
     folder = args.keep or Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     started = time.perf_counter()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 logger = logging.getLogger(__name__)
 
@@ -239,8 +240,8 @@ class RiskApiClient:
             )
             return f"HTTP {response.status_code}", retry_after, None
         try:
-            envelope = json.loads(body)
-        except ValueError:
+            envelope = orjson.loads(body)
+        except orjson.JSONDecodeError:
             return (
                 f"HTTP {response.status_code} with a body that is not JSON",
                 0.0,

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -134,16 +134,16 @@ def _filter(
     return expression
 
 
-def _wire_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+def _json_ready(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as JSON carries it: times as ISO text, dates as text, NaN as null."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+    if pa.types.is_date(kind):
+        return pc.strftime(column, format="%Y-%m-%d")
+    if pa.types.is_floating(kind):
+        return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
+    return column
 
 
 class SandboxApp:
@@ -202,18 +202,21 @@ class SandboxApp:
         return table
 
     def to_wire(self, endpoint: str, table: pa.Table) -> list[dict[str, Any]]:
-        """Rows as the API sends them: camelCase names, JSON-safe values."""
-        records = table.to_pylist()
+        """Rows as the API sends them: camelCase names, JSON-safe values.
+
+        Values are converted column by column in Arrow (times to ISO text, dates to
+        ``YYYY-MM-DD``, NaN to null), so a page costs one ``to_pylist``.
+        """
         if endpoint == "v2/regimes/daily":
             return [
                 {"date": r["date"].isoformat(), **json.loads(r["document"])}
-                for r in records
+                for r in table.to_pylist()
             ]
         names = {f.column: f.wire for f in ENDPOINTS[endpoint].fields}
+        columns = [_json_ready(column) for column in table.columns]
         # Columns the sandbox computes beyond the contract's list keep their snake name.
-        return [
-            {names.get(k, k): _wire_value(v) for k, v in r.items()} for r in records
-        ]
+        wire_names = [names.get(n, n) for n in table.column_names]
+        return pa.table(columns, names=wire_names).to_pylist()
 
     # --- WSGI --------------------------------------------------------------------
 
@@ -277,7 +280,7 @@ class SandboxApp:
     def _respond(
         start_response: Callable, status: int, body: dict, headers: list | None = None
     ) -> list[bytes]:
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = orjson.dumps(body)
         reasons = {
             200: "OK",
             400: "Bad Request",

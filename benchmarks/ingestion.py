@@ -1,0 +1,191 @@
+"""Benchmark: a closed-trades backfill through the whole ingestion path.
+
+The sandbox serves a generated world over real HTTP on 127.0.0.1, from its own
+process (as a remote API would: it does not share this process's interpreter lock);
+the ingestion client pages it (JSON), validation types the rows, and the raw-table
+writer stores them (binary COPY + upsert), one transaction per day, exactly as
+``kedro run --pipelines ingestion`` does. In the same run, the same rows are written
+once more by a raw binary COPY straight from the world's parquet, the floor for the
+database part.
+
+Usage: uv run python benchmarks/ingestion.py [--n-traders N] [--n-days D]
+Last line: JSON with end-to-end rows/s, raw COPY rows/s and each stage's share of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
+from daily_profit_model.datasets.risk_api import ApiDay, wire_key
+from daily_profit_model.db import get_database
+from daily_profit_model.db.connection import DatabaseSettings, configure_database
+from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
+from daily_profit_model.db.migrations import apply_migrations
+from daily_profit_model.db.tables import describe_table
+from daily_profit_model.ingestion.batches import to_batch
+from daily_profit_model.ingestion.client import ClientSettings, RiskApiClient
+from daily_profit_model.sandbox.config import WorldConfig
+from daily_profit_model.sandbox.handle import SandboxWorld
+from daily_profit_model.sandbox.server import serve
+from daily_profit_model.sandbox.world import WorldBuilder
+
+ENDPOINT = "v2/trades/closed"
+SCHEMA = "bench_ingestion"
+KEY = "bench-key"
+
+
+def _serve(world_dir: Path, ports: multiprocessing.Queue) -> None:
+    server = serve(SandboxWorld(world_dir).app(KEY), port=0)
+    ports.put(server.server_address[1])
+    server.serve_forever()
+
+
+def _fresh_schema(name: str) -> None:
+    database = get_database()
+    with database.connect() as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+        )
+        conn.commit()
+        apply_migrations(conn, name)
+
+
+def _backfill(url: str, days: list) -> tuple[int, float, dict[str, float]]:
+    """Fetch, validate and store every day; return rows, seconds and seconds per stage."""
+    client = RiskApiClient(
+        ClientSettings(base_url=url, rate_limit_per_s=0, concurrency=4), KEY
+    )
+    store = RawIngestionDataset()
+    seconds = {"fetch_http_json": 0.0, "validate": 0.0, "store": 0.0}
+    rows = 0
+    started = time.perf_counter()
+    for day in days:
+        t0 = time.perf_counter()
+        result = client.fetch_all(
+            ENDPOINT, {"trade-date": day.strftime("%Y%m%d")}, wire_key(ENDPOINT)
+        )
+        t1 = time.perf_counter()
+        api_day = ApiDay(
+            ENDPOINT,
+            day,
+            result.rows,
+            result.source_total,
+            result.duplicates,
+            result.pages,
+            result.requests,
+            t1 - t0,
+            "bench",
+        )
+        batch = to_batch(api_day, 0.05)
+        t2 = time.perf_counter()
+        store.save(batch)
+        t3 = time.perf_counter()
+        seconds["fetch_http_json"] += t1 - t0
+        seconds["validate"] += t2 - t1
+        seconds["store"] += t3 - t2
+        rows += batch.stored
+    elapsed = time.perf_counter() - started
+    store.release()
+    client.close()
+    return rows, elapsed, seconds
+
+
+def _raw_copy(world_dir: Path) -> tuple[int, float]:
+    """The same rows straight from parquet into an empty table by binary COPY."""
+    schema = SCHEMA + "_copy"
+    _fresh_schema(schema)
+    frame = pd.read_parquet(world_dir / "trades_closed")
+    with get_database().connect() as conn:
+        info = describe_table(conn, schema, "raw_trades_closed")
+        for month in pd.to_datetime(frame["trade_date"]).dt.to_period("M").unique():
+            conn.execute(
+                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+                    sql.Identifier(schema)
+                ),
+                [f"{schema}.raw_trades_closed", month.start_time.date()],
+            )
+        types = {c: info.columns[c].pg_type for c in frame.columns}
+        started = time.perf_counter()
+        arrow = frame_to_arrow(frame, types, "bench", ())
+        encoder, _ = copy_encoder(arrow, types)
+        copy_arrow(conn, sql.Identifier(schema, "raw_trades_closed"), arrow, encoder)
+        conn.commit()
+        return len(frame), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-traders", type=int, default=5000)
+    parser.add_argument("--n-days", type=int, default=40)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    world_dir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    config = WorldConfig(
+        n_traders=args.n_traders, n_days=args.n_days, oracle_scenarios=0
+    )
+    WorldBuilder(config, world_dir).build()
+    days = sorted(
+        pq.read_table(world_dir / "trades_closed", columns=["trade_date"])
+        .column("trade_date")
+        .unique()
+        .to_pylist()
+    )
+    base = get_database().settings
+    configure_database(
+        DatabaseSettings(
+            embedded_dir=base.embedded_dir, url=base.url, mode=base.mode, schema=SCHEMA
+        )
+    )
+    _fresh_schema(SCHEMA)
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(
+        target=_serve, args=(world_dir, ports), daemon=True
+    )
+    server.start()
+    url = f"http://127.0.0.1:{ports.get(timeout=60)}/risk-analytics/tft/external/"
+    try:
+        rows, end_to_end, seconds = _backfill(url, days)
+    finally:
+        server.terminate()
+    copied, raw_copy = _raw_copy(world_dir)
+    with get_database().connect() as conn:
+        for name in (SCHEMA, SCHEMA + "_copy"):
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    shutil.rmtree(world_dir, ignore_errors=True)
+    total_stage = sum(seconds.values())
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "days": len(days),
+                "end_to_end_rows_per_s": round(rows / end_to_end),
+                "raw_copy_rows_per_s": round(copied / raw_copy),
+                "end_to_end_vs_raw_copy": round(
+                    (rows / end_to_end) / (copied / raw_copy), 3
+                ),
+                "stage_share": {
+                    k: round(v / total_stage, 3) for k, v in seconds.items()
+                },
+                "stage_rows_per_s": {k: round(rows / v) for k, v in seconds.items()},
+                "columns": len(ENDPOINTS[ENDPOINT].fields),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
