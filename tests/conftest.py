@@ -26,6 +26,24 @@ from daily_profit_model.sandbox.world import WorldBuilder  # noqa: E402
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's configuration in a temporary folder, so that a test's ``kedro run``
+    writes its data there and not into the working copy's ``data/``."""
+    import shutil  # noqa: PLC0415
+
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy(PROJECT_PATH / "pyproject.toml", copy / "pyproject.toml")
+    (copy / "src").mkdir()  # the package itself is installed in the environment
+    shutil.copytree(
+        PROJECT_PATH / "conf",
+        copy / "conf",
+        ignore=shutil.ignore_patterns("credentials.yml"),
+    )
+    return copy
+
+
 @pytest.fixture(scope="session")
 def pgdata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The data directory of the session's embedded server; stopped at the end."""

@@ -19,7 +19,6 @@ from daily_profit_model.db.connection import (
     redact,
     settings_from_config,
 )
-from tests.conftest import PROJECT_PATH
 from tests.pg_tcp import start_tcp_server, stop_tcp_server
 
 PASSWORD = "s3cret-Pa55word"
@@ -33,14 +32,14 @@ def tcp_server(tmp_path_factory):
 
 
 def test_kedro_run_in_prod_uses_the_url_and_no_embedded_server(
-    tcp_server, tmp_path, monkeypatch, caplog
+    tcp_server, tmp_path, monkeypatch, caplog, project_copy
 ):
     unused_embedded_dir = tmp_path / "must-not-exist"
     monkeypatch.setenv("DPM_PGDATA", str(unused_embedded_dir))
     monkeypatch.setenv("DPM_DATABASE_URL", tcp_server.url)
-    bootstrap_project(PROJECT_PATH)
+    bootstrap_project(project_copy)
     with caplog.at_level(logging.DEBUG):
-        with KedroSession.create(project_path=PROJECT_PATH, env="prod") as session:
+        with KedroSession.create(project_path=project_copy, env="prod") as session:
             session.run(pipeline_names=["database_check"])
 
     assert get_database().settings.mode == "url"
