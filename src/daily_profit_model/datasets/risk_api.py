@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,7 +79,9 @@ class RiskApiDataset(AbstractDataset[IngestionPlan, Iterator[ApiDay]]):
 
     Args:
         client: :class:`ClientSettings` fields other than ``base_url`` (timeouts,
-            retries, rate limit, circuit breaker, concurrency, page size).
+            retries, rate limit, circuit breaker, concurrency, page size), and
+            ``prefetch_days``: endpoint-days downloaded ahead while the current one is
+            stored (default 1; 0 fetches strictly one at a time).
         credentials: ``base_url`` and ``api_key`` of the real API (``http`` sources).
     """
 
@@ -88,6 +92,7 @@ class RiskApiDataset(AbstractDataset[IngestionPlan, Iterator[ApiDay]]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._client_args = dict(client or {})
+        self._prefetch = int(self._client_args.pop("prefetch_days", 1))
         self._credentials = dict(credentials or {})
         self.metadata = metadata
         self._plan: IngestionPlan | None = None
@@ -104,7 +109,7 @@ class RiskApiDataset(AbstractDataset[IngestionPlan, Iterator[ApiDay]]):
         """Fetch the saved plan, one endpoint and day at a time."""
         if self._plan is None:
             raise DatasetError("RiskApiDataset: no plan was saved before loading.")
-        return self._fetch(self._plan)
+        return prefetched(self._fetch(self._plan), self._prefetch)
 
     def _client(self, source: dict[str, Any]) -> RiskApiClient:
         kind = source.get("kind")
@@ -137,47 +142,93 @@ class RiskApiDataset(AbstractDataset[IngestionPlan, Iterator[ApiDay]]):
     def _fetch(self, plan: IngestionPlan) -> Iterator[ApiDay]:
         with self._client(plan.source) as client:
             for request in plan.requests:
-                started = time.perf_counter()
-                params = _params(request)
-                if request.stored_count is not None:
-                    check = client.get(
-                        request.endpoint,
-                        {**params, "limit": 1, "skip": 0, "include-total": 1},
-                    )
-                    if int(check.get("total", -1)) == request.stored_count:
-                        yield ApiDay(
-                            request.endpoint,
-                            request.day,
-                            [],
-                            request.stored_count,
-                            0,
-                            1,
-                            1,
-                            time.perf_counter() - started,
-                            plan.run_id,
-                            unchanged=True,
-                        )
+                yield _fetch_one(client, request, plan.run_id)
+
+
+def _fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiDay:
+    """Fetch one endpoint-day (or only check its total, when it was stored before)."""
+    started = time.perf_counter()
+    params = _params(request)
+    if request.stored_count is not None:
+        check = client.get(
+            request.endpoint, {**params, "limit": 1, "skip": 0, "include-total": 1}
+        )
+        if int(check.get("total", -1)) == request.stored_count:
+            return ApiDay(
+                request.endpoint,
+                request.day,
+                [],
+                request.stored_count,
+                0,
+                1,
+                1,
+                time.perf_counter() - started,
+                run_id,
+                unchanged=True,
+            )
+        logger.info(
+            "%s %s: the source has %s rows, %d stored: fetching again",
+            request.endpoint,
+            request.day,
+            check.get("total"),
+            request.stored_count,
+        )
+    key = wire_key(request.endpoint)
+    if request.endpoint == "accounts":
+        result = client.fetch_list(request.endpoint, params, key)
+    else:
+        result = client.fetch_all(request.endpoint, params, key)
+    return ApiDay(
+        endpoint=request.endpoint,
+        day=request.day,
+        rows=result.rows,
+        source_total=result.source_total,
+        duplicates=result.duplicates,
+        pages=result.pages,
+        requests=result.requests,
+        seconds=time.perf_counter() - started,
+        run_id=run_id,
+    )
+
+
+def prefetched(items: Iterator[ApiDay], depth: int) -> Iterator[ApiDay]:
+    """Run ``items`` in a background thread, ``depth`` items ahead of the consumer.
+
+    The next day downloads while the current one is validated and stored. An error in
+    the producer is raised in the consumer; a consumer that stops early stops it.
+    """
+    if depth < 1:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
                         continue
-                    logger.info(
-                        "%s %s: the source has %s rows, %d stored: fetching again",
-                        request.endpoint,
-                        request.day,
-                        check.get("total"),
-                        request.stored_count,
-                    )
-                key = wire_key(request.endpoint)
-                if request.endpoint == "accounts":
-                    result = client.fetch_list(request.endpoint, params, key)
-                else:
-                    result = client.fetch_all(request.endpoint, params, key)
-                yield ApiDay(
-                    endpoint=request.endpoint,
-                    day=request.day,
-                    rows=result.rows,
-                    source_total=result.source_total,
-                    duplicates=result.duplicates,
-                    pages=result.pages,
-                    requests=result.requests,
-                    seconds=time.perf_counter() - started,
-                    run_id=plan.run_id,
-                )
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            buffer.put(exc)
+
+    producer = threading.Thread(target=produce, name="api-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=30)
