@@ -32,18 +32,22 @@ from daily_profit_model.sandbox.config import WorldConfig
 from daily_profit_model.sandbox.engine import Accounts, simulate_day
 from daily_profit_model.sandbox.market import (
     INSTRUMENTS,
-    SYMBOLS,
     Market,
     build_market,
-    regime_document,
 )
-from daily_profit_model.sandbox.metrics import daily_metrics, hourly_metrics
 from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
+from daily_profit_model.sandbox.records import (
+    STATUS_ACTIVE,
+    STATUS_BREACHED,
+    STATUS_PASSED,
+    ServedRows,
+    WorldOutput,
+    position_columns,
+)
 from daily_profit_model.sandbox.traders import Traits, sample_traits
 
 logger = logging.getLogger(__name__)
 
-STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
 PAYOUT_EVERY_DAYS = 14
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
@@ -113,10 +117,8 @@ class WorldBuilder:
         )
         self.registry = _Registry()
         self.live = pd.DataFrame()
-        self.position_counter: dict[str, int] = {}
-        self.buffers: dict[str, list[pd.DataFrame]] = {}
-        self.chunk = 0
-        self.counts: dict[str, int] = {}
+        self.served = ServedRows(self.registry, self.market, self.prices, self.days)
+        self.output = WorldOutput(folder)
         arrival = self.rng.integers(0, config.n_days, config.n_traders)
         arrival[self.rng.random(config.n_traders) < config.share_starting] = 0
         self.pending: dict[int, list[int]] = {}
@@ -208,7 +210,7 @@ class WorldBuilder:
             self.days[t].weekday(),
             self.rng,
         )
-        trades = self._trade_rows(t, live, outcome.trades)
+        trades = self.served.trade_rows(t, live, outcome.trades)
         prior_balance = live["balance"].to_numpy().copy()
         prior_equity = live["equity"].to_numpy().copy()
 
@@ -257,9 +259,11 @@ class WorldBuilder:
         live["equity"] = live["balance"] + live["pos_unrealised"]
         live["high_water"] = np.maximum(live["high_water"], live["equity"])
 
-        self._emit_day(
+        served = self.served.day_rows(
             t, live, trades, open_trades, status, prior_balance, prior_equity, payouts
         )
+        for table, frame in served.items():
+            self.output.buffer(table, frame)
         self._close_accounts(t, live, status)
         self.live = live[status == STATUS_ACTIVE].reset_index(drop=True)
         if (
@@ -351,7 +355,7 @@ class WorldBuilder:
         draws = outcome.pnl.reshape(k, len(live))
         q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
         accounts = [self.registry.rows[int(r)]["account_id"] for r in live["reg"]]
-        self._buffer(
+        self.output.buffer(
             "truth_oracle",
             pd.DataFrame(
                 {
@@ -366,104 +370,6 @@ class WorldBuilder:
             ),
         )
 
-    # --- what the API serves -----------------------------------------------------
-
-    def _next_positions(self, brokers: np.ndarray) -> np.ndarray:
-        """Position numbers, counted per broker (so two brokers reuse the same ones)."""
-        numbers = np.empty(len(brokers), dtype=np.int64)
-        for broker in np.unique(brokers):
-            where = np.flatnonzero(brokers == broker)
-            start = self.position_counter.get(broker, 5_000_000)
-            numbers[where] = start + np.arange(len(where))
-            self.position_counter[broker] = start + len(where)
-        return numbers
-
-    def _identity(self, live: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-        records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
-        return pd.DataFrame.from_records(
-            records,
-            columns=[
-                "account_id",
-                "login",
-                "platform",
-                "broker",
-                "trader",
-                "plan_id",
-                "type",
-                "country",
-                "price_stream",
-            ],
-        )
-
-    def _trade_rows(self, t: int, live: pd.DataFrame, trades: dict) -> pd.DataFrame:
-        """The day's closed trades in the contract's shape (snake_case columns)."""
-        rows = trades["row"]
-        ident = self._identity(live, rows)
-        day = self.days[t]
-        sym = trades["symbol"]
-        carried = trades["carried"]
-        position = np.where(
-            carried,
-            live["pos_id"].to_numpy()[rows],
-            self._next_positions(ident["broker"].to_numpy()),
-        )
-        prev_prices = (
-            self.prices[t - 1]
-            if t > 0
-            else self.prices[0] / np.exp(self.market.returns[0])
-        )
-        open_price = np.where(
-            carried,
-            live["pos_open_price"].to_numpy()[rows],
-            prev_prices[sym]
-            * np.exp(
-                self.market.returns[t][sym] * np.clip(trades["open_hour"], 0, 24) / 24
-            ),
-        )
-        side, notional, profit = trades["side"], trades["notional"], trades["profit"]
-        close_price = open_price * (
-            1 + profit / np.where(notional > 0, side * notional, 1)
-        )
-        contract = np.array([i.contract_size for i in INSTRUMENTS])[sym]
-        unit_usd = np.where(np.array(SYMBOLS)[sym] == "USDJPY", 1.0, open_price)
-        lots = np.round(notional / (contract * unit_usd), 2)
-        open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
-        close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
-        return pd.DataFrame(
-            {
-                "trade_date": day.date(),
-                "broker": ident["broker"],
-                "mngr": "sandbox",
-                "platform": ident["platform"],
-                "ticket": [f"T{p}" for p in position],
-                "position": position.astype(str),
-                "login": ident["login"],
-                "std_symbol": np.array(SYMBOLS)[sym],
-                "side": np.where(side > 0, "buy", "sell"),
-                "lots": lots,
-                "contract_size": contract,
-                "qty_in_base_crncy": lots * contract,
-                "volume_usd": np.round(notional, 2),
-                "stop_loss": np.where(
-                    trades["sl_used"], open_price * (1 - side * 0.01), np.nan
-                ),
-                "take_profit": np.where(
-                    trades["tp_used"], open_price * (1 + side * 0.015), np.nan
-                ),
-                "open_time": open_time.tz_localize("UTC"),
-                "open_price": open_price,
-                "close_time": close_time.tz_localize("UTC"),
-                "close_price": close_price,
-                "duration": (close_time - open_time).total_seconds() / 60,
-                "profit": np.round(profit, 2),
-                "commission": np.round(np.where(carried, 0.0, trades["costs"]), 2),
-                "fee": 0.0,
-                "swap": np.round(np.where(carried, trades["costs"], 0.0), 2),
-                "comment": "",
-                "account_id": ident["account_id"],
-            }
-        )
-
     def _carry_overnight(
         self, t: int, live: pd.DataFrame, overnight: dict, status: np.ndarray
     ) -> pd.DataFrame:
@@ -471,8 +377,8 @@ class WorldBuilder:
         keep = status[overnight["row"]] == STATUS_ACTIVE
         rows = overnight["row"][keep]
         sym = overnight["symbol"][keep]
-        ident = self._identity(live, rows)
-        position = self._next_positions(ident["broker"].to_numpy())
+        ident = self.served.identity(live, rows)
+        position = self.served.next_positions(ident["broker"].to_numpy())
         price = self.prices[t][sym]
         live.loc[rows, "pos_symbol"] = sym
         live.loc[rows, "pos_side"] = overnight["side"][keep]
@@ -480,25 +386,12 @@ class WorldBuilder:
         live.loc[rows, "pos_unrealised"] = overnight["unrealised"][keep]
         live.loc[rows, "pos_id"] = position
         live.loc[rows, "pos_open_price"] = price
-        contract = np.array([i.contract_size for i in INSTRUMENTS])[sym]
-        unit_usd = np.where(np.array(SYMBOLS)[sym] == "USDJPY", 1.0, price)
-        lots = np.round(overnight["notional"][keep] / (contract * unit_usd), 2)
         day = self.days[t]
+        side = overnight["side"][keep]
+        notional = overnight["notional"][keep]
         return pd.DataFrame(
             {
-                "trade_date": day.date(),
-                "broker": ident["broker"],
-                "mngr": "sandbox",
-                "platform": ident["platform"],
-                "ticket": [f"T{p}" for p in position],
-                "position": position.astype(str),
-                "login": ident["login"],
-                "std_symbol": np.array(SYMBOLS)[sym],
-                "side": np.where(overnight["side"][keep] > 0, "buy", "sell"),
-                "lots": lots,
-                "contract_size": contract,
-                "qty_in_base_crncy": lots * contract,
-                "volume_usd": np.round(overnight["notional"][keep], 2),
+                **position_columns(day, ident, position, sym, side, notional, price),
                 "stop_loss": np.nan,
                 "take_profit": np.nan,
                 "open_time": (day + pd.Timedelta(hours=22)).tz_localize("UTC"),
@@ -508,93 +401,8 @@ class WorldBuilder:
                 "fee": 0.0,
                 "swap": 0.0,
                 "comment": "",
-                "account_id": ident["account_id"],
             }
         )
-
-    def _emit_day(  # noqa: PLR0913
-        self,
-        t: int,
-        live: pd.DataFrame,
-        trades: pd.DataFrame,
-        open_trades: pd.DataFrame,
-        status: np.ndarray,
-        prior_balance: np.ndarray,
-        prior_equity: np.ndarray,
-        payouts: np.ndarray,
-    ) -> None:
-        day = self.days[t]
-        active_rows = np.flatnonzero(live["last_trade_t"].to_numpy() == t)
-        event_rows = np.union1d(
-            active_rows, np.flatnonzero((status != STATUS_ACTIVE) | (payouts > 0))
-        )
-        ident = self._identity(live, event_rows)
-        accounts = pd.DataFrame(
-            {
-                **{c: ident[c].to_numpy() for c in ident.columns},
-                "status": status[event_rows],
-                "phase": live["phase"].to_numpy()[event_rows],
-                "starting_balance": live["starting_balance"].to_numpy()[event_rows],
-                "prior_days_balance": prior_balance[event_rows],
-                "prior_days_equity": prior_equity[event_rows],
-                "current_balance": live["balance"].to_numpy()[event_rows],
-                "current_equity": live["equity"].to_numpy()[event_rows],
-                "todays_payouts": payouts[event_rows],
-                "approved_payouts": live["payouts"].to_numpy()[event_rows],
-                "days_to_next_payout": np.where(
-                    live["phase"].to_numpy()[event_rows] == 4,  # noqa: PLR2004
-                    (live["next_payout_t"].to_numpy()[event_rows] - t) * 7 // 5,
-                    0,
-                ),
-                "first_trade_t": live["first_trade_t"].to_numpy()[event_rows],
-                "created_t": live["created_t"].to_numpy()[event_rows],
-            }
-        )
-        accounts["first_trade_date"] = [
-            self.days[i].date() if i >= 0 else None for i in accounts["first_trade_t"]
-        ]
-        accounts["days_since_initial_deposit"] = [
-            (day - self.days[i]).days for i in accounts["created_t"]
-        ]
-        accounts["days_since_first_trade"] = [
-            (day - self.days[i]).days if i >= 0 else None
-            for i in accounts["first_trade_t"]
-        ]
-        accounts = accounts.drop(columns=["first_trade_t", "created_t"])
-        self._buffer("metrics_daily", daily_metrics(day, accounts, trades))
-        self._buffer("metrics_hourly", hourly_metrics(day, accounts, trades))
-        self._buffer("trades_closed", trades.drop(columns=["account_id"]))
-        self._buffer("trades_open", open_trades.drop(columns=["account_id"]))
-        self._buffer(
-            "regimes",
-            pd.DataFrame(
-                {
-                    "date": [day.date()],
-                    "document": [
-                        json.dumps(regime_document(self.market, t, self.prices[t]))
-                    ],
-                }
-            ),
-        )
-
-    # --- output ------------------------------------------------------------------
-
-    def _buffer(self, table: str, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self.buffers.setdefault(table, []).append(frame)
-            self.counts[table] = self.counts.get(table, 0) + len(frame)
-
-    def _flush(self) -> None:
-        for table, frames in self.buffers.items():
-            folder = self.folder / table
-            folder.mkdir(parents=True, exist_ok=True)
-            frame = pd.concat(frames, ignore_index=True)
-            pq.write_table(
-                pa.Table.from_pandas(frame, preserve_index=False),
-                folder / f"part-{self.chunk:05d}.parquet",
-            )
-        self.buffers = {}
-        self.chunk += 1
 
     def build(self) -> dict:
         """Run every day, write every table, and return the world's summary."""
@@ -603,14 +411,14 @@ class WorldBuilder:
         for t in range(len(self.days)):
             self.step(t)
             if (t + 1) % self.config.chunk_days == 0 or t + 1 == len(self.days):
-                self._flush()
+                self.output.flush()
                 logger.info(
                     "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
                     t + 1,
                     len(self.days),
                     self.days[t].date(),
                     len(self.live),
-                    self.counts.get("trades_closed", 0),
+                    self.output.counts.get("trades_closed", 0),
                 )
         self._write_static()
         self._write_alltime()
@@ -621,7 +429,7 @@ class WorldBuilder:
             "first_day": str(self.days[0].date()),
             "last_day": str(self.days[-1].date()),
             "accounts": len(self.registry.rows),
-            "rows": self.counts,
+            "rows": self.output.counts,
             "seconds": round(elapsed, 2),
         }
         (self.folder / "world.json").write_text(json.dumps(summary, indent=2))
@@ -629,7 +437,7 @@ class WorldBuilder:
             "Sandbox world %s: %d accounts, %d closed trades in %.1f s",
             summary["fingerprint"],
             summary["accounts"],
-            self.counts.get("trades_closed", 0),
+            self.output.counts.get("trades_closed", 0),
             elapsed,
         )
         return summary

@@ -1,0 +1,240 @@
+"""The tables a sandbox world serves, built from its simulated days, and their files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from daily_profit_model.sandbox.market import (
+    INSTRUMENTS,
+    SYMBOLS,
+    Market,
+    regime_document,
+)
+from daily_profit_model.sandbox.metrics import daily_metrics, hourly_metrics
+
+# Account status codes of the contract.
+STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
+_CONTRACT_SIZES = np.array([i.contract_size for i in INSTRUMENTS])
+
+
+def position_columns(  # noqa: PLR0913
+    day: pd.Timestamp,
+    ident: pd.DataFrame,
+    position: np.ndarray,
+    symbol: np.ndarray,
+    side: np.ndarray,
+    notional: np.ndarray,
+    price: np.ndarray,
+) -> dict:
+    """The columns a closed trade and an open position share."""
+    contract = _CONTRACT_SIZES[symbol]
+    unit_usd = np.where(np.array(SYMBOLS)[symbol] == "USDJPY", 1.0, price)
+    lots = np.round(notional / (contract * unit_usd), 2)
+    return {
+        "trade_date": day.date(),
+        "broker": ident["broker"],
+        "mngr": "sandbox",
+        "platform": ident["platform"],
+        "ticket": [f"T{p}" for p in position],
+        "position": position.astype(str),
+        "login": ident["login"],
+        "std_symbol": np.array(SYMBOLS)[symbol],
+        "side": np.where(side > 0, "buy", "sell"),
+        "lots": lots,
+        "contract_size": contract,
+        "qty_in_base_crncy": lots * contract,
+        "volume_usd": np.round(notional, 2),
+        "account_id": ident["account_id"],
+    }
+
+
+class ServedRows:
+    """Builds the rows the API serves from a day's simulation."""
+
+    def __init__(
+        self, registry, market: Market, prices: np.ndarray, days: pd.DatetimeIndex
+    ) -> None:
+        self.registry = registry
+        self.market = market
+        self.prices = prices
+        self.days = days
+        self.position_counter: dict[str, int] = {}
+
+    def next_positions(self, brokers: np.ndarray) -> np.ndarray:
+        """Position numbers, counted per broker (so two brokers reuse the same ones)."""
+        numbers = np.empty(len(brokers), dtype=np.int64)
+        for broker in np.unique(brokers):
+            where = np.flatnonzero(brokers == broker)
+            start = self.position_counter.get(broker, 5_000_000)
+            numbers[where] = start + np.arange(len(where))
+            self.position_counter[broker] = start + len(where)
+        return numbers
+
+    def identity(self, live: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
+        return pd.DataFrame.from_records(
+            records,
+            columns=[
+                "account_id",
+                "login",
+                "platform",
+                "broker",
+                "trader",
+                "plan_id",
+                "type",
+                "country",
+                "price_stream",
+            ],
+        )
+
+    def trade_rows(self, t: int, live: pd.DataFrame, trades: dict) -> pd.DataFrame:
+        """The day's closed trades in the contract's shape (snake_case columns)."""
+        rows = trades["row"]
+        ident = self.identity(live, rows)
+        day = self.days[t]
+        sym = trades["symbol"]
+        carried = trades["carried"]
+        position = np.where(
+            carried,
+            live["pos_id"].to_numpy()[rows],
+            self.next_positions(ident["broker"].to_numpy()),
+        )
+        prev_prices = (
+            self.prices[t - 1]
+            if t > 0
+            else self.prices[0] / np.exp(self.market.returns[0])
+        )
+        open_price = np.where(
+            carried,
+            live["pos_open_price"].to_numpy()[rows],
+            prev_prices[sym]
+            * np.exp(
+                self.market.returns[t][sym] * np.clip(trades["open_hour"], 0, 24) / 24
+            ),
+        )
+        side, notional, profit = trades["side"], trades["notional"], trades["profit"]
+        close_price = open_price * (
+            1 + profit / np.where(notional > 0, side * notional, 1)
+        )
+        open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
+        close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
+        return pd.DataFrame(
+            {
+                **position_columns(
+                    day, ident, position, sym, side, notional, open_price
+                ),
+                "stop_loss": np.where(
+                    trades["sl_used"], open_price * (1 - side * 0.01), np.nan
+                ),
+                "take_profit": np.where(
+                    trades["tp_used"], open_price * (1 + side * 0.015), np.nan
+                ),
+                "open_time": open_time.tz_localize("UTC"),
+                "open_price": open_price,
+                "close_time": close_time.tz_localize("UTC"),
+                "close_price": close_price,
+                "duration": (close_time - open_time).total_seconds() / 60,
+                "profit": np.round(profit, 2),
+                "commission": np.round(np.where(carried, 0.0, trades["costs"]), 2),
+                "fee": 0.0,
+                "swap": np.round(np.where(carried, trades["costs"], 0.0), 2),
+                "comment": "",
+            }
+        )
+
+    def day_rows(  # noqa: PLR0913
+        self,
+        t: int,
+        live: pd.DataFrame,
+        trades: pd.DataFrame,
+        open_trades: pd.DataFrame,
+        status: np.ndarray,
+        prior_balance: np.ndarray,
+        prior_equity: np.ndarray,
+        payouts: np.ndarray,
+    ) -> None:
+        day = self.days[t]
+        active_rows = np.flatnonzero(live["last_trade_t"].to_numpy() == t)
+        event_rows = np.union1d(
+            active_rows, np.flatnonzero((status != STATUS_ACTIVE) | (payouts > 0))
+        )
+        ident = self.identity(live, event_rows)
+        accounts = pd.DataFrame(
+            {
+                **{c: ident[c].to_numpy() for c in ident.columns},
+                "status": status[event_rows],
+                "phase": live["phase"].to_numpy()[event_rows],
+                "starting_balance": live["starting_balance"].to_numpy()[event_rows],
+                "prior_days_balance": prior_balance[event_rows],
+                "prior_days_equity": prior_equity[event_rows],
+                "current_balance": live["balance"].to_numpy()[event_rows],
+                "current_equity": live["equity"].to_numpy()[event_rows],
+                "todays_payouts": payouts[event_rows],
+                "approved_payouts": live["payouts"].to_numpy()[event_rows],
+                "days_to_next_payout": np.where(
+                    live["phase"].to_numpy()[event_rows] == 4,  # noqa: PLR2004
+                    (live["next_payout_t"].to_numpy()[event_rows] - t) * 7 // 5,
+                    0,
+                ),
+                "first_trade_t": live["first_trade_t"].to_numpy()[event_rows],
+                "created_t": live["created_t"].to_numpy()[event_rows],
+            }
+        )
+        accounts["first_trade_date"] = [
+            self.days[i].date() if i >= 0 else None for i in accounts["first_trade_t"]
+        ]
+        accounts["days_since_initial_deposit"] = [
+            (day - self.days[i]).days for i in accounts["created_t"]
+        ]
+        accounts["days_since_first_trade"] = [
+            (day - self.days[i]).days if i >= 0 else None
+            for i in accounts["first_trade_t"]
+        ]
+        accounts = accounts.drop(columns=["first_trade_t", "created_t"])
+        return {
+            "metrics_daily": daily_metrics(day, accounts, trades),
+            "metrics_hourly": hourly_metrics(day, accounts, trades),
+            "trades_closed": trades.drop(columns=["account_id"]),
+            "trades_open": open_trades.drop(columns=["account_id"]),
+            "regimes": pd.DataFrame(
+                {
+                    "date": [day.date()],
+                    "document": [
+                        json.dumps(regime_document(self.market, t, self.prices[t]))
+                    ],
+                }
+            ),
+        }
+
+
+class WorldOutput:
+    """Buffers a world's tables and writes them as parquet parts, chunk by chunk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.buffers: dict[str, list[pd.DataFrame]] = {}
+        self.counts: dict[str, int] = {}
+        self.chunk = 0
+
+    def buffer(self, table: str, frame: pd.DataFrame) -> None:
+        if len(frame):
+            self.buffers.setdefault(table, []).append(frame)
+            self.counts[table] = self.counts.get(table, 0) + len(frame)
+
+    def flush(self) -> None:
+        for table, frames in self.buffers.items():
+            folder = self.folder / table
+            folder.mkdir(parents=True, exist_ok=True)
+            frame = pd.concat(frames, ignore_index=True)
+            pq.write_table(
+                pa.Table.from_pandas(frame, preserve_index=False),
+                folder / f"part-{self.chunk:05d}.parquet",
+            )
+        self.buffers = {}
+        self.chunk += 1
