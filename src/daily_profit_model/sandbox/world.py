@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +52,21 @@ logger = logging.getLogger(__name__)
 PAYOUT_EVERY_DAYS = 14
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
+_PUBLIC_ACCOUNT_COLUMNS = (
+    "account_id",
+    "login",
+    "platform",
+    "broker",
+    "trader",
+    "plan_id",
+    "status",
+    "type",
+    "phase",
+    "starting_balance",
+    "country",
+    "price_stream",
+    "created_date",
+)
 # Lifetime sums kept per account as the world runs, so that the alltime table needs no
 # second pass over the daily rows (memory stays bounded for the largest worlds).
 _LIFETIME = (
@@ -68,17 +84,28 @@ _LIFETIME = (
 
 @dataclass
 class _Registry:
-    """Every account ever opened (grows as the world runs)."""
+    """Accounts: the open ones in memory, the closed ones on disk in parts.
 
-    rows: list[dict] = field(default_factory=list)
+    Closed accounts never change again, so they leave memory at every chunk; this keeps
+    the largest worlds (millions of accounts) within a bounded footprint.
+    """
+
+    folder: Path
+    rows: dict[int, dict] = field(default_factory=dict)
+    closed: list[dict] = field(default_factory=list)
     next_login: dict[str, int] = field(default_factory=dict)
+    opened: int = 0
+    parts: int = 0
 
-    def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> dict:
+    def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> int:
+        """Open an account; return its registry index."""
         broker = str(plan["broker"])
         login = self.next_login.get(broker, 100_001)
         self.next_login[broker] = login + 1
-        row = {
-            "account_id": f"ACC{len(self.rows) + 1:08d}",
+        index = self.opened
+        self.opened += 1
+        self.rows[index] = {
+            "account_id": f"ACC{index + 1:08d}",
             "login": login,
             "platform": str(plan["platform"]),
             "broker": broker,
@@ -94,8 +121,35 @@ class _Registry:
             "created_date": day,
             "ended_date": pd.NaT,
         }
-        self.rows.append(row)
-        return row
+        return index
+
+    def close(self, index: int, status: int, day: pd.Timestamp, lifetime: dict) -> None:
+        """Record an account's end and its lifetime figures; it leaves memory at flush."""
+        record = self.rows.pop(index)
+        record.update(status=status, ended_date=day, **lifetime)
+        self.closed.append(record)
+
+    def flush(self) -> None:
+        """Write the accounts closed since the last flush to a part file."""
+        if not self.closed:
+            return
+        parts = self.folder / "_accounts"
+        parts.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(self.closed)
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False),
+            parts / f"part-{self.parts:05d}.parquet",
+        )
+        self.parts += 1
+        self.closed = []
+
+    def everything(self) -> pd.DataFrame:
+        """Every account, closed and open, as one frame (then the parts are removed)."""
+        self.flush()
+        parts = self.folder / "_accounts"
+        frame = pq.read_table(parts).to_pandas() if parts.exists() else pd.DataFrame()
+        shutil.rmtree(parts, ignore_errors=True)
+        return frame.sort_values("account_id", ignore_index=True)
 
 
 class WorldBuilder:
@@ -115,7 +169,7 @@ class WorldBuilder:
         self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
             np.cumsum(self.market.returns, axis=0)
         )
-        self.registry = _Registry()
+        self.registry = _Registry(folder)
         self.live = pd.DataFrame()
         self.served = ServedRows(self.registry, self.market, self.prices, self.days)
         self.output = WorldOutput(folder)
@@ -136,11 +190,11 @@ class WorldBuilder:
         rows = []
         for trader, plan_id in entries:
             plan = rules.loc[plan_id]
-            record = self.registry.open(trader, plan, self.days[t], self.rng)
-            balance = record["starting_balance"]
+            index = self.registry.open(trader, plan, self.days[t], self.rng)
+            balance = float(plan["starting_balance"])
             rows.append(
                 {
-                    "reg": len(self.registry.rows) - 1,
+                    "reg": index,
                     "trader": trader,
                     "starting_balance": balance,
                     "balance": balance,
@@ -318,10 +372,12 @@ class WorldBuilder:
         rules = self.plans.rules
         next_accounts = []
         for i in np.flatnonzero(status != STATUS_ACTIVE):
-            record = self.registry.rows[int(live.at[i, "reg"])]
-            record["status"] = int(status[i])
-            record["ended_date"] = self.days[t]
-            record["lifetime"] = self._lifetime(live, i)
+            self.registry.close(
+                int(live.at[i, "reg"]),
+                int(status[i]),
+                self.days[t],
+                self._lifetime(live, i),
+            )
             trader = int(live.at[i, "trader"])
             if status[i] == STATUS_PASSED:
                 upgrade = int(live.at[i, "upgrade_plan_id"])
@@ -412,6 +468,7 @@ class WorldBuilder:
             self.step(t)
             if (t + 1) % self.config.chunk_days == 0 or t + 1 == len(self.days):
                 self.output.flush()
+                self.registry.flush()
                 logger.info(
                     "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
                     t + 1,
@@ -420,15 +477,23 @@ class WorldBuilder:
                     len(self.live),
                     self.output.counts.get("trades_closed", 0),
                 )
-        self._write_static()
-        self._write_alltime()
+        for i in range(len(self.live)):  # accounts still open at the end
+            self.registry.close(
+                int(self.live.at[i, "reg"]),
+                STATUS_ACTIVE,
+                pd.NaT,
+                self._lifetime(self.live, i),
+            )
+        accounts = self.registry.everything()
+        self._write_static(accounts)
+        self._write_alltime(accounts)
         elapsed = time.perf_counter() - started
         summary = {
             "config": asdict(self.config),
             "fingerprint": self.config.fingerprint(),
             "first_day": str(self.days[0].date()),
             "last_day": str(self.days[-1].date()),
-            "accounts": len(self.registry.rows),
+            "accounts": self.registry.opened,
             "rows": self.output.counts,
             "seconds": round(elapsed, 2),
         }
@@ -442,11 +507,8 @@ class WorldBuilder:
         )
         return summary
 
-    def _write_static(self) -> None:
-        registry = pd.DataFrame(self.registry.rows)
-        public = registry.drop(
-            columns=["trader_index", "ended_date", "lifetime"], errors="ignore"
-        )
+    def _write_static(self, registry: pd.DataFrame) -> None:
+        public = registry[list(_PUBLIC_ACCOUNT_COLUMNS)].copy()
         public["created_date"] = pd.to_datetime(public["created_date"]).dt.tz_localize(
             "UTC"
         )
@@ -474,18 +536,10 @@ class WorldBuilder:
             self.folder / "truth_traders.parquet",
         )
 
-    def _write_alltime(self) -> None:
+    def _write_alltime(self, registry: pd.DataFrame) -> None:
         """Lifetime statistics of every account as of the world's last day."""
-        for i in range(len(self.live)):
-            self.registry.rows[int(self.live.at[i, "reg"])]["lifetime"] = (
-                self._lifetime(self.live, i)
-            )
-        rows = pd.DataFrame(
-            [
-                {k: v for k, v in r.items() if k not in ("trader_index", "lifetime")}
-                | {k.removeprefix("lt_"): v for k, v in r.get("lifetime", {}).items()}
-                for r in self.registry.rows
-            ]
+        rows = registry.drop(columns=["trader_index"]).rename(
+            columns={c: c.removeprefix("lt_") for c in _LIFETIME}
         )
         rows = rows.rename(
             columns={
