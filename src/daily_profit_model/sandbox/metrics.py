@@ -14,6 +14,18 @@ import numpy as np
 import pandas as pd
 
 _NET = "net"
+# What identifies an account in every served row (the rest varies by table).
+ACCOUNT_IDENTITY = (
+    "account_id",
+    "login",
+    "platform",
+    "broker",
+    "trader",
+    "plan_id",
+    "type",
+    "country",
+    "price_stream",
+)
 
 
 def _trade_stats(trades: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -96,22 +108,7 @@ def hourly_metrics(
         return pd.DataFrame()
     trades = trades.assign(hour=trades["close_time"].dt.hour)
     stats = _trade_stats(trades, ["account_id", "hour"])
-    identity = accounts[
-        [
-            "account_id",
-            "login",
-            "platform",
-            "broker",
-            "trader",
-            "plan_id",
-            "type",
-            "phase",
-            "status",
-            "country",
-            "price_stream",
-            "starting_balance",
-        ]
-    ]
+    identity = accounts[[*ACCOUNT_IDENTITY, "phase", "status", "starting_balance"]]
     rows = stats.merge(identity, on="account_id", how="inner")
     rows["date"] = day.date()
     rows["datetime"] = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(

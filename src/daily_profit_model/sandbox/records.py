@@ -16,7 +16,11 @@ from daily_profit_model.sandbox.market import (
     Market,
     regime_document,
 )
-from daily_profit_model.sandbox.metrics import daily_metrics, hourly_metrics
+from daily_profit_model.sandbox.metrics import (
+    ACCOUNT_IDENTITY,
+    daily_metrics,
+    hourly_metrics,
+)
 
 # Account status codes of the contract.
 STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
@@ -80,17 +84,7 @@ class ServedRows:
         records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
         return pd.DataFrame.from_records(
             records,
-            columns=[
-                "account_id",
-                "login",
-                "platform",
-                "broker",
-                "trader",
-                "plan_id",
-                "type",
-                "country",
-                "price_stream",
-            ],
+            columns=list(ACCOUNT_IDENTITY),
         )
 
     def trade_rows(self, t: int, live: pd.DataFrame, trades: dict) -> pd.DataFrame:

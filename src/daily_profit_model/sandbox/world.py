@@ -36,6 +36,7 @@ from daily_profit_model.sandbox.market import (
     Market,
     build_market,
 )
+from daily_profit_model.sandbox.metrics import ACCOUNT_IDENTITY
 from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
 from daily_profit_model.sandbox.records import (
     STATUS_ACTIVE,
@@ -53,18 +54,10 @@ PAYOUT_EVERY_DAYS = 14
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
 _PUBLIC_ACCOUNT_COLUMNS = (
-    "account_id",
-    "login",
-    "platform",
-    "broker",
-    "trader",
-    "plan_id",
+    *ACCOUNT_IDENTITY,
     "status",
-    "type",
     "phase",
     "starting_balance",
-    "country",
-    "price_stream",
     "created_date",
 )
 # Lifetime sums kept per account as the world runs, so that the alltime table needs no
