@@ -2,8 +2,9 @@
 
 Usage: uv run python benchmarks/sandbox.py [--n-traders N] [--n-days D] [--oracle K]
 Defaults generate a world of about 5 million closed trades without the oracle. The
-``full`` world (about 81 million closed trades, the real firm's history) is
-``--n-traders 312000 --n-days 750 --share-starting 0.02 --chunk-days 5``.
+``full`` world (at least the real firm's 81 million closed trades) is
+``--n-traders 312000 --n-days 750 --share-starting 0.02 --chunk-days 5``: measured
+103 million closed trades in 30 minutes at a peak of 1.8 GiB.
 Last line: JSON with trades, seconds, trades/s and peak resident memory (MiB).
 """
 
