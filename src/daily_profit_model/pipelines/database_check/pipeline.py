@@ -25,6 +25,5 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="verify_heartbeat",
             ),
         ],
-        namespace=None,
         tags=["database_check"],
     )
