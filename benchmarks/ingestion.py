@@ -35,6 +35,7 @@ from daily_profit_model.db.connection import DatabaseSettings, configure_databas
 from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
 from daily_profit_model.db.migrations import apply_migrations
 from daily_profit_model.db.tables import describe_table
+from daily_profit_model.db.writer import ensure_month_partitions
 from daily_profit_model.ingestion.batches import to_batch
 from daily_profit_model.ingestion.requests import FetchRequest, IngestionPlan
 from daily_profit_model.sandbox.config import WorldConfig
@@ -104,13 +105,7 @@ def _raw_copy(world_dir: Path) -> tuple[int, float]:
     frame = pd.read_parquet(world_dir / "trades_closed")
     with get_database().connect() as conn:
         info = describe_table(conn, schema, "raw_trades_closed")
-        for month in pd.to_datetime(frame["trade_date"]).dt.to_period("M").unique():
-            conn.execute(
-                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
-                    sql.Identifier(schema)
-                ),
-                [f"{schema}.raw_trades_closed", month.start_time.date()],
-            )
+        ensure_month_partitions(conn, schema, "raw_trades_closed", frame["trade_date"])
         types = {c: info.columns[c].pg_type for c in frame.columns}
         started = time.perf_counter()
         arrow = frame_to_arrow(frame, types, "bench", ())

@@ -33,6 +33,7 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.db import get_database
 from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
 from daily_profit_model.db.migrations import apply_migrations
+from daily_profit_model.db.writer import ensure_month_partitions
 
 logger = logging.getLogger("benchmarks.pg_write")
 SYMBOLS = ["EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "NDX100", "SPX500", "US30", "BTCUSD"]
@@ -87,15 +88,6 @@ def _fresh_schema(conn, name: str) -> None:
     apply_migrations(conn, name)
 
 
-def _ensure_partitions(conn, schema: str, frame: pd.DataFrame) -> None:
-    months = pd.to_datetime(frame["trade_date"]).dt.to_period("M").unique()
-    for month in months:
-        conn.execute(
-            "SELECT prop_trading_model.ensure_month_partition(%s::regclass, %s)",
-            [f"{schema}.raw_trades_closed", month.start_time.date()],
-        )
-
-
 def _timed(label: str, func) -> float:
     started = time.perf_counter()
     func()
@@ -114,7 +106,9 @@ def run(rows: int) -> dict[str, float]:
         for schema in schemas.values():
             _fresh_schema(conn, schema)
         for schema in (schemas["copy"], schemas["rows"], schemas["to_sql"]):
-            _ensure_partitions(conn, schema, frame)
+            ensure_month_partitions(
+                conn, schema, "raw_trades_closed", frame["trade_date"]
+            )
         conn.commit()
         types = {c: i.pg_type for c, i in _describe(conn, schemas["copy"]).items()}
 

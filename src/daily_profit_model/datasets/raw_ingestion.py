@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import psycopg
 from kedro.io import AbstractDataset
-from psycopg import sql
 
+from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, get_database
 from daily_profit_model.db.writer import TableWriter, prepare_session
 from daily_profit_model.ingestion.batches import IngestionBatch
@@ -117,12 +117,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
 
     def load(self) -> pd.DataFrame:
         """The ``ingestion_state`` table."""
-        database = get_database()
-        with database.connect() as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT * FROM {} ORDER BY day, endpoint").format(
-                    sql.Identifier(database.schema, "ingestion_state")
-                )
-            )
-            columns = [d.name for d in rows.description]
-            return pd.DataFrame(rows.fetchall(), columns=columns)
+        state = PostgresTableDataset(
+            table="ingestion_state", load_args={"order_by": ["day", "endpoint"]}
+        )
+        return state.load()

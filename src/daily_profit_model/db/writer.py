@@ -54,6 +54,20 @@ def prepare_session(conn: psycopg.Connection, memory: str = "256MB") -> None:
     conn.execute(sql.SQL("SET work_mem = {}").format(sql.Literal(memory)))
 
 
+def ensure_month_partitions(
+    conn: psycopg.Connection, schema: str, table: str, dates: pd.Series
+) -> None:
+    """Create the month partitions of ``schema.table`` that ``dates`` fall in."""
+    months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
+    for month in sorted(months):
+        conn.execute(
+            sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+                sql.Identifier(get_database().schema)
+            ),
+            [f'"{schema}"."{table}"', month.start_time.date()],
+        )
+
+
 class StageClock:
     """Seconds spent in each named stage of a save, for benchmarks and debugging."""
 
@@ -178,7 +192,9 @@ class TableWriter:
             arrow = frame_to_arrow(data, types, info.qualified, key)
         with self.clock.time("partitions"):
             if info.partition_column and info.partition_column in data.columns:
-                self._ensure_partitions(conn, info, data[info.partition_column])
+                ensure_month_partitions(
+                    conn, info.schema, info.name, data[info.partition_column]
+                )
         if self._mode == "replace":
             conn.execute(
                 sql.SQL("DELETE FROM {}").format(sql.Identifier(info.schema, info.name))
@@ -251,18 +267,6 @@ class TableWriter:
                 return conn.execute(statement).rowcount
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
-
-    def _ensure_partitions(
-        self, conn: psycopg.Connection, info: TableInfo, dates: pd.Series
-    ) -> None:
-        months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
-        for month in sorted(months):
-            conn.execute(
-                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
-                    sql.Identifier(get_database().schema)
-                ),
-                [f'"{info.schema}"."{info.name}"', month.start_time.date()],
-            )
 
     @staticmethod
     def _stage(

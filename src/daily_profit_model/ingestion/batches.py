@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 
 import pandas as pd
 
 from daily_profit_model.contract import ENDPOINTS
-from daily_profit_model.ingestion.validation import Validated, validate_rows
+from daily_profit_model.ingestion.validation import (
+    Validated,
+    payload_sha256,
+    validate_rows,
+)
 
 REGIMES = "v2/regimes/daily"
 RAW_TABLES = {
@@ -78,12 +81,7 @@ def _validate_regimes(rows: list[dict], run_id: str) -> Validated:
             "reason": "date: not a YYYY-MM-DD date",
             "payload": bad,
             "run_id": run_id,
-            "payload_sha256": [
-                hashlib.sha256(
-                    json.dumps(r, sort_keys=True, default=str).encode()
-                ).hexdigest()
-                for r in bad
-            ],
+            "payload_sha256": [payload_sha256(r) for r in bad],
         }
     )
     return Validated(
@@ -113,7 +111,15 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
             ENDPOINTS[api_day.endpoint], api_day.rows, api_day.run_id
         )
     received = len(api_day.rows) + api_day.duplicates
-    duplicates = api_day.duplicates + validated.superseded
+    # The client keeps every version of a key; of the valid ones the later is the newer.
+    key = (
+        ["date"]
+        if api_day.endpoint == REGIMES
+        else list(ENDPOINTS[api_day.endpoint].key)
+    )
+    newest = ~validated.rows.duplicated(subset=key, keep="last")
+    rows = validated.rows[newest].reset_index(drop=True)
+    duplicates = api_day.duplicates + int((~newest).sum())
     rejected = validated.rejected.assign(day=api_day.day)
     if received >= min_rows and len(rejected) / received > max_reject_share:
         reasons = rejected["reason"].value_counts().head(3).to_dict()
@@ -126,7 +132,7 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
         endpoint=api_day.endpoint,
         day=api_day.day,
         table=RAW_TABLES[api_day.endpoint],
-        rows=validated.rows,
+        rows=rows,
         rejected=rejected,
         received=received,
         duplicates=duplicates,

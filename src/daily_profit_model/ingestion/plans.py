@@ -12,12 +12,13 @@ carry with different values.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from daily_profit_model.ingestion.validation import payload_sha256
 
 SOURCE = "plan_exports"
 # A funded plan's profitSharePct at or below this reads as the firm's share.
@@ -157,9 +158,7 @@ def parse_plan_exports(
                     "reason": str(reasons[i]),
                     "payload": payload,
                     "run_id": run_id,
-                    "payload_sha256": hashlib.sha256(
-                        json.dumps(payload, sort_keys=True).encode()
-                    ).hexdigest(),
+                    "payload_sha256": payload_sha256(payload),
                 }
             )
         good = ~bad

@@ -35,7 +35,6 @@ class Validated:
 
     rows: pd.DataFrame
     rejected: pd.DataFrame
-    superseded: int = 0  # older valid versions of a key, replaced by a newer one
 
     @property
     def counts(self) -> dict[str, int]:
@@ -106,6 +105,13 @@ def _coerce(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Series]:
     if field.pg_type == "timestamptz":
         return _instants(values)
     return _text(values)
+
+
+def payload_sha256(payload: Any) -> str:
+    """The digest under which a rejected record is quarantined once, however often seen."""
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def record_key(row: dict[str, Any], key_wire: Sequence[str]) -> str:
@@ -184,15 +190,5 @@ def validate_rows(
             "run_id": run_id,
         }
     )
-    rejected["payload_sha256"] = [
-        hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()
-        for p in rejected["payload"]
-    ]
-    valid = frame[~bad_rows]
-    # Two valid versions of one key: the later one is the newer (see the client).
-    newest = ~valid.duplicated(subset=list(endpoint.key), keep="last")
-    return Validated(
-        rows=valid[newest].reset_index(drop=True),
-        rejected=rejected,
-        superseded=int((~newest).sum()),
-    )
+    rejected["payload_sha256"] = [payload_sha256(p) for p in rejected["payload"]]
+    return Validated(rows=frame[~bad_rows].reset_index(drop=True), rejected=rejected)
