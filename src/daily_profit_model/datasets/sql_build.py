@@ -1,0 +1,248 @@
+"""``SqlTableBuildDataset``: a derived table built inside PostgreSQL from a SQL file.
+
+Heavy relational work (densified account days, rolling windows, targets) runs where the
+data lives. A node returns a :class:`SqlBuild` (which query, which days, which
+parameters); saving it replaces exactly those days of the table, in one transaction:
+``DELETE`` of the days, then ``INSERT … SELECT`` of the query with bound parameters.
+Building one day alone therefore gives the same rows as a full rebuild, as long as the
+query computes each day from data dated on or before it.
+
+The table is created from the query's own shape (month-partitioned on the date column,
+primary key on the key columns), so the SQL file is the one definition of its columns.
+When the query's columns change, the table is recreated empty and the next build fills it.
+
+Loading returns what is stored, ``{"table", "first", "last", "rows"}``: cheap, so a
+downstream build can check its input covers the days it needs. The rows themselves are
+read through a transcoded :class:`PostgresTableDataset` entry of the same table
+(``feature_account_day@sql`` builds, ``feature_account_day@pandas`` reads), which keeps
+one dataset in the lineage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+import psycopg
+from kedro.io import AbstractDataset, DatasetError
+from psycopg import sql
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.identifiers import validate_identifier
+
+logger = logging.getLogger(__name__)
+
+_QUERY_PACKAGE = "daily_profit_model.sql"
+
+
+@dataclass(frozen=True)
+class SqlBuild:
+    """Which query builds which days of a derived table.
+
+    Attributes:
+        query: File name of the query in ``daily_profit_model/sql``.
+        start: First day to build (inclusive).
+        end: Last day to build (inclusive).
+        params: Further bound parameters of the query (``start`` and ``end`` are added).
+        first_day: Where a build of an empty (new or recreated) table starts; defaults
+            to ``start``.
+    """
+
+    query: str
+    start: dt.date
+    end: dt.date
+    params: dict[str, Any] = field(default_factory=dict)
+    first_day: dt.date | None = None
+
+    def bound_parameters(self) -> dict[str, Any]:
+        """The parameters bound to the query."""
+        return {**self.params, "start": self.start, "end": self.end}
+
+    def from_first_day(self) -> SqlBuild:
+        """The same build, starting at ``first_day``."""
+        return replace(self, start=min(self.first_day or self.start, self.start))
+
+
+def read_query(name: str) -> str:
+    """The text of a query file shipped in ``daily_profit_model/sql``.
+
+    Raises:
+        DatasetError: No such query file.
+    """
+    path = resources.files(_QUERY_PACKAGE).joinpath(name)
+    if not name.endswith(".sql") or not path.is_file():
+        raise DatasetError(f"No query file {name!r} in {_QUERY_PACKAGE}")
+    return path.read_text(encoding="utf-8")
+
+
+class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
+    """A table of the project's schema that a SQL file builds, day range by day range.
+
+    Args:
+        table: The derived table.
+        date_column: The day column: the build window and the month partitions.
+        key_columns: Primary key (must include ``date_column``).
+        metadata: Free-form metadata (kedro-viz layer).
+    """
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        date_column: str,
+        key_columns: list[str],
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._table = validate_identifier(table, "table")
+        self._date_column = validate_identifier(date_column, "date_column")
+        self._key_columns = [validate_identifier(c, "key column") for c in key_columns]
+        if self._date_column not in self._key_columns:
+            raise DatasetError(
+                f"{table}: key_columns must include the date column {date_column!r}"
+            )
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"table": self._table, "date_column": self._date_column}
+
+    def _load(self) -> dict[str, Any]:
+        """What is stored: ``{"table", "first", "last", "rows"}``."""
+        database = get_database()
+        with database.connect() as conn:
+            if not _table_columns(conn, database.schema, self._table):
+                return {"table": self._table, "first": None, "last": None, "rows": 0}
+            first, last, rows = conn.execute(
+                sql.SQL("SELECT min({d}), max({d}), count(*) FROM {t}").format(
+                    d=sql.Identifier(self._date_column),
+                    t=sql.Identifier(database.schema, self._table),
+                )
+            ).fetchone()
+        return {"table": self._table, "first": first, "last": last, "rows": rows}
+
+    def _save(self, data: SqlBuild) -> None:
+        if data.start > data.end:
+            raise DatasetError(f"{self._table}: empty build window {data.start}..{data.end}")
+        query = read_query(data.query)
+        database = get_database()
+        started = time.perf_counter()
+        with database.connect() as conn, conn.transaction():
+            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            conn.execute(
+                sql.SQL("SET LOCAL search_path TO {}").format(
+                    sql.Identifier(database.schema)
+                )
+            )
+            conn.execute("SET LOCAL work_mem = '256MB'")
+            columns, empty = self._ensure_table(conn, database.schema, query, data)
+            if empty:
+                data = data.from_first_day()
+            self._ensure_partitions(conn, database.schema, data.start, data.end)
+            target = sql.Identifier(database.schema, self._table)
+            deleted = conn.execute(
+                sql.SQL("DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s").format(
+                    t=target, d=sql.Identifier(self._date_column)
+                ),
+                {"start": data.start, "end": data.end},
+            ).rowcount
+            inserted = conn.execute(
+                sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM ({q}) AS built").format(
+                    t=target,
+                    c=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    q=sql.SQL(query),  # a file of the package, never user input
+                ),
+                data.bound_parameters(),
+            ).rowcount
+        logger.info(
+            "%s: built %s..%s: %d rows (%d replaced) in %.1f s",
+            self._table,
+            data.start,
+            data.end,
+            inserted,
+            deleted,
+            time.perf_counter() - started,
+        )
+
+    def _ensure_table(
+        self, conn: psycopg.Connection, schema: str, query: str, build: SqlBuild
+    ) -> tuple[list[str], bool]:
+        """Create (or recreate, if its columns changed) the table.
+
+        Returns:
+            The table's columns, and whether it holds no row (so needs a full build).
+        """
+        cursor = conn.execute(
+            sql.SQL("SELECT * FROM ({}) AS shape LIMIT 0").format(sql.SQL(query)),
+            build.bound_parameters(),
+        )
+        wanted = [(d.name, d.type_code) for d in cursor.description]
+        names = [name for name, _ in wanted]
+        types = dict(
+            conn.execute(
+                "SELECT oid::int, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)",
+                [[oid for _, oid in wanted]],
+            ).fetchall()
+        )
+        definition = [(name, types[oid]) for name, oid in wanted]
+        missing = sorted(set(self._key_columns) - set(names))
+        if missing:
+            raise DatasetError(f"{build.query} does not return key columns {missing}")
+        stored = _table_columns(conn, schema, self._table)
+        if stored == definition:
+            empty = not conn.execute(
+                sql.SQL("SELECT EXISTS (SELECT FROM {})").format(
+                    sql.Identifier(schema, self._table)
+                )
+            ).fetchone()[0]
+            return names, empty
+        target = sql.Identifier(schema, self._table)
+        if stored:
+            logger.warning(
+                "%s: the query's columns changed; the table is recreated and rebuilt",
+                self._table,
+            )
+            conn.execute(sql.SQL("DROP TABLE {}").format(target))
+        conn.execute(
+            sql.SQL("CREATE TABLE {t} ({cols}, PRIMARY KEY ({key})) PARTITION BY RANGE ({d})").format(
+                t=target,
+                cols=sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(pg_type))
+                    for n, pg_type in definition
+                ),
+                key=sql.SQL(", ").join(map(sql.Identifier, self._key_columns)),
+                d=sql.Identifier(self._date_column),
+            )
+        )
+        return names, True
+
+    def _ensure_partitions(
+        self, conn: psycopg.Connection, schema: str, start: dt.date, end: dt.date
+    ) -> None:
+        month = start.replace(day=1)
+        while month <= end:
+            conn.execute(
+                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
+                    sql.Identifier(schema)
+                ),
+                [f'"{schema}"."{self._table}"', month],
+            )
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def _table_columns(
+    conn: psycopg.Connection, schema: str, table: str
+) -> list[tuple[str, str]]:
+    """The table's (column, type) in order; empty when the table does not exist."""
+    return conn.execute(
+        """
+        SELECT a.attname, format_type(a.atttypid, NULL)
+        FROM pg_attribute AS a
+        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))
+          AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum
+        """,
+        [schema, table],
+    ).fetchall()

@@ -1,0 +1,1 @@
+"""Feature engineering helpers: build windows and the schemas of the feature tables."""

@@ -1,0 +1,81 @@
+"""pandera schemas of the feature table and the model input (catalog ``validator:``).
+
+Column families are matched by name (``regex=True``), so a new rolling window is checked
+by the rule of its family. What can never be missing is declared non-nullable: keys,
+the account's state at the cutoff, every window sum and count (a densified day is a
+zero, never a NULL). Ratios whose denominator can be zero (std, profit factor, Sharpe,
+shares of no trades) are nullable by definition.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+_KEYS = ["account_id", "cutoff_date"]
+
+
+def _share(pattern: str, nullable: bool = True) -> pa.Column:
+    return pa.Column(
+        float, pa.Check.in_range(0, 1), nullable=nullable, regex=True, name=pattern
+    )
+
+
+def _feature_columns() -> dict[str, pa.Column]:
+    count = pa.Check.ge(0)
+    return {
+        "account_id": pa.Column(str, nullable=False),
+        "cutoff_date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+        "target_date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+        "plan_id": pa.Column(int, nullable=False, coerce=True),
+        "phase": pa.Column(int, pa.Check.isin([1, 2, 3, 4]), nullable=False, coerce=True),
+        "starting_balance": pa.Column(float, pa.Check.gt(0), nullable=False),
+        "balance": pa.Column(float, nullable=False),
+        "equity": pa.Column(float, nullable=False),
+        "high_water_mark": pa.Column(float, nullable=False),
+        "max_trailing_drawdown_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
+        "daily_loss_limit_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
+        "distance_to_drawdown_floor": pa.Column(float, nullable=False),
+        "drawdown_from_high_water": pa.Column(float, pa.Check.ge(-1e-6), nullable=False),
+        "account_age_days": pa.Column(int, count, nullable=False, coerce=True),
+        "days_traded": pa.Column(int, count, nullable=False, coerce=True),
+        "winning_streak": pa.Column(int, count, nullable=False, coerce=True),
+        "losing_streak": pa.Column(int, count, nullable=False, coerce=True),
+        "trading_days_since_trade": pa.Column(int, count, nullable=False, coerce=True),
+        "pnl_1d": pa.Column(float, nullable=False),
+        "ewm_pnl_(short|long)": pa.Column(float, nullable=False, regex=True),
+        r"pnl_(sum|mean|min|max)_\d+d": pa.Column(float, nullable=False, regex=True),
+        r"pnl_std_\d+d": pa.Column(float, pa.Check.ge(0), nullable=True, regex=True),
+        r"(trades|active_days)_\d+d": pa.Column(
+            int, count, nullable=False, regex=True, coerce=True
+        ),
+        r"win_share_\d+d": _share(r"win_share_\d+d", nullable=False),
+        r"(stop_loss|take_profit)_share_\d+d": _share(r"(stop_loss|take_profit)_share_\d+d"),
+        r"\w+_volume_share_20d": _share(r"\w+_volume_share_20d"),
+        r"\w+_session_share_20d": _share(r"\w+_session_share_20d"),
+        r"profit_factor_\d+d": pa.Column(float, pa.Check.ge(0), nullable=True, regex=True),
+        "open_positions": pa.Column(int, count, nullable=False, coerce=True),
+        "open_notional": pa.Column(float, pa.Check.ge(0), nullable=False),
+        r"open_\w+_notional": pa.Column(float, pa.Check.ge(0), nullable=False, regex=True),
+        "volatility_regime": pa.Column(float, pa.Check.isin([0, 1, 2]), nullable=True, coerce=True),
+        "target_weekday": pa.Column(int, pa.Check.in_range(1, 5), nullable=False, coerce=True),
+    }
+
+
+FEATURE_ACCOUNT_DAY = pa.DataFrameSchema(
+    _feature_columns(),
+    unique=_KEYS,
+    strict=False,
+    coerce=True,
+    name="feature_account_day",
+)
+
+MODEL_INPUT = pa.DataFrameSchema(
+    {
+        **_feature_columns(),
+        "target_net_profit": pa.Column(float, nullable=False),
+    },
+    unique=_KEYS,
+    strict=False,
+    coerce=True,
+    name="model_input",
+)

@@ -1,0 +1,102 @@
+"""Nodes of the ``features`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from daily_profit_model.datasets.sql_build import SqlBuild
+from daily_profit_model.features.windows import BuildWindow
+
+logger = logging.getLogger(__name__)
+
+# Targets of cutoffs before the window become known when the window's days arrive.
+_TARGET_LOOKBACK_DAYS = 7
+
+
+class StaleInputError(RuntimeError):
+    """A build's input table does not reach the days the build needs."""
+
+
+def _require_coverage(stored: dict[str, Any], window: BuildWindow) -> None:
+    last = stored.get("last")
+    if last is None or pd.Timestamp(last).date() < window.end:
+        raise StaleInputError(
+            f"{stored.get('table')} reaches {last}, but cutoffs up to {window.end} "
+            "are being built; run the preprocessing pipeline for those days first"
+        )
+
+
+def build_account_day_features(
+    window: BuildWindow, staged: dict[str, Any], plans: pd.DataFrame
+) -> SqlBuild:
+    """Point-in-time features of every account alive at each cutoff of the window.
+
+    Args:
+        window: Cutoffs to build.
+        staged: Coverage of ``stg_account_day`` (must reach ``window.end``).
+        plans: The loaded plan versions (their rules become features).
+
+    Raises:
+        StaleInputError: The account days do not reach the window's end.
+        ValueError: No plan is loaded, so rule distances cannot be computed.
+    """
+    _require_coverage(staged, window)
+    if plans.empty:
+        raise ValueError(
+            "raw_plans is empty: features need the plans' rules; load plan exports "
+            "with `kedro run --pipelines ingestion`"
+        )
+    return SqlBuild(
+        "feature_account_day.sql", window.start, window.end, first_day=window.first_day
+    )
+
+
+def build_targets(window: BuildWindow, staged: dict[str, Any]) -> SqlBuild:
+    """Next-trading-day netProfit of every account alive at each cutoff.
+
+    The window is widened by a week: the targets of the cutoffs just before it became
+    known when its days were ingested.
+    """
+    _require_coverage(staged, window)
+    widened = window.widened(_TARGET_LOOKBACK_DAYS)
+    return SqlBuild(
+        "target_account_day.sql", widened.start, widened.end, first_day=window.first_day
+    )
+
+
+def assemble_model_input(features: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    """Features joined to their known targets: the rows a model can learn from.
+
+    Cutoffs whose next trading day has not happened yet have no target and are left
+    out (scoring reads them from the feature table).
+    """
+    known = targets.loc[
+        targets["target_net_profit"].notna(),
+        ["account_id", "cutoff_date", "target_date", "target_net_profit"],
+    ].rename(columns={"target_date": "observed_target_date"})
+    known["target_net_profit"] = known["target_net_profit"].astype("float64")
+    features = features.copy()
+    for frame, columns in ((known, ["cutoff_date", "observed_target_date"]),
+                           (features, ["cutoff_date", "target_date"])):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column])
+    rows = features.merge(known, on=["account_id", "cutoff_date"], how="inner")
+    moved = (rows["observed_target_date"] != rows["target_date"]).sum()
+    if moved:
+        logger.warning(
+            "%d rows: the next trading day differs from the next weekday (holidays)",
+            moved,
+        )
+    rows = rows.drop(columns=["observed_target_date"])
+    rows = rows.sort_values(["cutoff_date", "account_id"], ignore_index=True)
+    logger.info(
+        "Model input: %d rows (%d cutoffs, %d accounts), %d without a known target yet",
+        len(rows),
+        rows["cutoff_date"].nunique(),
+        rows["account_id"].nunique(),
+        len(features) - len(rows),
+    )
+    return rows

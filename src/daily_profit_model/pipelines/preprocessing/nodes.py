@@ -1,0 +1,78 @@
+"""Nodes of the ``preprocessing`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from daily_profit_model.datasets.sql_build import SqlBuild
+from daily_profit_model.features.windows import BuildWindow, plan_window
+
+logger = logging.getLogger(__name__)
+
+
+def symbol_asset_classes(asset_classes: dict[str, list[str]]) -> pd.DataFrame:
+    """The symbol → asset class reference table, from parameters.
+
+    Raises:
+        ValueError: A symbol is listed under two asset classes.
+    """
+    rows = [
+        (symbol, asset_class)
+        for asset_class, symbols in asset_classes.items()
+        for symbol in symbols
+    ]
+    frame = pd.DataFrame(rows, columns=["symbol", "asset_class"])
+    repeated = frame.loc[frame["symbol"].duplicated(), "symbol"].tolist()
+    if repeated:
+        raise ValueError(f"features.asset_classes lists {repeated} more than once")
+    return frame
+
+
+def plan_feature_window(
+    ingestion_state: pd.DataFrame, staged: dict[str, Any], features: dict[str, Any]
+) -> BuildWindow:
+    """The cutoff days this run builds (see :func:`plan_window`).
+
+    Args:
+        ingestion_state: The state table after ingestion.
+        staged: Coverage of ``stg_account_day`` before this run.
+        features: ``features`` parameters.
+    """
+    last = staged.get("last")
+    window = plan_window(
+        ingestion_state, None if last is None else pd.Timestamp(last).date(), features
+    )
+    logger.info(
+        "Features: building cutoffs %s..%s (data from %s)",
+        window.start,
+        window.end,
+        window.first_day,
+    )
+    return window
+
+
+def stage_account_days(
+    window: BuildWindow, symbol_classes: pd.DataFrame, features: dict[str, Any]
+) -> SqlBuild:
+    """The densified account days of the window, built in PostgreSQL.
+
+    Args:
+        window: Cutoffs to build.
+        symbol_classes: The asset-class reference (stored before the build reads it).
+        features: ``features`` parameters (timezone, EWM half-lives).
+    """
+    logger.info("Staging account days with %d symbols classified", len(symbol_classes))
+    return SqlBuild(
+        "stg_account_day.sql",
+        window.start,
+        window.end,
+        {
+            "timezone": features.get("timezone", "UTC"),
+            "ewm_halflife_short": float(features.get("ewm_halflife_short", 5)),
+            "ewm_halflife_long": float(features.get("ewm_halflife_long", 20)),
+        },
+        first_day=window.first_day,
+    )

@@ -1,0 +1,40 @@
+"""``preprocessing``: ingestion state → build window → stg_account_day (in PostgreSQL)."""
+
+from kedro.pipeline import Node, Pipeline
+
+from daily_profit_model.pipelines.preprocessing.nodes import (
+    plan_feature_window,
+    stage_account_days,
+    symbol_asset_classes,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Densify every account's days up to the newest complete day."""
+    return Pipeline(
+        [
+            Node(
+                symbol_asset_classes,
+                inputs="params:features.asset_classes",
+                outputs="ref_symbol_asset_class",
+                name="classify_symbols",
+            ),
+            Node(
+                plan_feature_window,
+                inputs=["raw_api_loads", "stg_account_day_stored", "params:features"],
+                outputs="feature_build_window",
+                name="plan_feature_window",
+            ),
+            Node(
+                stage_account_days,
+                inputs=[
+                    "feature_build_window",
+                    "ref_symbol_asset_class",
+                    "params:features",
+                ],
+                outputs="stg_account_day@sql",
+                name="stage_account_days",
+            ),
+        ],
+        tags=["preprocessing"],
+    )

@@ -1,0 +1,243 @@
+-- stg_account_day: one row per account and trading day, from the day it opened to the
+-- day it left (breach, pass, expiry), densified: a day without a metrics row or a
+-- trade is a row with zero activity and the state carried from the last known day.
+-- Everything on a row is known at the end of that day (its cutoff).
+--
+-- Parameters: start, end (the days to build), timezone (the trading-day timezone),
+-- ewm_halflife_short and ewm_halflife_long (trading days).
+-- Accounts whose life overlaps [start, end] are computed over their whole history up to
+-- end, so cumulative columns are the same whether a day is built alone or in a rebuild.
+WITH calendar AS (
+    SELECT date AS day FROM raw_regimes_daily WHERE date <= %(end)s
+),
+exits AS (
+    SELECT account_id, min(date) AS exit_day
+    FROM raw_metrics_daily
+    WHERE status <> 1 AND date <= %(end)s
+    GROUP BY account_id
+),
+accounts AS (
+    SELECT
+        a.account_id, a.login, a.platform, a.broker, a.plan_id, a.type, a.phase,
+        a.starting_balance,
+        (a.created_date AT TIME ZONE %(timezone)s)::date AS created_day,
+        e.exit_day
+    FROM raw_accounts AS a
+    LEFT JOIN exits AS e USING (account_id)
+    WHERE (a.created_date AT TIME ZONE %(timezone)s)::date <= %(end)s
+      AND (e.exit_day IS NULL OR e.exit_day >= %(start)s)
+),
+grid AS (
+    SELECT acc.*, c.day
+    FROM accounts AS acc
+    CROSS JOIN LATERAL generate_series(
+        acc.created_day, least(coalesce(acc.exit_day, %(end)s), %(end)s), interval '1 day'
+    ) AS g (day_ts)
+    JOIN calendar AS c ON c.day = g.day_ts::date
+),
+closed_trades AS (
+    SELECT
+        acc.account_id,
+        t.trade_date AS day,
+        t.std_symbol,
+        t.lots,
+        t.volume_usd,
+        t.duration,
+        t.profit + coalesce(t.commission, 0) + coalesce(t.swap, 0) + coalesce(t.fee, 0)
+            AS net,
+        coalesce(t.stop_loss, 0) <> 0 AS has_stop_loss,
+        coalesce(t.take_profit, 0) <> 0 AS has_take_profit,
+        extract(hour FROM t.open_time AT TIME ZONE %(timezone)s) AS open_hour,
+        extract(isodow FROM t.open_time AT TIME ZONE %(timezone)s) >= 6 AS weekend,
+        coalesce(sym.asset_class, 'other') AS asset_class,
+        (r.document -> 'instruments' -> 'data' -> t.std_symbol ->> 'volatility_90d')::float8
+            AS instrument_vol
+    FROM accounts AS acc
+    JOIN raw_trades_closed AS t
+        ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
+    LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = t.std_symbol
+    LEFT JOIN raw_regimes_daily AS r ON r.date = t.trade_date
+    WHERE t.trade_date >= acc.created_day AND t.trade_date <= %(end)s
+),
+symbol_days AS (
+    SELECT account_id, day, std_symbol, sum(abs(volume_usd)) AS volume
+    FROM closed_trades
+    GROUP BY account_id, day, std_symbol
+),
+concentration AS (
+    SELECT account_id, day,
+        sum(volume * volume) / nullif(sum(volume) * sum(volume), 0) AS symbol_hhi,
+        count(*) AS symbols_traded
+    FROM symbol_days
+    GROUP BY account_id, day
+),
+trade_days AS (
+    SELECT
+        account_id, day,
+        count(*) AS trades,
+        sum(lots) AS lots,
+        sum(abs(volume_usd)) AS volume_usd,
+        avg(duration) AS mean_holding_time,
+        avg(has_stop_loss::int::float8) AS stop_loss_share,
+        avg(has_take_profit::int::float8) AS take_profit_share,
+        count(*) FILTER (WHERE weekend) AS weekend_trades,
+        count(*) FILTER (WHERE open_hour < 7) AS asia_trades,
+        count(*) FILTER (WHERE open_hour >= 7 AND open_hour < 13) AS london_trades,
+        count(*) FILTER (WHERE open_hour >= 13 AND open_hour < 21) AS new_york_trades,
+        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'fx'), 0) AS fx_volume,
+        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'metal'), 0) AS metal_volume,
+        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'index'), 0) AS index_volume,
+        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'energy'), 0) AS energy_volume,
+        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'crypto'), 0) AS crypto_volume,
+        sum(abs(volume_usd) * instrument_vol) / nullif(sum(abs(volume_usd)), 0)
+            AS traded_instrument_vol,
+        sum(net) AS trades_net
+    FROM closed_trades
+    GROUP BY account_id, day
+),
+open_days AS (
+    SELECT
+        acc.account_id,
+        t.trade_date AS day,
+        count(*) AS open_positions,
+        sum(abs(t.volume_usd)) AS open_notional,
+        sum(t.profit + coalesce(t.swap, 0)) AS unrealised_pnl,
+        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'fx'), 0) AS open_fx_notional,
+        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'metal'), 0) AS open_metal_notional,
+        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'index'), 0) AS open_index_notional,
+        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'energy'), 0) AS open_energy_notional,
+        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'crypto'), 0) AS open_crypto_notional
+    FROM accounts AS acc
+    JOIN raw_trades_open AS t
+        ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
+    LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = t.std_symbol
+    WHERE t.trade_date >= %(start)s AND t.trade_date <= %(end)s
+    GROUP BY acc.account_id, t.trade_date
+),
+joined AS (
+    SELECT
+        g.*,
+        m.status AS metrics_status,
+        m.net_profit AS metrics_net_profit,
+        m.current_balance,
+        m.current_equity,
+        m.todays_payouts,
+        m.approved_payouts,
+        m.days_to_next_payout,
+        td.trades, td.lots, td.volume_usd, td.mean_holding_time, td.stop_loss_share,
+        td.take_profit_share, td.weekend_trades, td.asia_trades, td.london_trades,
+        td.new_york_trades, td.fx_volume, td.metal_volume, td.index_volume,
+        td.energy_volume, td.crypto_volume, td.traded_instrument_vol,
+        cc.symbol_hhi, cc.symbols_traded,
+        od.open_positions, od.open_notional, od.unrealised_pnl, od.open_fx_notional,
+        od.open_metal_notional, od.open_index_notional, od.open_energy_notional,
+        od.open_crypto_notional,
+        count(m.account_id) OVER by_day AS state_group
+    FROM grid AS g
+    LEFT JOIN raw_metrics_daily AS m
+        ON m.account_id = g.account_id AND m.date = g.day
+    LEFT JOIN trade_days AS td ON td.account_id = g.account_id AND td.day = g.day
+    LEFT JOIN concentration AS cc ON cc.account_id = g.account_id AND cc.day = g.day
+    LEFT JOIN open_days AS od ON od.account_id = g.account_id AND od.day = g.day
+    WINDOW by_day AS (PARTITION BY g.account_id ORDER BY g.day)
+),
+carried AS (
+    SELECT
+        j.*,
+        coalesce(j.metrics_net_profit, 0) AS net_profit,
+        coalesce(j.trades, 0) > 0 AS traded,
+        coalesce(
+            first_value(j.current_balance) OVER last_known, j.starting_balance
+        ) AS balance,
+        coalesce(
+            first_value(j.current_equity) OVER last_known, j.starting_balance
+        ) AS equity,
+        coalesce(first_value(j.approved_payouts) OVER last_known, 0) AS approved_payouts_to_date,
+        first_value(j.days_to_next_payout) OVER last_known AS days_to_next_payout_known,
+        first_value(j.day) OVER last_known AS last_known_day,
+        row_number() OVER by_day AS trading_day_index
+    FROM joined AS j
+    WINDOW
+        last_known AS (PARTITION BY j.account_id, j.state_group ORDER BY j.day),
+        by_day AS (PARTITION BY j.account_id ORDER BY j.day)
+),
+cumulative AS (
+    SELECT
+        c.*,
+        greatest(c.starting_balance, max(c.equity) OVER upto) AS high_water_mark,
+        count(*) FILTER (WHERE c.traded) OVER upto AS days_traded,
+        max(c.trading_day_index) FILTER (WHERE c.traded) OVER upto AS last_traded_index,
+        max(c.trading_day_index) FILTER (WHERE NOT c.net_profit > 0) OVER upto AS last_non_win_index,
+        max(c.trading_day_index) FILTER (WHERE NOT c.net_profit < 0) OVER upto AS last_non_loss_index,
+        sum(c.net_profit) OVER upto AS lifetime_net_profit,
+        count(*) FILTER (WHERE c.net_profit > 0) OVER upto AS lifetime_winning_days,
+        count(*) FILTER (WHERE c.net_profit < 0) OVER upto AS lifetime_losing_days,
+        sum(c.net_profit * c.net_profit) FILTER (WHERE c.traded) OVER upto AS lifetime_pnl_sq,
+        sum(c.net_profit) FILTER (WHERE c.traded) OVER upto AS lifetime_traded_pnl,
+        min(c.net_profit) OVER upto AS lifetime_worst_day,
+        max(c.net_profit) OVER upto AS lifetime_best_day,
+        coalesce(sum(c.trades) OVER upto, 0) AS lifetime_trades,
+        coalesce(sum(c.lots) OVER upto, 0) AS lifetime_lots,
+        -- exponentially weighted mean of daily P&L: weights exp(k * ln 2 / halflife) on
+        -- the account's k-th day, so the ratio of two running sums is the EWM at any day.
+        sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s)) OVER upto
+            / sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s)) OVER upto
+            AS ewm_pnl_short,
+        sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s)) OVER upto
+            / sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s)) OVER upto
+            AS ewm_pnl_long,
+        lag(c.net_profit) OVER by_day AS previous_net_profit,
+        lag(c.day) OVER by_day AS previous_day
+    FROM carried AS c
+    WINDOW
+        upto AS (PARTITION BY c.account_id ORDER BY c.day ROWS UNBOUNDED PRECEDING),
+        by_day AS (PARTITION BY c.account_id ORDER BY c.day)
+)
+SELECT
+    account_id, day AS date, login, platform, broker, plan_id, type, phase,
+    starting_balance, created_day,
+    coalesce(metrics_status, 1)::smallint AS status,
+    coalesce(metrics_status, 1) = 1 AS alive_at_cutoff,
+    trading_day_index::integer,
+    traded,
+    net_profit,
+    coalesce(trades, 0)::integer AS trades,
+    coalesce(lots, 0) AS lots,
+    coalesce(volume_usd, 0) AS volume_usd,
+    mean_holding_time, stop_loss_share, take_profit_share,
+    coalesce(weekend_trades, 0)::integer AS weekend_trades,
+    coalesce(asia_trades, 0)::integer AS asia_trades,
+    coalesce(london_trades, 0)::integer AS london_trades,
+    coalesce(new_york_trades, 0)::integer AS new_york_trades,
+    coalesce(fx_volume, 0) AS fx_volume,
+    coalesce(metal_volume, 0) AS metal_volume,
+    coalesce(index_volume, 0) AS index_volume,
+    coalesce(energy_volume, 0) AS energy_volume,
+    coalesce(crypto_volume, 0) AS crypto_volume,
+    traded_instrument_vol,
+    symbol_hhi,
+    coalesce(symbols_traded, 0)::integer AS symbols_traded,
+    coalesce(open_positions, 0)::integer AS open_positions,
+    coalesce(open_notional, 0) AS open_notional,
+    coalesce(unrealised_pnl, 0) AS unrealised_pnl,
+    coalesce(open_fx_notional, 0) AS open_fx_notional,
+    coalesce(open_metal_notional, 0) AS open_metal_notional,
+    coalesce(open_index_notional, 0) AS open_index_notional,
+    coalesce(open_energy_notional, 0) AS open_energy_notional,
+    coalesce(open_crypto_notional, 0) AS open_crypto_notional,
+    balance, equity, high_water_mark,
+    coalesce(todays_payouts, 0) AS todays_payouts,
+    approved_payouts_to_date,
+    greatest(days_to_next_payout_known - (day - last_known_day), 0)::integer
+        AS days_to_next_payout,
+    days_traded::integer,
+    (trading_day_index - coalesce(last_traded_index, 0))::integer AS trading_days_since_trade,
+    (trading_day_index - coalesce(last_non_win_index, 0))::integer AS winning_streak,
+    (trading_day_index - coalesce(last_non_loss_index, 0))::integer AS losing_streak,
+    lifetime_net_profit, lifetime_winning_days::integer, lifetime_losing_days::integer,
+    lifetime_pnl_sq, lifetime_traded_pnl, lifetime_worst_day, lifetime_best_day,
+    lifetime_trades::integer, lifetime_lots, ewm_pnl_short, ewm_pnl_long,
+    coalesce(previous_net_profit, 0) AS previous_net_profit,
+    (day - coalesce(previous_day, day))::integer AS calendar_gap_days
+FROM cumulative
+WHERE day >= %(start)s

@@ -1,0 +1,22 @@
+-- target_account_day: for every account alive at a cutoff, its netProfit on the next
+-- trading day: 0 when it does not trade, the realised loss when it breaches that day.
+-- The target day is the next day of the trading calendar; until that day has been
+-- ingested the target is unknown (NULL), never 0.
+--
+-- Parameters: start, end (the cutoffs to build).
+WITH calendar AS (
+    SELECT date AS day, lead(date) OVER (ORDER BY date) AS next_day
+    FROM raw_regimes_daily
+    WHERE date >= %(start)s
+)
+SELECT
+    s.account_id,
+    s.date AS cutoff_date,
+    c.next_day AS target_date,
+    CASE WHEN c.next_day IS NOT NULL THEN coalesce(m.net_profit, 0) END AS target_net_profit,
+    m.status AS target_day_status
+FROM stg_account_day AS s
+JOIN calendar AS c ON c.day = s.date
+LEFT JOIN raw_metrics_daily AS m
+    ON m.account_id = s.account_id AND m.date = c.next_day
+WHERE s.date >= %(start)s AND s.date <= %(end)s AND s.alive_at_cutoff
