@@ -47,7 +47,10 @@ def use_schema(pgdata, schema: str) -> Database:
 
 
 def run_ingestion(
-    world, ingestion: dict | None = None, faults: dict | None = None
+    world,
+    ingestion: dict | None = None,
+    faults: dict | None = None,
+    plans_dir: Path = PLAN_FIXTURES,
 ) -> None:
     """Run the ingestion pipeline against ``world`` on the configured database."""
     catalog = DataCatalog(
@@ -60,7 +63,7 @@ def run_ingestion(
             "params:sandbox": MemoryDataset({"faults": faults or {}}),
             "api_requests": RiskApiDataset(client=FAST_CLIENT),
             "raw_api_loads": RawIngestionDataset(),
-            "plan_exports": PlanExportsDataset(path=str(PLAN_FIXTURES)),
+            "plan_exports": PlanExportsDataset(path=str(plans_dir)),
             "raw_plans": PostgresTableDataset(table="raw_plans"),
             "plan_quarantine": PostgresTableDataset(
                 table="quarantine", key_columns=["source", "payload_sha256"]

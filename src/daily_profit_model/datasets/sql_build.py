@@ -125,7 +125,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
 
     def _save(self, data: SqlBuild) -> None:
         if data.start > data.end:
-            raise DatasetError(f"{self._table}: empty build window {data.start}..{data.end}")
+            raise DatasetError(
+                f"{self._table}: empty build window {data.start}..{data.end}"
+            )
         query = read_query(data.query)
         database = get_database()
         started = time.perf_counter()
@@ -143,9 +145,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             self._ensure_partitions(conn, database.schema, data.start, data.end)
             target = sql.Identifier(database.schema, self._table)
             deleted = conn.execute(
-                sql.SQL("DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s").format(
-                    t=target, d=sql.Identifier(self._date_column)
-                ),
+                sql.SQL(
+                    "DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s"
+                ).format(t=target, d=sql.Identifier(self._date_column)),
                 {"start": data.start, "end": data.end},
             ).rowcount
             inserted = conn.execute(
@@ -206,7 +208,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             )
             conn.execute(sql.SQL("DROP TABLE {}").format(target))
         conn.execute(
-            sql.SQL("CREATE TABLE {t} ({cols}, PRIMARY KEY ({key})) PARTITION BY RANGE ({d})").format(
+            sql.SQL(
+                "CREATE TABLE {t} ({cols}, PRIMARY KEY ({key})) PARTITION BY RANGE ({d})"
+            ).format(
                 t=target,
                 cols=sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(pg_type))

@@ -27,7 +27,9 @@ def _feature_columns() -> dict[str, pa.Column]:
         "cutoff_date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
         "target_date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
         "plan_id": pa.Column(int, nullable=False, coerce=True),
-        "phase": pa.Column(int, pa.Check.isin([1, 2, 3, 4]), nullable=False, coerce=True),
+        "phase": pa.Column(
+            int, pa.Check.isin([1, 2, 3, 4]), nullable=False, coerce=True
+        ),
         "starting_balance": pa.Column(float, pa.Check.gt(0), nullable=False),
         "balance": pa.Column(float, nullable=False),
         "equity": pa.Column(float, nullable=False),
@@ -35,7 +37,9 @@ def _feature_columns() -> dict[str, pa.Column]:
         "max_trailing_drawdown_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
         "daily_loss_limit_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
         "distance_to_drawdown_floor": pa.Column(float, nullable=False),
-        "drawdown_from_high_water": pa.Column(float, pa.Check.ge(-1e-6), nullable=False),
+        "drawdown_from_high_water": pa.Column(
+            float, pa.Check.ge(-1e-6), nullable=False
+        ),
         "account_age_days": pa.Column(int, count, nullable=False, coerce=True),
         "days_traded": pa.Column(int, count, nullable=False, coerce=True),
         "winning_streak": pa.Column(int, count, nullable=False, coerce=True),
@@ -49,15 +53,25 @@ def _feature_columns() -> dict[str, pa.Column]:
             int, count, nullable=False, regex=True, coerce=True
         ),
         r"win_share_\d+d": _share(r"win_share_\d+d", nullable=False),
-        r"(stop_loss|take_profit)_share_\d+d": _share(r"(stop_loss|take_profit)_share_\d+d"),
+        r"(stop_loss|take_profit)_share_\d+d": _share(
+            r"(stop_loss|take_profit)_share_\d+d"
+        ),
         r"\w+_volume_share_20d": _share(r"\w+_volume_share_20d"),
         r"\w+_session_share_20d": _share(r"\w+_session_share_20d"),
-        r"profit_factor_\d+d": pa.Column(float, pa.Check.ge(0), nullable=True, regex=True),
+        r"profit_factor_\d+d": pa.Column(
+            float, pa.Check.ge(0), nullable=True, regex=True
+        ),
         "open_positions": pa.Column(int, count, nullable=False, coerce=True),
         "open_notional": pa.Column(float, pa.Check.ge(0), nullable=False),
-        r"open_\w+_notional": pa.Column(float, pa.Check.ge(0), nullable=False, regex=True),
-        "volatility_regime": pa.Column(float, pa.Check.isin([0, 1, 2]), nullable=True, coerce=True),
-        "target_weekday": pa.Column(int, pa.Check.in_range(1, 5), nullable=False, coerce=True),
+        r"open_\w+_notional": pa.Column(
+            float, pa.Check.ge(0), nullable=False, regex=True
+        ),
+        "volatility_regime": pa.Column(
+            float, pa.Check.isin([0, 1, 2]), nullable=True, coerce=True
+        ),
+        "target_weekday": pa.Column(
+            int, pa.Check.in_range(1, 5), nullable=False, coerce=True
+        ),
     }
 
 

@@ -79,8 +79,10 @@ def assemble_model_input(features: pd.DataFrame, targets: pd.DataFrame) -> pd.Da
     ].rename(columns={"target_date": "observed_target_date"})
     known["target_net_profit"] = known["target_net_profit"].astype("float64")
     features = features.copy()
-    for frame, columns in ((known, ["cutoff_date", "observed_target_date"]),
-                           (features, ["cutoff_date", "target_date"])):
+    for frame, columns in (
+        (known, ["cutoff_date", "observed_target_date"]),
+        (features, ["cutoff_date", "target_date"]),
+    ):
         for column in columns:
             frame[column] = pd.to_datetime(frame[column])
     rows = features.merge(known, on=["account_id", "cutoff_date"], how="inner")

@@ -1,0 +1,89 @@
+"""Running preprocessing and features on a schema of the test database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from daily_profit_model.db.connection import Database
+from daily_profit_model.pipelines.features import create_pipeline as features_pipeline
+from daily_profit_model.pipelines.preprocessing import (
+    create_pipeline as preprocessing_pipeline,
+)
+from daily_profit_model.sandbox.plans import PLAN_SAMPLE
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
+FEATURE_TABLES = ("stg_account_day", "feature_account_day", "target_account_day")
+
+
+def sandbox_plans(folder: Path) -> Path:
+    """The sandbox's plan export (the plans its accounts use) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = resources.files("daily_profit_model.sandbox") / "data" / PLAN_SAMPLE
+    (folder / PLAN_SAMPLE).write_bytes(sample.read_bytes())
+    return folder
+
+
+def _catalog(parameters: dict) -> DataCatalog:
+    """The project's catalog entries of the two pipelines, and their parameters."""
+    entries = yaml.safe_load((CONF / "catalog.yml").read_text())
+    wanted = {
+        name: entry
+        for name, entry in entries.items()
+        if name
+        in (
+            "raw_plans",
+            "ref_symbol_asset_class",
+            "stg_account_day_stored",
+            "stg_account_day@sql",
+            "feature_account_day@sql",
+            "feature_account_day@pandas",
+            "target_account_day@sql",
+            "target_account_day@pandas",
+        )
+    }
+    wanted["raw_api_loads"] = {
+        "type": "daily_profit_model.datasets.raw_ingestion.RawIngestionDataset"
+    }
+    wanted["model_input"] = {"type": "MemoryDataset"}
+    catalog = DataCatalog.from_config(wanted)
+    defaults = yaml.safe_load((CONF / "parameters_features.yml").read_text())[
+        "features"
+    ]
+    settings = {**defaults, **parameters}
+    catalog["params:features"] = MemoryDataset(settings)
+    catalog["params:features.asset_classes"] = MemoryDataset(settings["asset_classes"])
+    return catalog
+
+
+def build_features(**parameters) -> pd.DataFrame:
+    """Run preprocessing and features with ``features`` parameter overrides.
+
+    Returns:
+        The model input the run produced.
+    """
+    catalog = _catalog(parameters)
+    SequentialRunner().run(preprocessing_pipeline() + features_pipeline(), catalog)
+    return catalog["model_input"].load()
+
+
+def stored_rows(
+    database: Database, table: str, day: dt.date | None = None
+) -> pd.DataFrame:
+    """Rows of a derived table (optionally one day), in key order, as plain values."""
+    date_column = "date" if table == "stg_account_day" else "cutoff_date"
+    with database.connect() as conn:
+        cursor = conn.execute(
+            f"SELECT * FROM {database.schema}.{table}"  # noqa: S608 (test constants)
+            + (f" WHERE {date_column} = %s" if day else "")
+            + f" ORDER BY account_id, {date_column}",
+            [day] if day else [],
+        )
+        columns = [d.name for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)

@@ -1,0 +1,133 @@
+"""Features are point-in-time: the population is the oracle's, the future changes
+nothing, and one day built alone equals a full rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from tests.features.helpers import (
+    FEATURE_TABLES,
+    build_features,
+    sandbox_plans,
+    stored_rows,
+)
+from tests.ingestion.helpers import run_ingestion, use_schema
+
+
+def _schema_with_world(pgdata, world, plans_dir):
+    database = use_schema(pgdata, f"feat_{uuid.uuid4().hex[:8]}")
+    run_ingestion(world, plans_dir=plans_dir)
+    return database
+
+
+@pytest.fixture(scope="module")
+def built(pgdata, small_world, tmp_path_factory):
+    plans = sandbox_plans(tmp_path_factory.mktemp("plans"))
+    database = _schema_with_world(pgdata, small_world, plans)
+    model_input = build_features()
+    return database, model_input, plans
+
+
+def test_population_is_every_account_alive_at_the_cutoff(built, small_world):
+    """The oracle (which knows the truth) scores exactly the accounts alive at each
+    cutoff; the feature table must hold exactly those rows, no more, no fewer."""
+    database, model_input, _ = built
+    use_schema_again = database  # the module's schema is still configured
+    features = stored_rows(use_schema_again, "feature_account_day")
+    oracle = small_world.truth("oracle")
+    ours = set(zip(features["account_id"], pd.to_datetime(features["cutoff_date"])))
+    truth = set(zip(oracle["account_id"], pd.to_datetime(oracle["cutoff_date"])))
+    last_cutoff = max(c for _, c in ours)
+    # the oracle stops one day before the world ends (it needs the next day)
+    assert {k for k in ours if k[1] < last_cutoff} == truth
+    assert len(model_input) == len(truth)
+
+
+def test_targets_are_next_day_net_profit(built, tables):
+    database, model_input, _ = built
+    daily = tables["metrics_daily"][["account_id", "date", "net_profit"]].copy()
+    daily["date"] = pd.to_datetime(daily["date"])
+    rows = model_input.merge(
+        daily,
+        left_on=["account_id", "target_date"],
+        right_on=["account_id", "date"],
+        how="left",
+    )
+    expected = rows["net_profit"].fillna(0.0)
+    assert (rows["target_net_profit"] - expected).abs().max() < 1e-9
+    assert (rows["target_net_profit"] == 0).any() and (
+        rows["target_net_profit"] != 0
+    ).any()
+
+
+def test_future_data_changes_no_feature_of_a_cutoff(pgdata, small_world, tmp_path):
+    """Change or delete every row dated after the cutoff; rebuild the cutoff alone;
+    every feature of every account (and the set of accounts) stays the same."""
+    database = _schema_with_world(pgdata, small_world, sandbox_plans(tmp_path))
+    build_features()
+    cutoff = dt.date(2025, 1, 20)
+    before = stored_rows(database, "feature_account_day", cutoff)
+    assert len(before) > 50
+    with database.connect() as conn:
+        conn.execute(f"SET search_path TO {database.schema}")
+        for table, column in (
+            ("raw_trades_closed", "trade_date"),
+            ("raw_trades_open", "trade_date"),
+        ):
+            conn.execute(f"DELETE FROM {table} WHERE {column} > %s", [cutoff])
+        # Every later metrics row changes (a breach for every account)...
+        conn.execute(
+            "UPDATE raw_metrics_daily SET net_profit = net_profit * 3 + 7, status = 2, "
+            "current_balance = 1, current_equity = 1 WHERE date > %s",
+            [cutoff],
+        )
+        # ...and later regimes say something else.
+        conn.execute(
+            "UPDATE raw_regimes_daily SET document = jsonb_set(document, "
+            "'{summary,key_metrics,volatility_regime}', '\"high\"') WHERE date > %s",
+            [cutoff],
+        )
+        # Today's snapshot columns of accounts are not point-in-time: scramble them.
+        conn.execute("UPDATE raw_accounts SET status = 3")
+        conn.execute("UPDATE raw_metrics_alltime SET net_profit = 1e9, status = 3")
+        conn.execute("DELETE FROM raw_accounts WHERE created_date::date > %s", [cutoff])
+    build_features(start_date=str(cutoff), end_date=str(cutoff))
+    after = stored_rows(database, "feature_account_day", cutoff)
+    assert_frame_equal(before, after)
+
+
+def test_one_day_at_a_time_equals_a_full_build(built):
+    database, _, _ = built
+    full = {t: stored_rows(database, t) for t in FEATURE_TABLES}
+    days = sorted(
+        pd.to_datetime(full["feature_account_day"]["cutoff_date"]).dt.date.unique()
+    )
+    with database.connect() as conn:
+        for table in FEATURE_TABLES:
+            conn.execute(f"DROP TABLE {database.schema}.{table}")
+    build_features(end_date=str(days[-5]))
+    for day in days[-4:]:
+        build_features(start_date=str(day), end_date=str(day))
+    for table in FEATURE_TABLES:
+        assert_frame_equal(
+            full[table], stored_rows(database, table), check_exact=False, rtol=1e-9
+        )
+
+
+def test_an_incremental_run_builds_only_the_newest_days(built, caplog):
+    database, _, _ = built
+    caplog.set_level("INFO")
+    build_features()
+    assert "feature_account_day: built" in caplog.text
+    built_line = next(
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("Features: building")
+    )
+    start, end = built_line.split("cutoffs ")[1].split(" ")[0].split("..")
+    assert (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days <= 6
