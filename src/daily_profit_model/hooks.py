@@ -10,6 +10,7 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 
 from daily_profit_model.db.connection import configure_database, settings_from_config
+from daily_profit_model.db.tracking import configure_mlflow_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,10 @@ def read_credentials(context: Any) -> dict[str, Any]:
 class DatabaseHooks:
     """Point the process's database at the environment's ``database.yml``."""
 
-    @hook_impl
+    # tryfirst: kedro-mlflow's own hook reads the tracking URI this one sets.
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        """Configure (but do not yet start or connect to) the environment's database."""
+        """Configure the environment's database, and MLflow's tracking store on it."""
         try:
             config = context.config_loader["database"].get("database", {})
         except MissingConfigException:
@@ -55,3 +57,4 @@ class DatabaseHooks:
         logger.info(
             "Database for env %r: %s", context.env or "local", database.describe()
         )
+        configure_mlflow_tracking(database, config.get("mlflow_database", "mlflow"))

@@ -1,0 +1,378 @@
+"""Nodes of the ``training`` pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import optuna
+import pandas as pd
+
+from daily_profit_model.datasets.tracking import ForecasterBundle
+from daily_profit_model.training import plots
+from daily_profit_model.training.conformal import calibrate
+from daily_profit_model.training.matrix import (
+    CATEGORICAL,
+    TARGET,
+    data_fingerprint,
+    feature_matrix,
+    feature_names,
+    target_scale,
+)
+from daily_profit_model.training.metrics import (
+    forecast_metrics,
+    pinball,
+    rolling_medians,
+    segment_metrics,
+)
+from daily_profit_model.training.models import (
+    Rows,
+    fit_booster,
+    point_params,
+    predict,
+    quantile_params,
+)
+from daily_profit_model.training.pyfunc_model import (
+    DailyPnlForecaster,
+    contributions_usd,
+    top_reasons,
+)
+from daily_profit_model.training.tuning import SEARCH_SPACE_VERSION, tune_point_model
+from daily_profit_model.training.windows import assign_windows, window_ranges
+
+logger = logging.getLogger(__name__)
+
+BASELINES = {
+    "zero": None,
+    "yesterday": "pnl_1d",
+    "mean_5d": "pnl_mean_5d",
+    "mean_20d": "pnl_mean_20d",
+    "median_5d": "baseline_median_5d",
+    "median_20d": "baseline_median_20d",
+}
+
+
+def _window(rows: pd.DataFrame, name: str) -> pd.DataFrame:
+    return rows[rows["window"] == name]
+
+
+def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Rows:
+    """Features, the (scaled) target and its weight."""
+    scale = target_scale(rows, scale_column)
+    return feature_matrix(rows, features), rows[TARGET] / scale, scale
+
+
+def prepare_training_rows(
+    model_input: pd.DataFrame, training: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Label each row with its time window and add the median baselines.
+
+    Returns:
+        The rows, and the identity of the data (date range, rows, hash, windows) for
+        the run's parameters.
+    """
+    rows = model_input.copy()
+    rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
+    rows["window"] = assign_windows(rows["cutoff_date"], training["windows"])
+    rows = rows.join(rolling_medians(rows, (5, 20)))
+    ranges = window_ranges(rows)
+    for name, spec in ranges.items():
+        logger.info(
+            "Window %-11s %s..%s: %d rows",
+            name,
+            spec["first"],
+            spec["last"],
+            spec["rows"],
+        )
+    identity = {
+        "data_first_cutoff": str(rows["cutoff_date"].min().date()),
+        "data_last_cutoff": str(rows["cutoff_date"].max().date()),
+        "data_rows": len(rows),
+        "data_sha256": data_fingerprint(rows),
+        "feature_count": len(feature_names(rows)),
+        **{
+            f"window_{n}": f"{s['first']}..{s['last']} ({s['rows']} rows)"
+            for n, s in ranges.items()
+        },
+    }
+    return rows, identity
+
+
+def _target_unit(rows: pd.DataFrame, scale_column: str | None) -> float:
+    """A typical account's size in the target's unit (see ``point_params``)."""
+    return 1.0 if scale_column else float(rows["starting_balance"].mean())
+
+
+def tune(
+    rows: pd.DataFrame, storage: optuna.storages.BaseStorage, training: dict[str, Any]
+) -> dict[str, Any]:
+    """Search the point model's objective and tree parameters with Optuna (TPE, pruning).
+
+    Returns:
+        The best trial's parameters and the study's name and size.
+    """
+    features = feature_names(rows)
+    fitting = rows[rows["window"].isin(["train", "validation"])]
+    settings = training["tuning"]
+    scale = training.get("target_scale") or "usd"
+    study_name = (
+        f"{settings['study_name']}-{SEARCH_SPACE_VERSION}-{scale}-"
+        f"{data_fingerprint(fitting)[:12]}"
+    )
+    target_unit = _target_unit(rows, training.get("target_scale"))
+    study = tune_point_model(
+        _xy(_window(rows, "train"), features, training.get("target_scale")),
+        _xy(_window(rows, "validation"), features, training.get("target_scale")),
+        storage,
+        study_name,
+        settings,
+        int(training["seed"]),
+        target_unit,
+    )
+    return {
+        **study.best_params,
+        "target_unit": target_unit,
+        "study_name": study_name,
+        "trials": len(study.trials),
+        "best_validation_mae": study.best_value,
+    }
+
+
+def fit_forecaster(
+    rows: pd.DataFrame, tuned: dict[str, Any], training: dict[str, Any]
+) -> DailyPnlForecaster:
+    """Fit the point model (tuned) and the 5% / 95% models; conformalise on calibration.
+
+    Early stopping always uses the validation window; the test window is not touched.
+    """
+    features = feature_names(rows)
+    seed = int(training["seed"])
+    scale_column = training.get("target_scale")
+    train = _xy(_window(rows, "train"), features, scale_column)
+    valid = _xy(_window(rows, "validation"), features, scale_column)
+    trial = {
+        k: v
+        for k, v in tuned.items()
+        if k not in ("study_name", "trials", "best_validation_mae", "target_unit")
+    }
+    point = fit_booster(
+        point_params(trial, seed, float(tuned["target_unit"])), train, valid, 3000
+    )
+    settings = training["quantile_model"]
+    lower = fit_booster(
+        quantile_params(0.05, settings, seed), train, valid, settings["max_rounds"]
+    )
+    upper = fit_booster(
+        quantile_params(0.95, settings, seed), train, valid, settings["max_rounds"]
+    )
+    calibration_rows = _window(rows, "calibration")
+    matrix = feature_matrix(calibration_rows, features)
+    scale = target_scale(calibration_rows, scale_column).to_numpy()
+    scores = pd.DataFrame(
+        {
+            "actual": calibration_rows[TARGET].to_numpy(),
+            "raw_lower": predict(lower, matrix, scale),
+            "raw_upper": predict(upper, matrix, scale),
+            "phase": calibration_rows["phase"].to_numpy(),
+        }
+    )
+    calibration = calibrate(
+        scores,
+        float(training["interval_coverage"]),
+        int(training["min_calibration_rows_per_phase"]),
+    )
+    logger.info(
+        "Fitted: point %d rounds, 5%% %d, 95%% %d; conformal corrections %s",
+        point.best_iteration,
+        lower.best_iteration,
+        upper.best_iteration,
+        {
+            k: (round(v["lower"], 1), round(v["upper"], 1))
+            for k, v in calibration["by_phase"].items()
+        },
+    )
+    spec = {
+        "features": features,
+        "categorical": list(CATEGORICAL),
+        "scale": scale_column,
+        "calibration": calibration,
+    }
+    return DailyPnlForecaster.from_parts(point, lower, upper, spec)
+
+
+def _test_frame(rows: pd.DataFrame, model: DailyPnlForecaster) -> pd.DataFrame:
+    test = _window(rows, "test")
+    predicted = model.predict(None, test)
+    frame = test[["account_id", "cutoff_date", "phase", "starting_balance"]].assign(
+        actual=test[TARGET],
+        forecast=predicted["forecast"],
+        lower=predicted["lower_90"],
+        upper=predicted["upper_90"],
+    )
+    for name, column in BASELINES.items():
+        frame[f"baseline_{name}"] = 0.0 if column is None else test[column].fillna(0.0)
+    return frame
+
+
+def _oracle_metrics(frame: pd.DataFrame, oracle: pd.DataFrame) -> dict[str, float]:
+    if oracle.empty:
+        return {}
+    truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"]))
+    both = frame.merge(truth, on=["account_id", "cutoff_date"], how="inner")
+    if both.empty:
+        return {}
+    oracle_mae = float((both["actual"] - both["q50"]).abs().mean())
+    model_mae = float((both["actual"] - both["forecast"]).abs().mean())
+    ratios = [
+        pinball(both["actual"], both["lower"], 0.05)
+        / pinball(both["actual"], both["q05"], 0.05),
+        pinball(both["actual"], both["upper"], 0.95)
+        / pinball(both["actual"], both["q95"], 0.95),
+    ]
+    return {
+        "oracle_rows": float(len(both)),
+        "oracle_mae": oracle_mae,
+        "oracle_pinball_05": pinball(both["actual"], both["q05"], 0.05),
+        "oracle_pinball_95": pinball(both["actual"], both["q95"], 0.95),
+        "oracle_coverage_90": float(
+            ((both["actual"] >= both["q05"]) & (both["actual"] <= both["q95"])).mean()
+        ),
+        "mae_ratio_to_oracle": model_mae / oracle_mae,
+        "pinball_ratio_to_oracle": float(np.mean(ratios)),
+        "pinball_05_ratio_to_oracle": ratios[0],
+        "pinball_95_ratio_to_oracle": ratios[1],
+    }
+
+
+def evaluate(
+    rows: pd.DataFrame,
+    model: DailyPnlForecaster,
+    oracle: pd.DataFrame,
+    training: dict[str, Any],
+) -> tuple[
+    dict[str, float], pd.DataFrame, pd.DataFrame, plt.Figure, plt.Figure, plt.Figure
+]:
+    """Score the test window once: model, baselines and (sandbox) oracle.
+
+    Returns:
+        Metrics (MLflow names), segment metrics, test predictions, and the figures:
+        predicted vs actual, interval calibration by segment, errors by day.
+    """
+    frame = _test_frame(rows, model)
+    overall = forecast_metrics(frame)
+    metrics = {f"test_{k}": v for k, v in overall.items()}
+    baseline_mae = {
+        name: float((frame["actual"] - frame[f"baseline_{name}"]).abs().mean())
+        for name in BASELINES
+    }
+    metrics |= {f"baseline_{k}_mae": v for k, v in baseline_mae.items()}
+    best = min(baseline_mae, key=baseline_mae.get)
+    metrics["baseline_best_mae"] = baseline_mae[best]
+    metrics["improvement_over_baseline"] = 1 - overall["mae"] / baseline_mae[best]
+    metrics |= _oracle_metrics(frame, oracle)
+    frame["size"] = frame["starting_balance"].round(0).astype("int64")
+    segments = pd.concat(
+        [
+            segment_metrics(frame, by).rename(columns={by: "value"}).assign(segment=by)
+            for by in ("phase", "size")
+        ],
+        ignore_index=True,
+    )
+    for _, segment in segments.iterrows():
+        metrics[f"test_coverage_90_{segment['segment']}_{segment['value']}"] = segment[
+            "coverage_90"
+        ]
+        metrics[f"test_mae_{segment['segment']}_{segment['value']}"] = segment["mae"]
+    daily = _daily_errors(frame, best, oracle)
+    logger.info(
+        "Test: MAE %.2f (best baseline %s %.2f, oracle %s), coverage %.3f, pinball 5%% %.2f 95%% %.2f",
+        overall["mae"],
+        best,
+        baseline_mae[best],
+        f"{metrics['oracle_mae']:.2f}" if "oracle_mae" in metrics else "n/a",
+        overall["coverage_90"],
+        overall["pinball_05"],
+        overall["pinball_95"],
+    )
+    return (
+        metrics,
+        segments,
+        frame,
+        plots.predicted_vs_actual(frame),
+        plots.interval_calibration(segments, float(training["interval_coverage"])),
+        plots.residuals_by_day(daily),
+    )
+
+
+def _daily_errors(frame: pd.DataFrame, best: str, oracle: pd.DataFrame) -> pd.DataFrame:
+    by_day = frame.assign(
+        model_err=(frame["actual"] - frame["forecast"]).abs(),
+        baseline_err=(frame["actual"] - frame[f"baseline_{best}"]).abs(),
+        inside=(frame["actual"] >= frame["lower"])
+        & (frame["actual"] <= frame["upper"]),
+    )
+    daily = by_day.groupby("cutoff_date").agg(
+        model_mae=("model_err", "mean"),
+        baseline_mae=("baseline_err", "mean"),
+        coverage_90=("inside", "mean"),
+    )
+    if not oracle.empty:
+        truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"]))
+        both = frame.merge(truth, on=["account_id", "cutoff_date"])
+        daily["oracle_mae"] = (
+            (both["actual"] - both["q50"]).abs().groupby(both["cutoff_date"]).mean()
+        )
+    return daily.reset_index()
+
+
+def explain(
+    rows: pd.DataFrame, model: DailyPnlForecaster, training: dict[str, Any]
+) -> tuple[pd.DataFrame, plt.Figure]:
+    """SHAP (TreeSHAP from LightGBM) of the point model on a sample of test rows.
+
+    Returns:
+        Global importance (mean |contribution| in USD per feature), and the summary plot.
+    """
+    test = _window(rows, "test")
+    sample = test.sample(
+        min(len(test), int(training["shap_sample_rows"])), random_state=0
+    )
+    matrix = feature_matrix(sample, model.spec["features"])
+    values = contributions_usd(
+        model.point, matrix, target_scale(sample, model.spec.get("scale")).to_numpy()
+    )
+    importance = pd.DataFrame(
+        {"feature": matrix.columns, "mean_abs_shap_usd": np.abs(values).mean(axis=0)}
+    ).sort_values("mean_abs_shap_usd", ascending=False, ignore_index=True)
+    reasons = top_reasons(values[:5], matrix.head(5), int(training["top_reasons"]))
+    logger.info("Top features: %s", ", ".join(importance["feature"].head(8)))
+    logger.debug("Example reasons:\n%s", reasons)
+    return importance, plots.shap_summary(values, matrix)
+
+
+def package(
+    rows: pd.DataFrame, model: DailyPnlForecaster, identity: dict[str, Any]
+) -> ForecasterBundle:
+    """The registered model's parts: boosters, spec, an input example and its output."""
+    features = model.spec["features"]
+    example = _window(rows, "test").head(5)[features].reset_index(drop=True)
+    numeric = [f for f in features if f not in model.spec["categorical"]]
+    example[numeric] = feature_matrix(example, features)[numeric]
+    return ForecasterBundle(
+        boosters={
+            "point": model.point.model_to_string(),
+            "lower": model.lower.model_to_string(),
+            "upper": model.upper.model_to_string(),
+        },
+        spec=model.spec,
+        input_example=example,
+        output_example=model.predict(None, example),
+        tags={k: str(v) for k, v in identity.items()},
+    )
+
+
+def run_parameters(tuned: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    """What the run records as MLflow parameters: tuned choices and the data's identity."""
+    return {**{f"tuned_{k}": v for k, v in tuned.items()}, **identity}

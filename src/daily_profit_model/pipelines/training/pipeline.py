@@ -1,0 +1,76 @@
+"""``training``: windows → Optuna → LightGBM + CQR → test metrics, SHAP → registry."""
+
+from kedro.pipeline import Node, Pipeline
+
+from daily_profit_model.pipelines.training.nodes import (
+    evaluate,
+    explain,
+    fit_forecaster,
+    package,
+    prepare_training_rows,
+    run_parameters,
+    tune,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Train, evaluate once on the test window, explain and register ``daily_pnl``."""
+    return Pipeline(
+        [
+            Node(
+                prepare_training_rows,
+                inputs=["model_input", "params:training"],
+                outputs=["training_rows", "training_data_identity"],
+                name="split_by_time",
+            ),
+            Node(
+                tune,
+                inputs=["training_rows", "optuna_storage", "params:training"],
+                outputs="tuned_point_params",
+                name="tune_point_model",
+            ),
+            Node(
+                fit_forecaster,
+                inputs=["training_rows", "tuned_point_params", "params:training"],
+                outputs="forecaster",
+                name="fit_forecaster",
+            ),
+            Node(
+                evaluate,
+                inputs=[
+                    "training_rows",
+                    "forecaster",
+                    "sandbox_oracle",
+                    "params:training",
+                ],
+                outputs=[
+                    "training_metrics",
+                    "test_segment_metrics",
+                    "test_predictions",
+                    "predicted_vs_actual_plot",
+                    "interval_calibration_plot",
+                    "errors_by_day_plot",
+                ],
+                name="evaluate_on_test",
+            ),
+            Node(
+                explain,
+                inputs=["training_rows", "forecaster", "params:training"],
+                outputs=["shap_importance", "shap_summary_plot"],
+                name="explain_with_shap",
+            ),
+            Node(
+                run_parameters,
+                inputs=["tuned_point_params", "training_data_identity"],
+                outputs="training_run_params",
+                name="record_run_parameters",
+            ),
+            Node(
+                package,
+                inputs=["training_rows", "forecaster", "training_data_identity"],
+                outputs="daily_pnl_model",
+                name="register_model",
+            ),
+        ],
+        tags=["training"],
+    )

@@ -1,0 +1,1 @@
+"""Training: time windows, LightGBM models, Optuna tuning, conformal intervals, metrics."""

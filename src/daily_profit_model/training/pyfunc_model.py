@@ -1,0 +1,141 @@
+"""The registered model ``daily_pnl``: point forecast, conformal 90% interval, reasons.
+
+MLflow "models from code": this file is logged with the model and runs on its own; it
+imports nothing from the project, so ``mlflow.pyfunc.load_model("models:/daily_pnl@champion")``
+works in any process with lightgbm, pandas and mlflow. The project's training and
+scoring use the same functions, so what is registered is what was evaluated.
+
+Artifacts: ``point``, ``lower`` and ``upper`` (LightGBM model files, forecasting
+netProfit in USD or in units of the spec's ``scale`` column) and ``spec`` (JSON: feature
+list, categorical columns, scale column, conformal corrections by phase).
+"""
+
+from __future__ import annotations
+
+import json
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
+
+
+def prepare_matrix(
+    frame: pd.DataFrame, features: list[str], categorical: list[str]
+) -> pd.DataFrame:
+    """The features as LightGBM takes them: floats, and categories for text columns.
+
+    Raises:
+        KeyError: A feature the model needs is missing from ``frame``.
+    """
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise KeyError(f"Feature rows lack {missing}")
+    matrix = frame[features].copy()
+    for column in features:
+        if column in categorical:
+            matrix[column] = matrix[column].astype("category")
+        else:
+            matrix[column] = pd.to_numeric(
+                matrix[column].astype("object").where(matrix[column].notna(), np.nan)
+            ).astype("float64")
+    return matrix
+
+
+def conformal_bounds(
+    raw_lower: np.ndarray, raw_upper: np.ndarray, phase: pd.Series, calibration: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw quantile bounds widened by the calibration's corrections for each row's phase."""
+    pooled = calibration["pooled"]
+    keys = pd.Series(phase).astype("Int64").astype(str).to_numpy()
+    by_phase = calibration["by_phase"]
+    lower_fix = np.array([by_phase.get(k, pooled)["lower"] for k in keys], dtype=float)
+    upper_fix = np.array([by_phase.get(k, pooled)["upper"] for k in keys], dtype=float)
+    lower = np.asarray(raw_lower) - lower_fix
+    upper = np.asarray(raw_upper) + upper_fix
+    return np.minimum(lower, upper), np.maximum(lower, upper)
+
+
+def contributions_usd(
+    booster: lgb.Booster, matrix: pd.DataFrame, scale: np.ndarray
+) -> np.ndarray:
+    """TreeSHAP contribution of each feature to each forecast, in USD."""
+    values = booster.predict(
+        matrix, num_iteration=booster.best_iteration or None, pred_contrib=True
+    )[:, :-1]
+    return values * np.asarray(scale, dtype=float)[:, None]
+
+
+def top_reasons(
+    contributions: np.ndarray, matrix: pd.DataFrame, k: int
+) -> pd.DataFrame:
+    """The ``k`` features that move each row's forecast most, with their USD effect."""
+    order = np.argsort(-np.abs(contributions), axis=1)[:, :k]
+    names = np.asarray(matrix.columns)
+    rows = np.arange(len(matrix))[:, None]
+    out = {}
+    for i in range(k):
+        out[f"reason_{i + 1}"] = names[order[:, i]]
+        out[f"reason_{i + 1}_usd"] = contributions[rows[:, 0], order[:, i]]
+    return pd.DataFrame(out, index=matrix.index)
+
+
+class DailyPnlForecaster(PythonModel):
+    """Tomorrow's netProfit of each account: forecast, lower_90, upper_90 (+ reasons)."""
+
+    @classmethod
+    def from_parts(
+        cls, point: lgb.Booster, lower: lgb.Booster, upper: lgb.Booster, spec: dict
+    ) -> DailyPnlForecaster:
+        """A forecaster from fitted boosters (training uses it before registering)."""
+        model = cls()
+        model.point, model.lower, model.upper, model.spec = point, lower, upper, spec
+        return model
+
+    def load_context(self, context) -> None:
+        """Read the three boosters and the spec from the model's artifacts."""
+        self.point = lgb.Booster(model_file=context.artifacts["point"])
+        self.lower = lgb.Booster(model_file=context.artifacts["lower"])
+        self.upper = lgb.Booster(model_file=context.artifacts["upper"])
+        with open(context.artifacts["spec"], encoding="utf-8") as handle:
+            self.spec = json.load(handle)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        """Forecast each feature row; ``params={"reasons": k}`` adds the top k reasons.
+
+        Raises:
+            KeyError: A feature the model needs is missing from ``model_input``.
+        """
+        spec = self.spec
+        matrix = prepare_matrix(model_input, spec["features"], spec["categorical"])
+        # The boosters forecast netProfit in USD, or in units of a scale column.
+        scale = (
+            pd.to_numeric(model_input[spec["scale"]]).to_numpy(dtype=float)
+            if spec.get("scale")
+            else np.ones(len(model_input))
+        )
+        forecast = scale * self.point.predict(
+            matrix, num_iteration=self.point.best_iteration or None
+        )
+        raw_lower = scale * self.lower.predict(
+            matrix, num_iteration=self.lower.best_iteration or None
+        )
+        raw_upper = scale * self.upper.predict(
+            matrix, num_iteration=self.upper.best_iteration or None
+        )
+        lower, upper = conformal_bounds(
+            raw_lower, raw_upper, model_input["phase"], spec["calibration"]
+        )
+        out = pd.DataFrame(
+            {"forecast": forecast, "lower_90": lower, "upper_90": upper},
+            index=model_input.index,
+        )
+        k = int((params or {}).get("reasons", 0))
+        if k:
+            contributions = contributions_usd(self.point, matrix, scale)
+            out = out.join(top_reasons(contributions, matrix, k))
+        return out
+
+
+set_model(DailyPnlForecaster())
