@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 
+import mlflow
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 
-def test_default_run_builds_the_world_ingests_it_and_checks_the_database(
-    database, project_copy
-):
+def test_default_run_from_world_to_registered_model(database, project_copy):
     with database.connect() as conn:
         before = conn.execute(
             "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
         ).fetchone()[0]
     bootstrap_project(project_copy)
-    small_world = {"sandbox": {"n_traders": 120, "n_days": 15, "oracle_scenarios": 20}}
+    small_world = {
+        "sandbox": {"n_traders": 150, "n_days": 32, "oracle_scenarios": 20},
+        "training": {
+            "windows": {"test_days": 5, "calibration_days": 5, "validation_days": 4},
+            "tuning": {"n_trials": 2},
+            "min_calibration_rows_per_phase": 30,
+        },
+    }
     with KedroSession.create(
         project_path=project_copy, runtime_params=small_world
     ) as session:
@@ -37,3 +43,15 @@ def test_default_run_builds_the_world_ingests_it_and_checks_the_database(
             "SELECT count(*) FROM prop_trading_model.ingestion_state WHERE status <> 'complete'"
         ).fetchone()[0]
     assert trades > 0 and incomplete == 0
+
+    # features → model input → training: metrics, plots and the registered model
+    metrics = json.loads((reports / "training_metrics.json").read_text())
+    assert {"test_mae", "test_coverage_90", "mae_ratio_to_oracle"} <= set(metrics)
+    for plot in ("shap_summary", "predicted_vs_actual", "interval_calibration"):
+        assert (reports / f"{plot}.png").stat().st_size > 10_000
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("daily_pnl", "champion")
+    run = client.get_run(version.run_id)
+    assert run.data.metrics["test_mae"] == metrics["test_mae"]
+    logged = {a.path for a in client.list_artifacts(version.run_id, "plots")}
+    assert "plots/shap_summary.png" in logged

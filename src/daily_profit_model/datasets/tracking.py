@@ -28,7 +28,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.tracking import sqlalchemy_url
@@ -162,11 +162,13 @@ class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
 
 
 def _signature(data: ForecasterBundle) -> ModelSignature:
-    """Every feature optional (a real day has NULLs anywhere), numbers as doubles."""
+    """Every feature named and optional (a real day has NULLs anywhere). Numbers are
+    typed ``any``: the feature table has integers, nullable integers and doubles, and
+    the model casts them itself; MLflow's strict casts would refuse int → double."""
     categorical = set(data.spec["categorical"])
     inputs = Schema(
         [
-            ColSpec("string" if c in categorical else "double", c, required=False)
+            ColSpec("string" if c in categorical else AnyType(), c, required=False)
             for c in data.input_example.columns
         ]
     )

@@ -1,0 +1,100 @@
+"""Windows, conformal calibration and metrics on small frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from daily_profit_model.training.conformal import calibrate
+from daily_profit_model.training.metrics import pinball, rolling_medians
+from daily_profit_model.training.pyfunc_model import conformal_bounds
+from daily_profit_model.training.windows import WindowError, assign_windows
+
+WINDOWS = {"test_days": 5, "calibration_days": 4, "validation_days": 3, "gap_days": 1}
+
+
+def test_windows_are_time_ordered_with_gaps():
+    days = pd.Series(pd.bdate_range("2025-01-06", periods=40)).repeat(3)
+    labels = assign_windows(days, WINDOWS)
+    per_day = pd.DataFrame(
+        {"day": days.to_numpy(), "window": labels.to_numpy()}
+    ).drop_duplicates()
+    order = per_day.dropna()["window"].tolist()
+    # newest days are the test window; each window is one block, in time order
+    assert order[-5:] == ["test"] * 5
+    blocks = [w for i, w in enumerate(order) if i == 0 or order[i - 1] != w]
+    assert blocks == ["train", "validation", "calibration", "test"]
+    # one gap day between consecutive windows, belonging to none
+    assert per_day["window"].isna().sum() == 3
+    last_train = per_day.loc[per_day["window"] == "train", "day"].max()
+    first_valid = per_day.loc[per_day["window"] == "validation", "day"].min()
+    assert (first_valid - last_train).days > 1
+
+
+def test_too_few_days_is_a_clear_error():
+    days = pd.Series(pd.bdate_range("2025-01-06", periods=20))
+    with pytest.raises(WindowError, match="need at least"):
+        assign_windows(days, WINDOWS)
+
+
+def test_conformal_intervals_reach_their_coverage_per_phase():
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        phase = rng.integers(1, 3, n)
+        noise = rng.standard_t(3, n) * np.where(phase == 1, 10, 100)
+        # raw quantile models far too narrow, more so in phase 2
+        return pd.DataFrame(
+            {"actual": noise, "raw_lower": -5.0, "raw_upper": 5.0, "phase": phase}
+        )
+
+    calibration = calibrate(rows(4000), 0.9, min_rows=100)
+    test = rows(20000)
+    lower, upper = conformal_bounds(
+        test["raw_lower"].to_numpy(),
+        test["raw_upper"].to_numpy(),
+        test["phase"],
+        calibration,
+    )
+    inside = (test["actual"] >= lower) & (test["actual"] <= upper)
+    for phase in (1, 2):
+        coverage = inside[test["phase"] == phase].mean()
+        assert 0.88 <= coverage <= 0.92, (phase, coverage)
+    assert calibration["by_phase"]["2"]["upper"] > calibration["by_phase"]["1"]["upper"]
+
+
+def test_pinball_loss():
+    actual = np.array([0.0, 10.0])
+    assert pinball(actual, np.array([0.0, 0.0]), 0.05) == pytest.approx(0.25)
+    assert pinball(actual, np.array([20.0, 20.0]), 0.95) == pytest.approx(
+        (0.05 * 20 + 0.05 * 10) / 2
+    )
+
+
+def test_rolling_medians_use_only_each_accounts_past():
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a"] * 4 + ["b"] * 2,
+            "cutoff_date": pd.to_datetime(
+                [
+                    "2025-01-06",
+                    "2025-01-07",
+                    "2025-01-08",
+                    "2025-01-20",
+                    "2025-01-06",
+                    "2025-01-07",
+                ]
+            ),
+            "pnl_1d": [1.0, 5.0, 3.0, 100.0, -7.0, -1.0],
+        }
+    ).sample(frac=1, random_state=1)
+    medians = rolling_medians(frame, (5,))["baseline_median_5d"]
+    expected = {
+        ("a", "2025-01-08"): 3.0,
+        ("a", "2025-01-20"): 100.0,
+        ("b", "2025-01-07"): -4.0,
+    }
+    for (account, day), value in expected.items():
+        row = (frame["account_id"] == account) & (frame["cutoff_date"] == day)
+        assert medians[row].item() == value
