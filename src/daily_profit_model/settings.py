@@ -1,8 +1,9 @@
 """Project settings. See https://docs.kedro.org/en/stable/configure/configuration_basics/"""
 
 from daily_profit_model.hooks import DatabaseHooks
+from daily_profit_model.monitoring import RunLogHooks
 
-HOOKS = (DatabaseHooks(),)
+HOOKS = (DatabaseHooks(), RunLogHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

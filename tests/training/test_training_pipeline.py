@@ -21,6 +21,7 @@ from daily_profit_model.datasets.tracking import (
     OptunaStorageDataset,
     RegisteredModelDataset,
 )
+from daily_profit_model.db import get_database
 from daily_profit_model.db.tracking import sqlalchemy_url
 from daily_profit_model.pipelines.training import create_pipeline
 from tests.features.helpers import CONF, build_features, sandbox_plans
@@ -53,8 +54,6 @@ def model_input(pgdata, small_world, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tracking(pgdata, model_input):
     """A fresh MLflow tracking database for this module."""
-    from daily_profit_model.db import get_database
-
     uri = sqlalchemy_url(get_database(), f"mlflow_{uuid.uuid4().hex[:8]}")
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -89,7 +88,7 @@ def _train(model_input, small_world, tmp_path, optuna_db):
             "training_run_params": MlflowFiguresDataset(
                 str(tmp_path / "params.json"), kind="params"
             ),
-            "daily_pnl_model": RegisteredModelDataset(model_name="daily_pnl"),
+            "daily_pnl_model@bundle": RegisteredModelDataset(model_name="daily_pnl"),
         }
     )
     mlflow.set_experiment("daily_pnl")

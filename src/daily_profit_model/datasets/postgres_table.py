@@ -58,10 +58,13 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         schema: Schema; defaults to the configured database's (``prop_trading_model``).
         key_columns: Upsert key; defaults to the table's primary key.
         load_args: ``columns`` (list), ``date_column``, ``start`` and ``end`` (inclusive
-            dates), ``order_by`` (list, defaults to the key), ``dtype_backend``
+            dates), ``latest`` (only the newest day of ``date_column`` when no
+            start/end is set), ``order_by`` (list, defaults to the key), ``dtype_backend``
             (``numpy_nullable``, the default, keeps NULL and NaN apart; ``numpy``).
         save_args: ``mode``: ``upsert`` (default), ``append`` (a key conflict is an
             error) or ``replace`` (the table's rows are replaced by the frame);
+            ``replace_days_of``: a date column; the stored rows of the frame's days
+            are deleted in the same transaction (a re-run of a day replaces it);
             ``session_memory``: ``temp_buffers`` and ``work_mem`` of the writing
             session (default ``256MB``), which hold the staging table and key sort.
         metadata: Free-form metadata (kedro-viz layer and preview settings).
@@ -166,6 +169,14 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         if end:
             conditions.append(sql.SQL("{} <= %s").format(sql.Identifier(date_column)))
             params.append(end)
+        if self._load_args.get("latest") and date_column and not (start or end):
+            # only the newest day stored (the morning job's cutoff when no date is given)
+            conditions.append(
+                sql.SQL("{d} = (SELECT max({d}) FROM {t})").format(
+                    d=sql.Identifier(date_column),
+                    t=sql.Identifier(info.schema, info.name),
+                )
+            )
         if conditions:
             query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
         order_by = self._load_args.get("order_by") or list(info.primary_key)
@@ -228,6 +239,20 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     # --- saving ------------------------------------------------------------------
 
+    def _delete_replaced_days(self, conn, data: pd.DataFrame) -> int:
+        """With ``save_args.replace_days_of``, delete the stored rows of the frame's days."""
+        column = self._save_args.get("replace_days_of")
+        if not column or data.empty:
+            return 0
+        validate_identifier(column, "replace_days_of")
+        days = sorted({pd.Timestamp(d).date() for d in data[column].dropna().unique()})
+        return conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                sql.Identifier(self.schema, self._table), sql.Identifier(column)
+            ),
+            [days],
+        ).rowcount
+
     def save(self, data: pd.DataFrame) -> None:
         """Write ``data`` into the table in one transaction (COPY, then upsert).
 
@@ -237,9 +262,13 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 The message names the table, the column and the first offending row;
                 the table is unchanged.
         """
+        if isinstance(data, pd.DataFrame) and data.empty:
+            logger.info("Nothing to save to %s (no rows)", self.qualified_name)
+            return
         started = time.perf_counter()
         with get_database().connect() as conn:
             prepare_session(conn, self._memory)
+            replaced = self._delete_replaced_days(conn, data)
             rows = self._writer.write(
                 conn, data, self.schema, self._table, self._key_columns
             )
@@ -250,10 +279,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             **self._writer.clock.laps,
         }
         logger.info(
-            "Saved %d rows to %s (%s) in %.2f s (%.0f rows/s)",
+            "Saved %d rows to %s (%s%s) in %.2f s (%.0f rows/s)",
             rows,
             self.qualified_name,
             self._mode,
+            f", {replaced} rows of its days replaced" if replaced else "",
             elapsed,
             rows / elapsed if elapsed else 0.0,
         )

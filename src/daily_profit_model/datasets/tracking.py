@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 _PYFUNC_FILE = Path(__file__).resolve().parents[1] / "training" / "pyfunc_model.py"
-_RUNTIME_PACKAGES = ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn")
+_RUNTIME_PACKAGES = ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn")
 
 
 class OptunaStorageDataset(AbstractDataset[None, optuna.storages.BaseStorage]):
@@ -74,6 +74,7 @@ class ForecasterBundle:
         input_example: A few feature rows (the model's signature is inferred from them).
         output_example: The model's output on them.
         tags: Tags of the registered version (data fingerprint, windows).
+        reference: Training rows and their forecasts (``_forecast``): drift's reference.
     """
 
     boosters: dict[str, str]
@@ -81,6 +82,7 @@ class ForecasterBundle:
     input_example: pd.DataFrame
     output_example: pd.DataFrame
     tags: dict[str, str]
+    reference: pd.DataFrame
 
 
 class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
@@ -134,6 +136,9 @@ class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
             spec_path = Path(tmp) / "spec.json"
             spec_path.write_text(json.dumps(data.spec, indent=1), encoding="utf-8")
             artifacts["spec"] = str(spec_path)
+            reference_path = Path(tmp) / "reference.parquet"
+            data.reference.to_parquet(reference_path, index=False)
+            artifacts["reference"] = str(reference_path)
             signature = _signature(data)
             info = mlflow.pyfunc.log_model(
                 name="model",

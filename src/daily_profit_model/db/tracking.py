@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
+import mlflow
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -62,10 +63,22 @@ def _ensure_database(conninfo: str, dbname: str) -> None:
                 pass  # another process created it meanwhile
 
 
+_configured_uri: str | None = None
+
+
 def configure_mlflow_tracking(database: Database, dbname: str = "mlflow") -> None:
-    """Point MLflow at the project's server unless ``MLFLOW_TRACKING_URI`` is set."""
-    if os.environ.get(TRACKING_URI_ENV_VAR):
+    """Point MLflow at the project's server unless ``MLFLOW_TRACKING_URI`` is set.
+
+    A URI this function set earlier in the process (another session, another database)
+    is replaced; one set by the user is kept.
+    """
+    global _configured_uri  # noqa: PLW0603
+    current = os.environ.get(TRACKING_URI_ENV_VAR)
+    if current and current != _configured_uri:
         logger.info("MLflow tracking: %s from the environment", TRACKING_URI_ENV_VAR)
         return
-    os.environ[TRACKING_URI_ENV_VAR] = sqlalchemy_url(database, dbname)
+    _configured_uri = sqlalchemy_url(database, dbname)
+    os.environ[TRACKING_URI_ENV_VAR] = _configured_uri
+    # kedro-mlflow reads mlflow.get_tracking_uri(), which prefers a URI set in-process.
+    mlflow.set_tracking_uri(_configured_uri)
     logger.info("MLflow tracking: database %r of %s", dbname, database.describe())

@@ -6,8 +6,9 @@ works in any process with lightgbm, pandas and mlflow. The project's training an
 scoring use the same functions, so what is registered is what was evaluated.
 
 Artifacts: ``point``, ``lower`` and ``upper`` (LightGBM model files, forecasting
-netProfit in USD or in units of the spec's ``scale`` column) and ``spec`` (JSON: feature
-list, categorical columns, scale column, conformal corrections by phase).
+netProfit in USD or in units of the spec's ``scale`` column), ``spec`` (JSON: feature
+list, categorical columns, scale column, conformal corrections by phase) and
+``reference`` (parquet: a sample of training rows with their ``_forecast``, for drift).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class DailyPnlForecaster(PythonModel):
         """A forecaster from fitted boosters (training uses it before registering)."""
         model = cls()
         model.point, model.lower, model.upper, model.spec = point, lower, upper, spec
+        model.reference = None
         return model
 
     def load_context(self, context) -> None:
@@ -100,6 +102,9 @@ class DailyPnlForecaster(PythonModel):
         self.upper = lgb.Booster(model_file=context.artifacts["upper"])
         with open(context.artifacts["spec"], encoding="utf-8") as handle:
             self.spec = json.load(handle)
+        # A sample of training rows and their forecasts: the reference for drift.
+        reference = context.artifacts.get("reference")
+        self.reference = pd.read_parquet(reference) if reference else None
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         """Forecast each feature row; ``params={"reasons": k}`` adds the top k reasons.

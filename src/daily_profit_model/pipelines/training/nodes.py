@@ -355,12 +355,17 @@ def explain(
 def package(
     rows: pd.DataFrame, model: DailyPnlForecaster, identity: dict[str, Any]
 ) -> ForecasterBundle:
-    """The registered model's parts: boosters, spec, an input example and its output."""
+    """The registered model's parts: boosters, spec, an input example and its output,
+    and a sample of training rows (with forecasts) as the reference for drift."""
     features = model.spec["features"]
     example = _window(rows, "test").head(5)[features].reset_index(drop=True)
     numeric = [f for f in features if f not in model.spec["categorical"]]
     example[numeric] = feature_matrix(example, features)[numeric]
+    train = _window(rows, "train")
+    reference = train.sample(min(len(train), 5000), random_state=0)[features]
+    reference = reference.assign(_forecast=model.predict(None, reference)["forecast"])
     return ForecasterBundle(
+        reference=reference.reset_index(drop=True),
         boosters={
             "point": model.point.model_to_string(),
             "lower": model.lower.model_to_string(),

@@ -68,7 +68,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 package,
                 inputs=["training_rows", "forecaster", "training_data_identity"],
-                outputs="daily_pnl_model",
+                outputs="daily_pnl_model@bundle",
                 name="register_model",
             ),
         ],

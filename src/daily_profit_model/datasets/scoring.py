@@ -1,0 +1,117 @@
+"""Datasets of the morning job: the models to score with, and the run's identity.
+
+- ``AliasedModelsDataset``: every version of a registered model under an alias: the
+  ``champion`` (role ``champion``), ``challenger`` and any ``shadow*`` alias (role
+  ``shadow``), loaded as pyfunc models.
+- ``RunContextDataset``: the run's id (the active MLflow run's, else a fresh one) and
+  the time scoring starts, so that node functions stay free of clocks and globals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from kedro.io import AbstractDataset, DatasetError
+from mlflow.exceptions import MlflowException
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+SHADOW_ALIASES = ("challenger",)
+SHADOW_PREFIX = "shadow"
+
+
+@dataclass
+class ScoringModel:
+    """A registered model version that scores today.
+
+    Attributes:
+        alias: The alias it is loaded under.
+        version: Its registry version.
+        role: ``champion`` (what users see) or ``shadow``.
+        model: The pyfunc model.
+    """
+
+    alias: str
+    version: int
+    role: str
+    model: Any
+
+
+class AliasedModelsDataset(AbstractDataset[None, list[ScoringModel]]):
+    """The champion and every shadow version of a registered model.
+
+    Args:
+        model_name: The registered model.
+    """
+
+    def __init__(
+        self, model_name: str = "daily_pnl", metadata: dict | None = None
+    ) -> None:
+        self._model_name = model_name
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_name": self._model_name}
+
+    def load(self) -> list[ScoringModel]:
+        """Load the aliased versions (each version once, under its first alias).
+
+        Raises:
+            DatasetError: The model is not registered or has no champion.
+        """
+        client = mlflow.MlflowClient()
+        try:
+            aliases = client.get_registered_model(self._model_name).aliases
+        except MlflowException as exc:
+            raise DatasetError(
+                f"No registered model {self._model_name!r}: run "
+                "`kedro run --pipelines training` first"
+            ) from exc
+        if CHAMPION not in aliases:
+            raise DatasetError(f"{self._model_name} has no champion alias")
+        chosen: dict[int, tuple[str, str]] = {}
+        for alias in sorted(aliases, key=lambda a: (a != CHAMPION, a)):
+            role = "champion" if alias == CHAMPION else "shadow"
+            if alias != CHAMPION and not (
+                alias in SHADOW_ALIASES or alias.startswith(SHADOW_PREFIX)
+            ):
+                continue
+            chosen.setdefault(int(aliases[alias]), (alias, role))
+        models = []
+        for version, (alias, role) in chosen.items():
+            model = mlflow.pyfunc.load_model(f"models:/{self._model_name}@{alias}")
+            models.append(ScoringModel(alias, version, role, model))
+            logger.info("Scoring with %s v%d (%s)", self._model_name, version, role)
+        return models
+
+    def save(self, data: None) -> None:
+        raise DatasetError(
+            "AliasedModelsDataset is read-only; training registers models"
+        )
+
+
+class RunContextDataset(AbstractDataset[None, dict[str, Any]]):
+    """``{"run_id", "started_at"}`` of this run."""
+
+    def __init__(self, metadata: dict | None = None) -> None:
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {}
+
+    def load(self) -> dict[str, Any]:
+        """The active MLflow run's id (or a new id) and the current UTC time."""
+        run = mlflow.active_run()
+        return {
+            "run_id": run.info.run_id if run else uuid.uuid4().hex,
+            "started_at": dt.datetime.now(dt.UTC),
+        }
+
+    def save(self, data: None) -> None:
+        raise DatasetError("RunContextDataset is read-only")

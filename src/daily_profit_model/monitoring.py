@@ -1,0 +1,200 @@
+"""Run monitoring: every pipeline and node run in ``pipeline_run_log``, with SLA breaches.
+
+``RunLogHooks`` records a row when a pipeline starts (status ``running``), one row per
+node when it ends (``success`` or ``failed``, duration, rows in and out, the error's
+text), and closes the pipeline's row with its status and duration. SLA thresholds come
+from ``parameters_monitoring.yml``:
+
+- ``max_pipeline_duration_s`` / ``max_node_duration_s``: slower runs are breaches;
+- ``max_data_age_days``: the newest completely ingested day must be at most this many
+  days older than ``as_of`` (today when null); checked at the end of every run.
+
+Breaches go to the row's ``sla_breaches`` and to the log as warnings. A database
+problem while logging is itself logged, never allowed to fail the run it describes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import pandas as pd
+import psycopg
+from kedro.framework.hooks import hook_impl
+from psycopg import sql
+
+from daily_profit_model.db import get_database
+from daily_profit_model.db.connection import DatabaseConnectionError
+
+logger = logging.getLogger(__name__)
+
+_ERROR_CHARS = 4000
+
+
+def _rows(values: dict[str, Any]) -> int | None:
+    counted = [len(v) for v in values.values() if isinstance(v, pd.DataFrame)]
+    return sum(counted) if counted else None
+
+
+class RunLogHooks:
+    """Record pipeline and node runs, and SLA breaches, in ``pipeline_run_log``."""
+
+    def __init__(self) -> None:
+        self._run_id: str | None = None
+        self._pipeline: str | None = None
+        self._started: dict[str, tuple[float, dt.datetime]] = {}
+        self._sla: dict[str, Any] = {}
+
+    def _execute(self, statement: sql.Composable, params: list[Any]) -> None:
+        database = get_database()
+        try:
+            with database.connect() as conn:
+                conn.execute(
+                    statement.format(
+                        table=sql.Identifier(database.schema, "pipeline_run_log")
+                    ),
+                    params,
+                )
+        except (psycopg.Error, DatabaseConnectionError) as exc:
+            logger.error("Could not write the run log: %s", exc)
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline, catalog
+    ) -> None:
+        """Open the pipeline's row."""
+        self._run_id = str(run_params.get("run_id") or run_params.get("session_id"))
+        self._pipeline = ",".join(run_params.get("pipeline_names") or []) or str(
+            run_params.get("pipeline_name") or "__default__"
+        )
+        params = run_params.get("runtime_params") or {}
+        try:
+            self._sla = catalog.load("params:monitoring").get("sla", {})
+        except Exception:  # noqa: BLE001 (no monitoring parameters: no SLA)
+            self._sla = {}
+        self._started["__pipeline__"] = (time.perf_counter(), dt.datetime.now(dt.UTC))
+        self._execute(
+            sql.SQL(
+                "INSERT INTO {table} (run_id, pipeline, node, status, started_at) "
+                "VALUES (%s, %s, NULL, 'running', %s)"
+            ),
+            [self._run_id, self._pipeline, self._started["__pipeline__"][1]],
+        )
+        logger.debug("Run %s of %s with %s", self._run_id, self._pipeline, params)
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        """Start the node's clock."""
+        self._started[node.name] = (time.perf_counter(), dt.datetime.now(dt.UTC))
+
+    def _node_row(self, node, inputs, outputs, status: str, error: str | None) -> None:
+        clock, started = self._started.pop(
+            node.name, (time.perf_counter(), dt.datetime.now(dt.UTC))
+        )
+        duration = time.perf_counter() - clock
+        breaches = []
+        limit = self._sla.get("max_node_duration_s")
+        if limit is not None and duration > float(limit):
+            breaches.append(f"node duration {duration:.0f} s > {limit} s")
+            logger.warning(
+                "SLA breach: %s took %.0f s (limit %s s)", node.name, duration, limit
+            )
+        self._execute(
+            sql.SQL(
+                "INSERT INTO {table} (run_id, pipeline, node, status, started_at, "
+                "finished_at, duration_s, rows_in, rows_out, error, sla_breaches) "
+                "VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s)"
+            ),
+            [
+                self._run_id,
+                self._pipeline,
+                node.name,
+                status,
+                started,
+                duration,
+                _rows(inputs or {}),
+                _rows(outputs or {}),
+                error,
+                breaches or None,
+            ],
+        )
+
+    @hook_impl
+    def after_node_run(self, node, inputs: dict, outputs: dict) -> None:
+        """Record a finished node: duration, rows in and out."""
+        self._node_row(node, inputs, outputs, "success", None)
+
+    @hook_impl
+    def on_node_error(self, error: Exception, node, inputs: dict) -> None:
+        """Record a failed node with its error."""
+        self._node_row(
+            node,
+            inputs,
+            {},
+            "failed",
+            f"{type(error).__name__}: {error}"[:_ERROR_CHARS],
+        )
+
+    def _close(self, status: str, error: str | None) -> None:
+        clock, _ = self._started.pop("__pipeline__", (time.perf_counter(), None))
+        duration = time.perf_counter() - clock
+        breaches = self._pipeline_breaches(duration)
+        self._execute(
+            sql.SQL(
+                "UPDATE {table} SET status = %s, finished_at = now(), duration_s = %s, "
+                "error = %s, sla_breaches = %s "
+                "WHERE run_id = %s AND node IS NULL AND status = 'running'"
+            ),
+            [status, duration, error, breaches or None, self._run_id],
+        )
+        logger.info(
+            "Run %s (%s) %s in %.1f s%s",
+            self._run_id,
+            self._pipeline,
+            status,
+            duration,
+            f"; SLA breaches: {'; '.join(breaches)}" if breaches else "",
+        )
+
+    def _pipeline_breaches(self, duration: float) -> list[str]:
+        breaches = []
+        limit = self._sla.get("max_pipeline_duration_s")
+        if limit is not None and duration > float(limit):
+            breaches.append(f"pipeline duration {duration:.0f} s > {limit} s")
+        max_age = self._sla.get("max_data_age_days")
+        if max_age is not None:
+            newest = newest_complete_day()
+            as_of = pd.Timestamp(self._sla.get("as_of") or dt.date.today()).date()
+            if newest is None or (as_of - newest).days > int(max_age):
+                breaches.append(
+                    f"newest complete data day {newest} is older than {max_age} days before {as_of}"
+                )
+        for breach in breaches:
+            logger.warning("SLA breach: %s", breach)
+        return breaches
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Close the pipeline's row as a success."""
+        self._close("success", None)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception) -> None:
+        """Close the pipeline's row as failed, with the error."""
+        self._close("failed", f"{type(error).__name__}: {error}"[:_ERROR_CHARS])
+
+
+def newest_complete_day() -> dt.date | None:
+    """The newest day every daily endpoint loaded completely (None: nothing loaded)."""
+    database = get_database()
+    with database.connect() as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT min(newest) FROM (SELECT endpoint, max(day) AS newest FROM {} "
+                "WHERE status = 'complete' AND endpoint LIKE 'v2/%%' "
+                "AND endpoint <> 'v2/metrics/alltime' GROUP BY endpoint) AS e"
+            ).format(sql.Identifier(database.schema, "ingestion_state"))
+        ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,70 @@
+"""``scoring``: features of the cutoff → forecasts (champion + shadows) → firm view;
+past forecasts → outcomes → evaluation and comparisons; today vs reference → drift."""
+
+from kedro.pipeline import Node, Pipeline
+
+from daily_profit_model.pipelines.scoring.nodes import (
+    detect_drift,
+    evaluate_forecasts,
+    firm_view,
+    plan_outcome_build,
+    score_accounts,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The morning job's scoring, evaluation and drift steps."""
+    return Pipeline(
+        [
+            Node(
+                score_accounts,
+                inputs=[
+                    "feature_account_day@scoring",
+                    "daily_pnl_model@aliases",
+                    "run_context",
+                    "params:scoring",
+                ],
+                outputs="predictions",
+                name="score_accounts",
+            ),
+            Node(
+                plan_outcome_build,
+                inputs=["target_account_day@sql", "params:scoring"],
+                outputs="prediction_outcomes@sql",
+                name="join_forecasts_to_actuals",
+            ),
+            Node(
+                evaluate_forecasts,
+                inputs=["prediction_outcomes@pandas", "run_context", "params:scoring"],
+                outputs=[
+                    "prediction_evaluation",
+                    "model_comparisons",
+                    "evaluation_metrics",
+                ],
+                name="evaluate_forecasts",
+            ),
+            Node(
+                firm_view,
+                inputs=[
+                    "predictions",
+                    "prediction_outcomes@pandas",
+                    "test_predictions",
+                    "params:scoring",
+                ],
+                outputs=["firm_forecasts", "risk_accounts"],
+                name="firm_view",
+            ),
+            Node(
+                detect_drift,
+                inputs=[
+                    "feature_account_day@scoring",
+                    "predictions",
+                    "daily_pnl_model@aliases",
+                    "params:scoring",
+                ],
+                outputs=["feature_drift", "drift_plots", "drift_metrics"],
+                name="detect_drift",
+            ),
+        ],
+        tags=["scoring"],
+    )

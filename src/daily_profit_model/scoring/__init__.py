@@ -1,0 +1,1 @@
+"""The morning job's logic: the firm-level interval, evaluation against actuals, drift."""
