@@ -159,3 +159,102 @@ def serve(env: str | None, port: int, api_key: str | None, params: dict) -> None
         pass
     finally:
         server.server_close()
+
+
+def _session_context(env: str | None):
+    """A session's context: hooks configure the database and MLflow; credentials."""
+    project_path = Path.cwd()
+    bootstrap_project(project_path)
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        return session.load_context()
+
+
+@cli.command()
+@_ENV_OPTION
+def health(env: str | None) -> None:
+    """Report: database, API, newest data, champion model, last run, drift flags.
+
+    Exits with status 1 when any check fails.
+    """
+    from daily_profit_model import ops  # noqa: PLC0415
+
+    context = _session_context(env)
+    checks = [ops.check_database()]
+    if checks[0].ok:
+        checks += [
+            ops.check_api(
+                read_credentials(context), Path.cwd() / "data/01_raw/sandbox"
+            ),
+            ops.check_freshness(),
+            ops.check_champion(),
+            ops.check_last_run(),
+            ops.check_drift(),
+        ]
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name:<9} {check.detail}")
+    failed = [c.name for c in checks if not c.ok]
+    click.echo(
+        f"health: {len(checks) - len(failed)}/{len(checks)} ok"
+        + (f"; failing: {', '.join(failed)}" if failed else "")
+    )
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def model() -> None:
+    """The registered model ``daily_pnl``: versions, aliases, promotion."""
+
+
+@model.command(name="list")
+@_ENV_OPTION
+def list_models(env: str | None) -> None:
+    """Registered versions with their aliases and test metrics."""
+    import mlflow  # noqa: PLC0415
+
+    _session_context(env)
+    client = mlflow.MlflowClient()
+    aliases = client.get_registered_model("daily_pnl").aliases
+    by_version: dict[int, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(int(version), []).append(alias)
+    for version in client.search_model_versions("name = 'daily_pnl'"):
+        metrics = client.get_run(version.run_id).data.metrics
+        click.echo(
+            f"v{version.version:<4} {','.join(by_version.get(int(version.version), [])):<28} "
+            f"test_mae {metrics.get('test_mae', float('nan')):.2f}  "
+            f"coverage {metrics.get('test_coverage_90', float('nan')):.3f}  run {version.run_id}"
+        )
+
+
+@model.command()
+@_ENV_OPTION
+@click.option(
+    "--version", "version", type=int, required=True, help="Version to make champion."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote without significant evidence (needs --reason).",
+)
+@click.option("--reason", default=None, help="Why (required with --force).")
+@click.option(
+    "--significance", default=0.05, show_default=True, help="Diebold–Mariano level."
+)
+def promote(
+    env: str | None, version: int, force: bool, reason: str | None, significance: float
+) -> None:
+    """Promote a challenger to champion when it is significantly better over the window.
+
+    The evidence is the newest Diebold–Mariano comparison written by the daily
+    pipeline's evaluation (table model_comparisons). Every promotion is recorded in
+    table model_promotions and as an MLflow run.
+    """
+    from daily_profit_model import ops  # noqa: PLC0415
+
+    _session_context(env)
+    try:
+        record = ops.promote(version, force, reason, significance)
+    except (ops.PromotionRefusedError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"promoted: {json.dumps(record, default=str)}")

@@ -12,20 +12,8 @@ import uuid
 
 import mlflow
 import pytest
-import yaml
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
 
-from daily_profit_model.datasets.tracking import (
-    MlflowFiguresDataset,
-    OptunaStorageDataset,
-    RegisteredModelDataset,
-)
-from daily_profit_model.db import get_database
-from daily_profit_model.db.tracking import sqlalchemy_url
-from daily_profit_model.pipelines.training import create_pipeline
-from tests.features.helpers import CONF, build_features, sandbox_plans
-from tests.ingestion.helpers import run_ingestion, use_schema
+from tests.training.helpers import scratch_tracking, small_world_model_input, train
 
 REQUIRED_METRICS = (
     "test_mae",
@@ -44,57 +32,15 @@ REQUIRED_METRICS = (
 
 @pytest.fixture(scope="module")
 def model_input(pgdata, small_world, tmp_path_factory):
-    use_schema(pgdata, f"train_{uuid.uuid4().hex[:8]}")
-    run_ingestion(
-        small_world, plans_dir=sandbox_plans(tmp_path_factory.mktemp("plans"))
+    return small_world_model_input(
+        pgdata, small_world, tmp_path_factory.mktemp("plans"), "train"
     )
-    return build_features()
 
 
 @pytest.fixture(scope="module")
-def tracking(pgdata, model_input):
-    """A fresh MLflow tracking database for this module."""
-    uri = sqlalchemy_url(get_database(), f"mlflow_{uuid.uuid4().hex[:8]}")
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    if previous is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = previous
-    mlflow.set_tracking_uri(previous or "")
-
-
-def _train(model_input, small_world, tmp_path, optuna_db):
-    settings = yaml.safe_load((CONF / "parameters_training.yml").read_text())[
-        "training"
-    ]
-    settings["windows"] = {
-        "test_days": 5,
-        "calibration_days": 5,
-        "validation_days": 4,
-        "gap_days": 1,
-    }
-    settings["tuning"] = {**settings["tuning"], "n_trials": 3, "timeout_s": 120}
-    settings["min_calibration_rows_per_phase"] = 30
-    catalog = DataCatalog(
-        {
-            "model_input": MemoryDataset(model_input),
-            "params:training": MemoryDataset(settings),
-            "optuna_storage": OptunaStorageDataset(database=optuna_db),
-            "sandbox_oracle": MemoryDataset(small_world.truth("oracle")),
-            "training_metrics": MlflowFiguresDataset(str(tmp_path / "metrics.json")),
-            "training_run_params": MlflowFiguresDataset(
-                str(tmp_path / "params.json"), kind="params"
-            ),
-            "daily_pnl_model@bundle": RegisteredModelDataset(model_name="daily_pnl"),
-        }
-    )
-    mlflow.set_experiment("daily_pnl")
-    with mlflow.start_run() as run:
-        SequentialRunner().run(create_pipeline(), catalog)
-    return run.info.run_id
+def tracking(model_input):
+    with scratch_tracking() as uri:
+        yield uri
 
 
 def test_training_logs_registers_and_resumes(
@@ -102,7 +48,7 @@ def test_training_logs_registers_and_resumes(
 ):
     optuna_db = f"optuna_{uuid.uuid4().hex[:8]}"
     caplog.set_level("INFO")
-    first = _train(model_input, small_world, tmp_path, optuna_db)
+    first, _ = train(model_input, small_world.truth("oracle"), tmp_path, optuna_db)
     client = mlflow.MlflowClient()
     metrics = client.get_run(first).data.metrics
     assert set(REQUIRED_METRICS) <= set(metrics)
@@ -115,7 +61,7 @@ def test_training_logs_registers_and_resumes(
     assert "3 more" in caplog.text
 
     caplog.clear()
-    _train(model_input, small_world, tmp_path, optuna_db)
+    train(model_input, small_world.truth("oracle"), tmp_path, optuna_db)
     # the study is resumed from PostgreSQL: no trial runs again
     assert "3 trials stored, running 0 more" in caplog.text
     assert (

@@ -142,7 +142,9 @@ def evaluate_forecasts(
         pd.to_datetime(daily["target_date"])
         > pd.to_datetime(daily["target_date"]).max() - pd.Timedelta(days=window)
     ]
-    comparisons = _compare_with_champion(recent, run)
+    comparisons = _compare_with_champion(
+        recent, run, float(scoring.get("significance", 0.05))
+    )
     newest = daily[daily["target_date"] == daily["target_date"].max()]
     figures = {}
     for _, row in newest.iterrows():
@@ -165,7 +167,9 @@ def evaluate_forecasts(
     return daily, comparisons, figures
 
 
-def _compare_with_champion(daily: pd.DataFrame, run: dict[str, Any]) -> pd.DataFrame:
+def _compare_with_champion(
+    daily: pd.DataFrame, run: dict[str, Any], significance: float
+) -> pd.DataFrame:
     """DM test of each shadow's daily MAE against the champion's, on common days."""
     champion = daily[daily["role"] == "champion"]
     if champion.empty:
@@ -196,7 +200,9 @@ def _compare_with_champion(daily: pd.DataFrame, run: dict[str, Any]) -> pd.DataF
                 "mean_loss_difference": float(difference.mean()),
                 "dm_statistic": statistic,
                 "p_value": p_value,
-                "challenger_better": bool(difference.mean() > 0 and p_value < 0.05),
+                "challenger_better": bool(
+                    difference.mean() > 0 and p_value < significance
+                ),
                 "compared_at": run["started_at"],
             }
         )

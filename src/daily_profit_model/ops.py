@@ -1,0 +1,264 @@
+"""Operations behind ``kedro health`` and ``kedro model promote``.
+
+Both run inside a Kedro session's configuration (database, MLflow tracking URI and
+credentials come from the environment's conf), and print what they find.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mlflow
+from mlflow.exceptions import MlflowException
+from psycopg import sql
+
+from daily_profit_model.db import get_database
+from daily_profit_model.sandbox.handle import SandboxWorld
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "daily_pnl"
+_HTTP_OK = 200
+
+
+@dataclass
+class Check:
+    """One line of the health report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def _query(statement: str, params: list | None = None) -> list[tuple]:
+    database = get_database()
+    with database.connect() as conn:
+        conn.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(database.schema))
+        )
+        return conn.execute(statement, params or []).fetchall()
+
+
+def check_database() -> Check:
+    """The database answers, and which server it is."""
+    try:
+        version = _query("SHOW server_version")[0][0]
+    except Exception as exc:  # noqa: BLE001 (reported, not raised)
+        return Check("database", False, str(exc))
+    return Check("database", True, f"{get_database().describe()}, PostgreSQL {version}")
+
+
+def check_api(credentials: dict[str, Any], sandbox_path: Path) -> Check:
+    """The Risk Analytics API answers an authenticated request (or the sandbox does)."""
+    api = credentials.get("risk_api") or {}
+    if api.get("base_url"):
+        try:
+            response = httpx.get(
+                f"{api['base_url'].rstrip('/')}/accounts",
+                params={"limit": 1},
+                headers={"apiKey": api.get("api_key", "")},
+                timeout=10,
+            )
+        except httpx.HTTPError as exc:
+            return Check(
+                "api", False, f"{api['base_url']} unreachable: {type(exc).__name__}"
+            )
+        ok = response.status_code == _HTTP_OK
+        return Check(
+            "api", ok, f"{api['base_url']} answered HTTP {response.status_code}"
+        )
+    marker = sandbox_path / "current"
+    if not marker.exists():
+        return Check("api", False, "no risk_api credentials and no sandbox world")
+    world = SandboxWorld(sandbox_path / marker.read_text().strip())
+    with world.client("health-check") as client:
+        response = client.get(
+            "/accounts", params={"limit": 1}, headers={"apiKey": "health-check"}
+        )
+    return Check(
+        "api",
+        response.status_code == _HTTP_OK,
+        f"sandbox world {world.folder.name} answered HTTP {response.status_code}",
+    )
+
+
+def check_freshness() -> Check:
+    """The newest completely loaded day of each endpoint."""
+    try:
+        rows = _query(
+            "SELECT endpoint, max(day) FROM ingestion_state WHERE status = 'complete' "
+            "GROUP BY endpoint ORDER BY endpoint"
+        )
+    except Exception as exc:  # noqa: BLE001
+        return Check("data", False, str(exc))
+    if not rows:
+        return Check("data", False, "nothing ingested yet")
+    return Check("data", True, "; ".join(f"{e} {d}" for e, d in rows))
+
+
+def check_champion() -> Check:
+    """A champion is registered and loads."""
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(
+            MODEL_NAME, "champion"
+        )
+        mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    except MlflowException as exc:
+        return Check("champion", False, str(exc).splitlines()[0])
+    return Check("champion", True, f"{MODEL_NAME} v{version.version} loads")
+
+
+def check_last_run() -> Check:
+    """The last pipeline run's status, duration and SLA breaches."""
+    rows = _query(
+        "SELECT pipeline, status, started_at, duration_s, sla_breaches, error "
+        "FROM pipeline_run_log WHERE node IS NULL ORDER BY started_at DESC LIMIT 1"
+    )
+    if not rows:
+        return Check("last run", False, "no run recorded")
+    pipeline, status, started, duration, breaches, error = rows[0]
+    detail = f"{pipeline} {status} at {started:%Y-%m-%d %H:%M} UTC"
+    detail += f" in {duration:.0f} s" if duration is not None else ""
+    detail += f"; SLA breaches: {'; '.join(breaches)}" if breaches else ""
+    detail += f"; error: {error[:200]}" if error else ""
+    return Check("last run", status == "success" and not breaches, detail)
+
+
+def check_drift() -> Check:
+    """Severe drift flags of the newest scored day."""
+    try:
+        rows = _query(
+            "SELECT cutoff_date, count(*) FILTER (WHERE severity = 'severe'), "
+            "string_agg(feature, ', ') FILTER (WHERE severity = 'severe') "
+            "FROM feature_drift WHERE cutoff_date = (SELECT max(cutoff_date) FROM feature_drift) "
+            "GROUP BY cutoff_date"
+        )
+    except Exception as exc:  # noqa: BLE001
+        return Check("drift", False, str(exc))
+    if not rows:
+        return Check("drift", True, "no scored day yet")
+    day, severe, names = rows[0]
+    return Check(
+        "drift",
+        severe == 0,
+        f"{day}: {severe} severe" + (f" ({names})" if names else ""),
+    )
+
+
+class PromotionRefusedError(RuntimeError):
+    """The challenger is not significantly better and the promotion was not forced."""
+
+
+def promote(
+    version: int, force: bool, reason: str | None, significance: float
+) -> dict[str, Any]:
+    """Make ``version`` the champion if the evidence says so (or if forced, with a reason).
+
+    The evidence is the newest ``model_comparisons`` row of this version against the
+    current champion (Diebold–Mariano over the evaluation window). The promotion is
+    recorded in ``model_promotions`` and as an MLflow run in the ``daily_pnl`` experiment.
+
+    Raises:
+        PromotionRefusedError: Not significantly better, and not forced.
+        ValueError: Forced without a reason, or the version is already champion.
+    """
+    client = mlflow.MlflowClient()
+    champion = int(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+    if champion == version:
+        raise ValueError(f"{MODEL_NAME} v{version} is already the champion")
+    client.get_model_version(MODEL_NAME, str(version))  # raises if it does not exist
+    rows = _query(
+        "SELECT window_start, window_end, days, champion_mae, challenger_mae, "
+        "dm_statistic, p_value, challenger_better FROM model_comparisons "
+        "WHERE champion_version = %s AND challenger_version = %s "
+        "ORDER BY window_end DESC LIMIT 1",
+        [champion, version],
+    )
+    figures: dict[str, Any] = {}
+    if rows:
+        keys = (
+            "window_start",
+            "window_end",
+            "days",
+            "champion_mae",
+            "challenger_mae",
+            "dm_statistic",
+            "p_value",
+            "challenger_better",
+        )
+        figures = dict(zip(keys, rows[0], strict=True))
+    better = (
+        bool(figures.get("challenger_better"))
+        and (figures.get("p_value") or 1) < significance
+    )
+    if not better and not force:
+        raise PromotionRefusedError(
+            f"v{version} is not significantly better than champion v{champion} "
+            f"({json.dumps(figures, default=str) if figures else 'no comparison yet: score it as a shadow for a few days'}); "
+            "use --force --reason '…' to promote anyway"
+        )
+    if force and not (reason or "").strip():
+        raise ValueError("A forced promotion needs --reason")
+    why = (
+        reason
+        or f"Diebold–Mariano p = {figures['p_value']:.4f} over {figures['days']} days"
+    )
+    who = getpass.getuser()
+    client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
+    client.set_registered_model_alias(MODEL_NAME, "previous_champion", str(champion))
+    aliases = client.get_registered_model(MODEL_NAME).aliases
+    if aliases.get("challenger") == version:
+        client.delete_registered_model_alias(MODEL_NAME, "challenger")
+    database = get_database()
+    with database.connect() as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (promoted_by, model_name, from_version, to_version, forced, "
+                "reason, figures) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            ).format(sql.Identifier(database.schema, "model_promotions")),
+            [
+                who,
+                MODEL_NAME,
+                champion,
+                version,
+                force,
+                why,
+                json.dumps(figures, default=str),
+            ],
+        )
+    mlflow.set_experiment(MODEL_NAME)
+    with mlflow.start_run(run_name=f"promotion v{champion} -> v{version}"):
+        mlflow.set_tags(
+            {
+                "kind": "promotion",
+                "promoted_by": who,
+                "forced": str(force),
+                "reason": why[:5000],
+            }
+        )
+        mlflow.log_params({"from_version": champion, "to_version": version})
+        mlflow.log_metrics(
+            {
+                k: float(v)
+                for k, v in figures.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+        )
+    record = {
+        "from_version": champion,
+        "to_version": version,
+        "by": who,
+        "forced": force,
+        "reason": why,
+        **figures,
+    }
+    logger.info(
+        "Promoted %s v%d to champion (was v%d): %s", MODEL_NAME, version, champion, why
+    )
+    return record

@@ -1,0 +1,179 @@
+"""The morning job's scoring on the small world: champion and challenger forecasts,
+re-runs that replace a day, evaluation against actuals, the firm view, drift, and the
+promotion command's rules, against the test PostgreSQL and a scratch MLflow store."""
+
+from __future__ import annotations
+
+import uuid
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from daily_profit_model import ops
+from daily_profit_model.datasets import PostgresTableDataset
+from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
+from daily_profit_model.datasets.sql_build import SqlTableBuildDataset
+from daily_profit_model.db import get_database
+from daily_profit_model.pipelines.scoring import create_pipeline
+from tests.features.helpers import CONF
+from tests.training.helpers import scratch_tracking, small_world_model_input, train
+
+
+@pytest.fixture(scope="module")
+def trained(pgdata, small_world, tmp_path_factory):
+    """The small world's features, a champion (v1) and a challenger (v2)."""
+    model_input = small_world_model_input(
+        pgdata, small_world, tmp_path_factory.mktemp("plans"), "score"
+    )
+    with scratch_tracking():
+        tmp = tmp_path_factory.mktemp("training")
+        oracle = small_world.truth("oracle")
+        _, test_predictions = train(
+            model_input, oracle, tmp, f"optuna_{uuid.uuid4().hex[:8]}"
+        )
+        train(model_input, oracle, tmp, f"optuna_{uuid.uuid4().hex[:8]}")
+        yield model_input, test_predictions
+
+
+def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
+    settings = yaml.safe_load((CONF / "parameters_scoring.yml").read_text())["scoring"]
+    settings["challenger_traffic_share"] = share
+    catalog = DataCatalog(
+        {
+            "feature_account_day@scoring": PostgresTableDataset(
+                table="feature_account_day",
+                load_args={
+                    "date_column": "cutoff_date",
+                    "start": run_date,
+                    "end": run_date,
+                },
+            ),
+            "daily_pnl_model@aliases": AliasedModelsDataset(model_name="daily_pnl"),
+            "run_context": RunContextDataset(),
+            "params:scoring": MemoryDataset(settings),
+            "predictions": PostgresTableDataset(
+                table="predictions",
+                save_args={"mode": "append", "replace_days_of": "cutoff_date"},
+            ),
+            "target_account_day@sql": SqlTableBuildDataset(
+                table="target_account_day",
+                date_column="cutoff_date",
+                key_columns=["account_id", "cutoff_date"],
+            ),
+            "prediction_outcomes@sql": SqlTableBuildDataset(
+                table="prediction_outcomes",
+                date_column="target_date",
+                key_columns=["account_id", "target_date", "model_version"],
+            ),
+            "prediction_outcomes@pandas": PostgresTableDataset(
+                table="prediction_outcomes"
+            ),
+            "prediction_evaluation": PostgresTableDataset(
+                table="prediction_evaluation"
+            ),
+            "model_comparisons": PostgresTableDataset(table="model_comparisons"),
+            "firm_forecasts": PostgresTableDataset(
+                table="firm_forecasts", save_args={"replace_days_of": "cutoff_date"}
+            ),
+            "feature_drift": PostgresTableDataset(
+                table="feature_drift", save_args={"replace_days_of": "cutoff_date"}
+            ),
+            "test_predictions": MemoryDataset(test_predictions),
+            "risk_accounts": MemoryDataset(),
+            "drift_plots": MemoryDataset(),
+            "drift_metrics": MemoryDataset(),
+            "evaluation_metrics": MemoryDataset(),
+        }
+    )
+    SequentialRunner().run(create_pipeline(), catalog)
+    return {
+        name: catalog[name].load()
+        for name in ("risk_accounts", "drift_plots", "drift_metrics")
+    }
+
+
+def _count(query: str, params=()) -> list[tuple]:
+    database = get_database()
+    with database.connect() as conn:
+        conn.execute(f"SET search_path TO {database.schema}")
+        return conn.execute(query, list(params)).fetchall()
+
+
+def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
+    trained, tmp_path
+):
+    model_input, test_predictions = trained
+    cutoff = sorted(model_input["cutoff_date"].unique())[-4]
+    day = str(pd.Timestamp(cutoff).date())
+    outputs = _score(day, test_predictions, tmp_path)
+    alive = model_input[model_input["cutoff_date"] == cutoff]["account_id"].nunique()
+    first = _count(
+        "SELECT model_version, role, count(*), count(*) FILTER (WHERE served) "
+        "FROM predictions WHERE cutoff_date = %s GROUP BY 1, 2 ORDER BY 1",
+        [day],
+    )
+    assert first == [(1, "champion", alive, alive), (2, "shadow", alive, 0)]
+
+    _score(day, test_predictions, tmp_path, share=0.5)
+    again = _count(
+        "SELECT count(*), count(*) FILTER (WHERE served), "
+        "count(*) FILTER (WHERE served AND role = 'shadow') FROM predictions "
+        "WHERE cutoff_date = %s",
+        [day],
+    )[0]
+    assert again[0] == 2 * alive  # replaced, not duplicated
+    assert again[1] == alive  # one served forecast per account
+    assert 0 < again[2] < alive  # about half from the challenger
+
+    # the forecasts of this day have actuals: evaluated per model, compared by DM
+    evaluated = _count(
+        "SELECT model_version, accounts FROM prediction_evaluation "
+        "WHERE target_date = (SELECT min(target_date) FROM predictions WHERE cutoff_date = %s) "
+        "ORDER BY 1",
+        [day],
+    )
+    assert evaluated == [(1, alive), (2, alive)]
+    assert _count(
+        "SELECT champion_version, challenger_version FROM model_comparisons"
+    ) == [(1, 2)]
+    firm = _count(
+        "SELECT model_version, accounts, lower_90 < forecast_total AND forecast_total < upper_90 FROM firm_forecasts WHERE cutoff_date = %s ORDER BY 1",
+        [day],
+    )
+    assert firm == [(1, alive, True), (2, alive, True)]
+    drift = _count(
+        "SELECT count(*), count(*) FILTER (WHERE feature = '_forecast') FROM feature_drift WHERE cutoff_date = %s",
+        [day],
+    )[0]
+    assert drift[0] > 100 and drift[1] == 1
+    assert len(outputs["risk_accounts"]) == 20
+    assert list(outputs["drift_plots"]) == [f"drift_{day}.png"]
+
+
+def test_promotion_needs_evidence_or_a_forced_reason(trained):
+    with pytest.raises(ops.PromotionRefusedError, match="not significantly better"):
+        ops.promote(2, force=False, reason=None, significance=0.05)
+    with pytest.raises(ValueError, match="needs --reason"):
+        ops.promote(2, force=True, reason=" ", significance=0.05)
+    record = ops.promote(2, force=True, reason="test: forced", significance=0.05)
+    client = mlflow.MlflowClient()
+    assert (
+        str(client.get_model_version_by_alias("daily_pnl", "champion").version) == "2"
+    )
+    assert (
+        str(client.get_model_version_by_alias("daily_pnl", "previous_champion").version)
+        == "1"
+    )
+    audit = _count(
+        "SELECT from_version, to_version, forced, reason FROM model_promotions"
+    )
+    assert audit == [(1, 2, True, "test: forced")]
+    assert record["by"]
+    runs = mlflow.search_runs(
+        experiment_names=["daily_pnl"], filter_string="tags.kind = 'promotion'"
+    )
+    assert len(runs) == 1
