@@ -81,6 +81,18 @@ def _restore_default_database() -> Iterator[None]:
     configure_database(before)
 
 
+@pytest.fixture(autouse=True)
+def _no_mlflow_run_left_open() -> Iterator[None]:
+    """End any MLflow run a test leaves active. kedro-mlflow's run of an in-process
+    ``KedroSession`` stays active in that process (a ``kedro run`` process ends it when
+    it exits), and MLflow refuses to start another run while one is active."""
+    yield
+    import mlflow  # noqa: PLC0415
+
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
 SMALL_WORLD = WorldConfig(
     seed=11, n_traders=250, n_days=30, oracle_scenarios=150, chunk_days=10
 )

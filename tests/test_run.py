@@ -55,3 +55,22 @@ def test_default_run_from_world_to_registered_model(database, project_copy):
     assert run.data.metrics["test_mae"] == metrics["test_mae"]
     logged = {a.path for a in client.list_artifacts(version.run_id, "plots")}
     assert "plots/shap_summary.png" in logged
+
+    # the first morning: every account alive at the newest cutoff is forecast
+    with database.connect() as conn:
+        conn.execute("SET search_path TO prop_trading_model")
+        forecast, alive = conn.execute(
+            "SELECT (SELECT count(*) FROM predictions WHERE cutoff_date = c.d AND served), "
+            "(SELECT count(*) FROM feature_account_day WHERE cutoff_date = c.d) "
+            "FROM (SELECT max(cutoff_date) AS d FROM feature_account_day) AS c"
+        ).fetchone()
+        firm = conn.execute("SELECT count(*) FROM firm_forecasts").fetchone()[0]
+        run_rows = conn.execute(
+            "SELECT node IS NULL, status, count(*) FROM pipeline_run_log "
+            "WHERE run_id = (SELECT run_id FROM pipeline_run_log WHERE node IS NULL "
+            "ORDER BY started_at DESC LIMIT 1) GROUP BY 1, 2"
+        ).fetchall()
+    assert forecast == alive > 0 and firm == 1
+    # the run log: the pipeline's row and one row per node, all successful
+    assert dict(((p, s), n) for p, s, n in run_rows)[(True, "success")] == 1
+    assert dict(((p, s), n) for p, s, n in run_rows)[(False, "success")] > 20

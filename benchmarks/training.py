@@ -1,0 +1,72 @@
+"""Benchmark: the training pipeline on the project's data (the default world after
+``uv run kedro run``), with a fresh Optuna study so that every trial runs.
+
+Reports training time and the issue's targets: MAE and pinball losses against the
+sandbox oracle, 90% coverage overall and per phase.
+
+Usage: uv run python benchmarks/training.py [--trials 30]
+Last line: JSON with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    """Train once with a new study; print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=30)
+    args = parser.parse_args()
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    bootstrap_project(PROJECT)
+    params = {
+        "training": {
+            "tuning": {
+                "n_trials": args.trials,
+                "study_name": f"benchmark-{uuid.uuid4().hex[:8]}",
+            }
+        }
+    }
+    started = time.perf_counter()
+    with KedroSession.create(PROJECT, runtime_params=params) as session:
+        session.run(pipeline_names=["training"])
+    seconds = time.perf_counter() - started
+    metrics = json.loads((PROJECT / "data/08_reporting/training_metrics.json").read_text())
+    phases = {k.rsplit("_", 1)[1]: v for k, v in metrics.items() if k.startswith("test_coverage_90_phase_")}
+    figures = {
+        "trials": args.trials,
+        "training_s": round(seconds, 1),
+        "test_rows": metrics["test_rows"],
+        "test_mae": round(metrics["test_mae"], 2),
+        "oracle_mae": round(metrics.get("oracle_mae", float("nan")), 2),
+        "mae_ratio_to_oracle": round(metrics.get("mae_ratio_to_oracle", float("nan")), 4),
+        "pinball_ratio_to_oracle": round(metrics.get("pinball_ratio_to_oracle", float("nan")), 4),
+        "pinball_05_ratio_to_oracle": round(metrics.get("pinball_05_ratio_to_oracle", float("nan")), 4),
+        "pinball_95_ratio_to_oracle": round(metrics.get("pinball_95_ratio_to_oracle", float("nan")), 4),
+        "baseline_best_mae": round(metrics["baseline_best_mae"], 2),
+        "test_coverage_90": round(metrics["test_coverage_90"], 4),
+        "coverage_by_phase": {k: round(v, 4) for k, v in sorted(phases.items())},
+        "targets_met": {
+            "mae_within_10pct_of_oracle": metrics.get("mae_ratio_to_oracle", 9) <= 1.1,
+            "pinball_within_10pct_of_oracle": metrics.get("pinball_ratio_to_oracle", 9) <= 1.1,
+            "coverage_88_92": 0.88 <= metrics["test_coverage_90"] <= 0.92,
+            "every_phase_within_5_points": all(abs(v - 0.9) <= 0.05 for v in phases.values()),
+            "under_15_minutes": seconds < 900,
+        },
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
