@@ -34,12 +34,20 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseSettings, configure_database
-from daily_profit_model.pipelines.scoring.nodes import detect_drift, firm_view, score_accounts
+from daily_profit_model.pipelines.scoring.nodes import (
+    detect_drift,
+    firm_view,
+    score_accounts,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 STAGES = {
     "sandbox": ("configure_world",),
-    "ingestion": ("plan_ingestion", "validate_and_load_api_days", "ingest_plan_exports"),
+    "ingestion": (
+        "plan_ingestion",
+        "validate_and_load_api_days",
+        "ingest_plan_exports",
+    ),
     "preprocessing": ("classify_symbols", "plan_feature_window", "stage_account_days"),
     "features": ("build_account_day_features", "build_targets", "assemble_model_input"),
 }
@@ -69,7 +77,10 @@ def _daily_run(last_day: str) -> tuple[float, dict[str, float], str]:
 
 def _scale_up(features: pd.DataFrame, accounts: int) -> pd.DataFrame:
     copies = -(-accounts // len(features))
-    frames = [features.assign(account_id=features["account_id"] + f"-x{i}") for i in range(copies)]
+    frames = [
+        features.assign(account_id=features["account_id"] + f"-x{i}")
+        for i in range(copies)
+    ]
     return pd.concat(frames, ignore_index=True).head(accounts)
 
 
@@ -78,7 +89,9 @@ def _scoring_at_scale(accounts: int, last_day: str, scoring: dict) -> dict[str, 
         table="feature_account_day",
         load_args={"date_column": "cutoff_date", "start": last_day, "end": last_day},
     ).load()
-    test_predictions = pd.read_parquet(PROJECT / "data/07_model_output/test_predictions.parquet")
+    test_predictions = pd.read_parquet(
+        PROJECT / "data/07_model_output/test_predictions.parquet"
+    )
     rows = _scale_up(features, accounts)
     models = AliasedModelsDataset().load()
     run = RunContextDataset().load()
@@ -96,17 +109,31 @@ def _scoring_at_scale(accounts: int, last_day: str, scoring: dict) -> dict[str, 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     base = get_database()
     scratch = configure_database(
-        DatabaseSettings(embedded_dir=base.settings.embedded_dir, schema=schema, url=base.settings.url, mode=base.settings.mode)
+        DatabaseSettings(
+            embedded_dir=base.settings.embedded_dir,
+            schema=schema,
+            url=base.settings.url,
+            mode=base.settings.mode,
+        )
     )
     try:
-        PostgresTableDataset(table="predictions", save_args={"mode": "append", "replace_days_of": "cutoff_date"}).save(predictions)
+        PostgresTableDataset(
+            table="predictions",
+            save_args={"mode": "append", "replace_days_of": "cutoff_date"},
+        ).save(predictions)
         laps["store_predictions_s"] = time.perf_counter() - mark
     finally:
         with scratch.connect() as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            conn.execute(
+                sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema))
+            )
         configure_database(base)
     laps["total_s"] = sum(laps.values())
-    return {"accounts": len(rows), "models": len(models), **{k: round(v, 2) for k, v in laps.items()}}
+    return {
+        "accounts": len(rows),
+        "models": len(models),
+        **{k: round(v, 2) for k, v in laps.items()},
+    }
 
 
 def main() -> None:
@@ -128,7 +155,11 @@ def main() -> None:
     total, stages, scoring_json = _daily_run(str(last))
     scale = _scoring_at_scale(args.accounts, str(last), json.loads(scoring_json))
     figures = {
-        "default_world": {"run_date": str(last), "total_s": round(total, 1), "stages_s": stages},
+        "default_world": {
+            "run_date": str(last),
+            "total_s": round(total, 1),
+            "stages_s": stages,
+        },
         "scoring_at_scale": scale,
         "target": {"accounts": 50_000, "total_s": 60},
     }

@@ -42,26 +42,43 @@ def main() -> None:
     with KedroSession.create(PROJECT, runtime_params=params) as session:
         session.run(pipeline_names=["training"])
     seconds = time.perf_counter() - started
-    metrics = json.loads((PROJECT / "data/08_reporting/training_metrics.json").read_text())
-    phases = {k.rsplit("_", 1)[1]: v for k, v in metrics.items() if k.startswith("test_coverage_90_phase_")}
+    metrics = json.loads(
+        (PROJECT / "data/08_reporting/training_metrics.json").read_text()
+    )
+    phases = {
+        k.rsplit("_", 1)[1]: v
+        for k, v in metrics.items()
+        if k.startswith("test_coverage_90_phase_")
+    }
     figures = {
         "trials": args.trials,
         "training_s": round(seconds, 1),
         "test_rows": metrics["test_rows"],
         "test_mae": round(metrics["test_mae"], 2),
         "oracle_mae": round(metrics.get("oracle_mae", float("nan")), 2),
-        "mae_ratio_to_oracle": round(metrics.get("mae_ratio_to_oracle", float("nan")), 4),
-        "pinball_ratio_to_oracle": round(metrics.get("pinball_ratio_to_oracle", float("nan")), 4),
-        "pinball_05_ratio_to_oracle": round(metrics.get("pinball_05_ratio_to_oracle", float("nan")), 4),
-        "pinball_95_ratio_to_oracle": round(metrics.get("pinball_95_ratio_to_oracle", float("nan")), 4),
+        "mae_ratio_to_oracle": round(
+            metrics.get("mae_ratio_to_oracle", float("nan")), 4
+        ),
+        "pinball_ratio_to_oracle": round(
+            metrics.get("pinball_ratio_to_oracle", float("nan")), 4
+        ),
+        "pinball_05_ratio_to_oracle": round(
+            metrics.get("pinball_05_ratio_to_oracle", float("nan")), 4
+        ),
+        "pinball_95_ratio_to_oracle": round(
+            metrics.get("pinball_95_ratio_to_oracle", float("nan")), 4
+        ),
         "baseline_best_mae": round(metrics["baseline_best_mae"], 2),
         "test_coverage_90": round(metrics["test_coverage_90"], 4),
         "coverage_by_phase": {k: round(v, 4) for k, v in sorted(phases.items())},
         "targets_met": {
             "mae_within_10pct_of_oracle": metrics.get("mae_ratio_to_oracle", 9) <= 1.1,
-            "pinball_within_10pct_of_oracle": metrics.get("pinball_ratio_to_oracle", 9) <= 1.1,
+            "pinball_within_10pct_of_oracle": metrics.get("pinball_ratio_to_oracle", 9)
+            <= 1.1,
             "coverage_88_92": 0.88 <= metrics["test_coverage_90"] <= 0.92,
-            "every_phase_within_5_points": all(abs(v - 0.9) <= 0.05 for v in phases.values()),
+            "every_phase_within_5_points": all(
+                abs(v - 0.9) <= 0.05 for v in phases.values()
+            ),
             "under_15_minutes": seconds < 900,
         },
     }
