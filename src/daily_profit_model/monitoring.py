@@ -46,6 +46,9 @@ class RunLogHooks:
         self._pipeline: str | None = None
         self._started: dict[str, tuple[float, dt.datetime]] = {}
         self._sla: dict[str, Any] = {}
+        # A node's outputs are saved after after_node_run (a SQL build runs in its
+        # save): its row is written once its last output is saved.
+        self._pending: dict[str, dict[str, Any]] = {}
 
     def _execute(self, statement: sql.Composable, params: list[Any]) -> None:
         database = get_database()
@@ -89,7 +92,14 @@ class RunLogHooks:
         """Start the node's clock."""
         self._started[node.name] = (time.perf_counter(), dt.datetime.now(dt.UTC))
 
-    def _node_row(self, node, inputs, outputs, status: str, error: str | None) -> None:
+    def _node_row(
+        self,
+        node,
+        rows_in: int | None,
+        rows_out: int | None,
+        status: str,
+        error: str | None,
+    ) -> None:
         clock, started = self._started.pop(
             node.name, (time.perf_counter(), dt.datetime.now(dt.UTC))
         )
@@ -114,8 +124,8 @@ class RunLogHooks:
                 status,
                 started,
                 duration,
-                _rows(inputs or {}),
-                _rows(outputs or {}),
+                rows_in,
+                rows_out,
                 error,
                 breaches or None,
             ],
@@ -123,16 +133,40 @@ class RunLogHooks:
 
     @hook_impl
     def after_node_run(self, node, inputs: dict, outputs: dict) -> None:
-        """Record a finished node: duration, rows in and out."""
-        self._node_row(node, inputs, outputs, "success", None)
+        """Note a finished node; its row is written when its outputs are saved."""
+        pending = {
+            "node": node,
+            "rows_in": _rows(inputs or {}),
+            "rows_out": _rows(outputs or {}),
+            "unsaved": set(node.outputs),
+        }
+        if pending["unsaved"]:
+            self._pending[node.name] = pending
+        else:
+            self._node_row(
+                node, pending["rows_in"], pending["rows_out"], "success", None
+            )
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node) -> None:
+        """Write a node's row (duration up to its last save) once its outputs are saved."""
+        pending = self._pending.get(node.name) if node is not None else None
+        if pending is None:
+            return
+        pending["unsaved"].discard(dataset_name)
+        if not pending["unsaved"]:
+            del self._pending[node.name]
+            self._node_row(
+                node, pending["rows_in"], pending["rows_out"], "success", None
+            )
 
     @hook_impl
     def on_node_error(self, error: Exception, node, inputs: dict) -> None:
         """Record a failed node with its error."""
         self._node_row(
             node,
-            inputs,
-            {},
+            _rows(inputs or {}),
+            None,
             "failed",
             f"{type(error).__name__}: {error}"[:_ERROR_CHARS],
         )
@@ -182,8 +216,13 @@ class RunLogHooks:
 
     @hook_impl
     def on_pipeline_error(self, error: Exception) -> None:
-        """Close the pipeline's row as failed, with the error."""
-        self._close("failed", f"{type(error).__name__}: {error}"[:_ERROR_CHARS])
+        """Close the pipeline's row as failed, with the error (and a node whose outputs
+        failed to save, with the same error)."""
+        text = f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
+        for name in list(self._pending):
+            pending = self._pending.pop(name)
+            self._node_row(pending["node"], pending["rows_in"], None, "failed", text)
+        self._close("failed", text)
 
 
 def newest_complete_day() -> dt.date | None:
