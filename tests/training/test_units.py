@@ -98,3 +98,32 @@ def test_rolling_medians_use_only_each_accounts_past():
     for (account, day), value in expected.items():
         row = (frame["account_id"] == account) & (frame["cutoff_date"] == day)
         assert medians[row].item() == value
+
+
+def test_a_small_phase_never_narrows_below_the_pooled_correction():
+    rng = np.random.default_rng(4)
+    big = pd.DataFrame(
+        {
+            "actual": rng.normal(0, 100, 5000),
+            "raw_lower": -50.0,
+            "raw_upper": 50.0,
+            "phase": 1,
+        }
+    )
+    # a phase of 60 rows that happens to look calm
+    small = pd.DataFrame(
+        {
+            "actual": rng.normal(0, 10, 60),
+            "raw_lower": -50.0,
+            "raw_upper": 50.0,
+            "phase": 3,
+        }
+    )
+    frame = pd.concat([big, small], ignore_index=True)
+    free = calibrate(frame, 0.9, min_rows=50)
+    floored = calibrate(frame, 0.9, min_rows=50, floor_rows=1000)
+    assert free["by_phase"]["3"]["upper"] < free["pooled"]["upper"]
+    assert floored["by_phase"]["3"]["upper"] == floored["pooled"]["upper"]
+    assert (
+        floored["by_phase"]["1"] == free["by_phase"]["1"]
+    )  # large phases keep their own

@@ -23,13 +23,18 @@ def _correction(scores: np.ndarray, tail: float) -> float:
     return float(np.quantile(scores, level, method="higher"))
 
 
-def calibrate(frame: pd.DataFrame, coverage: float, min_rows: int) -> dict[str, Any]:
+def calibrate(
+    frame: pd.DataFrame, coverage: float, min_rows: int, floor_rows: int = 0
+) -> dict[str, Any]:
     """Corrections of the lower and upper bounds, pooled and per phase.
 
     Args:
         frame: Calibration rows with ``actual``, ``raw_lower``, ``raw_upper``, ``phase``.
         coverage: Target coverage of the interval (0.9).
         min_rows: Fewest rows a phase needs for its own corrections.
+        floor_rows: Below this many rows, a phase's corrections never go under the
+            pooled ones: the 95th percentile of a hundred scores is too noisy to narrow
+            an interval on (it widens it only).
 
     Returns:
         ``{"coverage", "pooled": {"lower", "upper", "rows"}, "by_phase": {phase: ...}}``.
@@ -43,9 +48,14 @@ def calibrate(frame: pd.DataFrame, coverage: float, min_rows: int) -> dict[str, 
             "rows": len(rows),
         }
 
-    by_phase = {
-        str(int(phase)): corrections(rows)
-        for phase, rows in frame.groupby("phase")
-        if len(rows) >= min_rows
-    }
-    return {"coverage": coverage, "pooled": corrections(frame), "by_phase": by_phase}
+    pooled = corrections(frame)
+    by_phase = {}
+    for phase, rows in frame.groupby("phase"):
+        if len(rows) < min_rows:
+            continue
+        own = corrections(rows)
+        if len(rows) < floor_rows:
+            own["lower"] = max(own["lower"], pooled["lower"])
+            own["upper"] = max(own["upper"], pooled["upper"])
+        by_phase[str(int(phase))] = own
+    return {"coverage": coverage, "pooled": pooled, "by_phase": by_phase}

@@ -66,12 +66,12 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
 
 def prepare_training_rows(
     model_input: pd.DataFrame, training: dict[str, Any]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Label each row with its time window and add the median baselines.
 
     Returns:
-        The rows, and the identity of the data (date range, rows, hash, windows) for
-        the run's parameters.
+        The rows, the identity of the data (date range, rows, hash, windows) for the
+        run's parameters, and the feature list (an artifact of the run).
     """
     rows = model_input.copy()
     rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
@@ -97,7 +97,7 @@ def prepare_training_rows(
             for n, s in ranges.items()
         },
     }
-    return rows, identity
+    return rows, identity, feature_names(rows)
 
 
 def _target_unit(rows: pd.DataFrame, scale_column: str | None) -> float:
@@ -182,6 +182,7 @@ def fit_forecaster(
         scores,
         float(training["interval_coverage"]),
         int(training["min_calibration_rows_per_phase"]),
+        int(training.get("pooled_floor_below_rows", 0)),
     )
     logger.info(
         "Fitted: point %d rounds, 5%% %d, 95%% %d; conformal corrections %s",

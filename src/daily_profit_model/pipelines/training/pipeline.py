@@ -20,7 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 prepare_training_rows,
                 inputs=["model_input", "params:training"],
-                outputs=["training_rows", "training_data_identity"],
+                outputs=["training_rows", "training_data_identity", "model_features"],
                 name="split_by_time",
             ),
             Node(
