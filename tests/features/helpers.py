@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -11,11 +12,13 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from daily_profit_model.datasets.parquet_export import ParquetExportDataset
 from daily_profit_model.db.connection import Database
 from daily_profit_model.pipelines.features import create_pipeline as features_pipeline
 from daily_profit_model.pipelines.preprocessing import (
     create_pipeline as preprocessing_pipeline,
 )
+from daily_profit_model.pipelines.training import create_pipeline as training_pipeline
 from daily_profit_model.sandbox.plans import PLAN_SAMPLE
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
@@ -51,8 +54,10 @@ def _catalog(parameters: dict) -> DataCatalog:
     wanted["raw_api_loads"] = {
         "type": "daily_profit_model.datasets.raw_ingestion.RawIngestionDataset"
     }
-    wanted["model_input"] = {"type": "MemoryDataset"}
     catalog = DataCatalog.from_config(wanted)
+    catalog["model_input@export"] = ParquetExportDataset(
+        filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet")
+    )
     defaults = yaml.safe_load((CONF / "parameters_features.yml").read_text())[
         "features"
     ]
@@ -69,8 +74,11 @@ def build_features(**parameters) -> pd.DataFrame:
         The model input the run produced.
     """
     catalog = _catalog(parameters)
-    SequentialRunner().run(preprocessing_pipeline() + features_pipeline(), catalog)
-    return catalog["model_input"].load()
+    export = training_pipeline().only_nodes("export_model_input")
+    SequentialRunner().run(
+        preprocessing_pipeline() + features_pipeline() + export, catalog
+    )
+    return catalog["model_input@export"].load()
 
 
 def stored_rows(

@@ -75,7 +75,7 @@ def train(
     settings["min_calibration_rows_per_phase"] = 30
     catalog = DataCatalog(
         {
-            "model_input": MemoryDataset(model_input),
+            "model_input@pandas": MemoryDataset(model_input),
             "params:training": MemoryDataset(settings),
             "optuna_storage": OptunaStorageDataset(database=optuna_db),
             "sandbox_oracle": MemoryDataset(oracle),
@@ -89,5 +89,8 @@ def train(
     )
     mlflow.set_experiment("daily_pnl")
     with mlflow.start_run() as run:
-        SequentialRunner().run(create_pipeline(), catalog)
+        training = create_pipeline()
+        SequentialRunner().run(
+            training - training.only_nodes("export_model_input"), catalog
+        )
     return run.info.run_id, catalog["test_predictions"].load()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from daily_profit_model.datasets.parquet_export import QueryExport
 from daily_profit_model.datasets.sql_build import SqlBuild
 from daily_profit_model.features.windows import BuildWindow
 
@@ -67,38 +68,23 @@ def build_targets(window: BuildWindow, staged: dict[str, Any]) -> SqlBuild:
     )
 
 
-def assemble_model_input(features: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """Features joined to their known targets: the rows a model can learn from.
+def export_model_input(
+    features: dict[str, Any], targets: dict[str, Any]
+) -> QueryExport:
+    """Every feature row with a known target, joined in PostgreSQL, streamed to parquet.
 
     Cutoffs whose next trading day has not happened yet have no target and are left
     out (scoring reads them from the feature table).
+
+    Args:
+        features: Coverage of ``feature_account_day`` (built before the export).
+        targets: Coverage of ``target_account_day``.
     """
-    known = targets.loc[
-        targets["target_net_profit"].notna(),
-        ["account_id", "cutoff_date", "target_date", "target_net_profit"],
-    ].rename(columns={"target_date": "observed_target_date"})
-    known["target_net_profit"] = known["target_net_profit"].astype("float64")
-    features = features.copy()
-    for frame, columns in (
-        (known, ["cutoff_date", "observed_target_date"]),
-        (features, ["cutoff_date", "target_date"]),
-    ):
-        for column in columns:
-            frame[column] = pd.to_datetime(frame[column])
-    rows = features.merge(known, on=["account_id", "cutoff_date"], how="inner")
-    moved = (rows["observed_target_date"] != rows["target_date"]).sum()
-    if moved:
-        logger.warning(
-            "%d rows: the next trading day differs from the next weekday (holidays)",
-            moved,
-        )
-    rows = rows.drop(columns=["observed_target_date"])
-    rows = rows.sort_values(["cutoff_date", "account_id"], ignore_index=True)
     logger.info(
-        "Model input: %d rows (%d cutoffs, %d accounts), %d without a known target yet",
-        len(rows),
-        rows["cutoff_date"].nunique(),
-        rows["account_id"].nunique(),
-        len(features) - len(rows),
+        "Model input: %d feature rows (cutoffs %s..%s), %d target rows",
+        features["rows"],
+        features["first"],
+        features["last"],
+        targets["rows"],
     )
-    return rows
+    return QueryExport("model_input.sql")

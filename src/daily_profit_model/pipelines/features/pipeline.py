@@ -1,16 +1,15 @@
-"""``features``: stg_account_day → features and targets (in PostgreSQL) → model input."""
+"""``features``: stg_account_day → features and targets, built in PostgreSQL."""
 
 from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.features.nodes import (
-    assemble_model_input,
     build_account_day_features,
     build_targets,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Build the window's features and targets, then the parquet model input."""
+    """Build the window's features and targets (the model input is training's)."""
     return Pipeline(
         [
             Node(
@@ -24,12 +23,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["feature_build_window", "stg_account_day@sql"],
                 outputs="target_account_day@sql",
                 name="build_targets",
-            ),
-            Node(
-                assemble_model_input,
-                inputs=["feature_account_day@pandas", "target_account_day@pandas"],
-                outputs="model_input",
-                name="assemble_model_input",
             ),
         ],
         tags=["features"],

@@ -1,7 +1,9 @@
-"""``training``: windows → Optuna → LightGBM + CQR → test metrics, SHAP → registry."""
+"""``training``: model input (streamed from PostgreSQL) → windows → Optuna → LightGBM
++ CQR → test metrics, SHAP → registry."""
 
 from kedro.pipeline import Node, Pipeline
 
+from daily_profit_model.pipelines.features.nodes import export_model_input
 from daily_profit_model.pipelines.training.nodes import (
     evaluate,
     explain,
@@ -18,8 +20,14 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
+                export_model_input,
+                inputs=["feature_account_day@sql", "target_account_day@sql"],
+                outputs="model_input@export",
+                name="export_model_input",
+            ),
+            Node(
                 prepare_training_rows,
-                inputs=["model_input", "params:training"],
+                inputs=["model_input@pandas", "params:training"],
                 outputs=["training_rows", "training_data_identity", "model_features"],
                 name="split_by_time",
             ),
