@@ -52,7 +52,9 @@ def test_targets_are_next_day_net_profit(built, tables):
     database, model_input, _ = built
     daily = tables["metrics_daily"][["account_id", "date", "net_profit"]].copy()
     daily["date"] = pd.to_datetime(daily["date"])
-    model_input = model_input.assign(target_date=pd.to_datetime(model_input["target_date"]))
+    model_input = model_input.assign(
+        target_date=pd.to_datetime(model_input["target_date"])
+    )
     rows = model_input.merge(
         daily,
         left_on=["account_id", "target_date"],
