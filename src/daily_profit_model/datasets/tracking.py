@@ -210,7 +210,14 @@ class SandboxTruthDataset(AbstractDataset[None, pd.DataFrame]):
             logger.info("No sandbox world in %s: no oracle to compare with", self._path)
             return pd.DataFrame()
         world = SandboxWorld(self._path / marker.read_text().strip())
-        return world.truth(self._table)
+        try:
+            return world.truth(self._table)
+        except FileNotFoundError:
+            # e.g. a world generated with oracle_scenarios: 0
+            logger.warning(
+                "Sandbox world %s has no %s table", world.folder.name, self._table
+            )
+            return pd.DataFrame()
 
     def save(self, data: None) -> None:
         raise DatasetError("SandboxTruthDataset is read-only")
