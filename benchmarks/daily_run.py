@@ -34,6 +34,7 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseSettings, configure_database
+from daily_profit_model.pipelines import features, ingestion, preprocessing, sandbox
 from daily_profit_model.pipelines.scoring.nodes import (
     detect_drift,
     firm_view,
@@ -41,15 +42,15 @@ from daily_profit_model.pipelines.scoring.nodes import (
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
+# Each node's stage: the pipeline it belongs to (the rest of `daily` is scoring).
 STAGES = {
-    "sandbox": ("configure_world",),
-    "ingestion": (
-        "plan_ingestion",
-        "validate_and_load_api_days",
-        "ingest_plan_exports",
-    ),
-    "preprocessing": ("classify_symbols", "plan_feature_window", "stage_account_days"),
-    "features": ("build_account_day_features", "build_targets", "assemble_model_input"),
+    name: {n.name for n in module.create_pipeline().nodes}
+    for name, module in (
+        ("sandbox", sandbox),
+        ("ingestion", ingestion),
+        ("preprocessing", preprocessing),
+        ("features", features),
+    )
 }
 
 

@@ -19,10 +19,11 @@ import mlflow
 from kedro.io import AbstractDataset, DatasetError
 from mlflow.exceptions import MlflowException
 
+from daily_profit_model.datasets.tracking import CHALLENGER, CHAMPION
+
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-SHADOW_ALIASES = ("challenger",)
+SHADOW_ALIASES = (CHALLENGER,)
 SHADOW_PREFIX = "shadow"
 
 

@@ -27,12 +27,15 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+import pandas as pd
 import psycopg
 from kedro.io import AbstractDataset, DatasetError
 from psycopg import sql
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.identifiers import validate_identifier
+from daily_profit_model.db.tables import TableNotFoundError, describe_table
+from daily_profit_model.db.writer import ensure_month_partitions
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +145,16 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             columns, empty = self._ensure_table(conn, database.schema, query, data)
             if empty:
                 data = data.from_first_day()
-            self._ensure_partitions(conn, database.schema, data.start, data.end)
+            ensure_month_partitions(
+                conn,
+                database.schema,
+                self._table,
+                pd.Series(
+                    pd.date_range(data.start, data.end, freq="MS").union(
+                        [pd.Timestamp(data.start)]
+                    )
+                ),
+            )
             target = sql.Identifier(database.schema, self._table)
             deleted = conn.execute(
                 sql.SQL(
@@ -222,31 +234,13 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         )
         return names, True
 
-    def _ensure_partitions(
-        self, conn: psycopg.Connection, schema: str, start: dt.date, end: dt.date
-    ) -> None:
-        month = start.replace(day=1)
-        while month <= end:
-            conn.execute(
-                sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
-                    sql.Identifier(schema)
-                ),
-                [f'"{schema}"."{self._table}"', month],
-            )
-            month = (month + dt.timedelta(days=32)).replace(day=1)
-
 
 def _table_columns(
     conn: psycopg.Connection, schema: str, table: str
 ) -> list[tuple[str, str]]:
     """The table's (column, type) in order; empty when the table does not exist."""
-    return conn.execute(
-        """
-        SELECT a.attname, format_type(a.atttypid, NULL)
-        FROM pg_attribute AS a
-        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))
-          AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum
-        """,
-        [schema, table],
-    ).fetchall()
+    try:
+        info = describe_table(conn, schema, table)
+    except TableNotFoundError:
+        return []
+    return [(c.name, c.pg_type) for c in info.columns.values()]

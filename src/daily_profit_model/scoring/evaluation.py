@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from daily_profit_model.training.metrics import pinball
+from daily_profit_model.training.metrics import forecast_metrics
 
 
 def daily_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -19,19 +19,19 @@ def daily_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for (day, version), group in outcomes.groupby(["target_date", "model_version"]):
-        y = group["actual"].to_numpy()
+        figures = forecast_metrics(
+            group.rename(columns={"lower_90": "lower", "upper_90": "upper"})
+        )
         rows.append(
             {
                 "target_date": day,
                 "model_version": int(version),
                 "role": group["role"].iloc[0],
                 "accounts": len(group),
-                "mae": float(np.mean(np.abs(y - group["forecast"]))),
-                "pinball_05": pinball(y, group["lower_90"], 0.05),
-                "pinball_95": pinball(y, group["upper_90"], 0.95),
-                "coverage_90": float(
-                    ((y >= group["lower_90"]) & (y <= group["upper_90"])).mean()
-                ),
+                **{
+                    k: figures[k]
+                    for k in ("mae", "pinball_05", "pinball_95", "coverage_90")
+                },
             }
         )
     return pd.DataFrame(rows)
