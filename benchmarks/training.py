@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -46,10 +47,19 @@ def main() -> None:
         (PROJECT / "data/08_reporting/training_metrics.json").read_text()
     )
     phases = {
-        k.rsplit("_", 1)[1]: v
+        match[1]: v
         for k, v in metrics.items()
-        if k.startswith("test_coverage_90_phase_")
+        if (match := re.fullmatch(r"test_coverage_90_phase_(\d+)", k))
     }
+
+    def by_phase(name: str) -> dict[str, float]:
+        return {
+            p: round(metrics[name.format(p)], 4)
+            for p in sorted(phases)
+            if name.format(p) in metrics
+        }
+
+    oracle_phases = by_phase("oracle_coverage_90_phase_{}")
     figures = {
         "trials": args.trials,
         "training_s": round(seconds, 1),
@@ -71,6 +81,12 @@ def main() -> None:
         "baseline_best_mae": round(metrics["baseline_best_mae"], 2),
         "test_coverage_90": round(metrics["test_coverage_90"], 4),
         "coverage_by_phase": {k: round(v, 4) for k, v in sorted(phases.items())},
+        # 95% intervals that resample accounts: how well each phase's test window
+        # can measure coverage at all; and the oracle's coverage of the same rows.
+        "coverage_by_phase_low": by_phase("test_coverage_90_phase_{}_low"),
+        "coverage_by_phase_high": by_phase("test_coverage_90_phase_{}_high"),
+        "test_accounts_by_phase": by_phase("test_accounts_phase_{}"),
+        "oracle_coverage_by_phase": oracle_phases,
         "targets_met": {
             "mae_within_10pct_of_oracle": metrics.get("mae_ratio_to_oracle", 9) <= 1.1,
             "pinball_within_10pct_of_oracle": metrics.get("pinball_ratio_to_oracle", 9)
@@ -79,6 +95,8 @@ def main() -> None:
             "every_phase_within_5_points": all(
                 abs(v - 0.9) <= 0.05 for v in phases.values()
             ),
+            "every_phase_within_5_points_of_oracle": bool(oracle_phases)
+            and all(abs(phases[p] - v) <= 0.05 for p, v in oracle_phases.items()),
             "under_15_minutes": seconds < 900,
         },
     }

@@ -20,7 +20,6 @@ def test_default_run_from_world_to_registered_model(database, project_copy):
         "training": {
             "windows": {"test_days": 5, "calibration_days": 5, "validation_days": 4},
             "tuning": {"n_trials": 2},
-            "min_calibration_rows_per_phase": 30,
         },
     }
     with KedroSession.create(

@@ -74,7 +74,7 @@ def build_features(**parameters) -> pd.DataFrame:
         The model input the run produced.
     """
     catalog = _catalog(parameters)
-    export = training_pipeline().only_nodes("export_model_input")
+    export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog
     )

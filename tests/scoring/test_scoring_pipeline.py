@@ -57,6 +57,11 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
             "params:scoring": MemoryDataset(settings),
             "predictions": PostgresTableDataset(
                 table="predictions",
+                load_args={
+                    "date_column": "cutoff_date",
+                    "start": run_date,
+                    "end": run_date,
+                },
                 save_args={"mode": "append", "replace_days_of": "cutoff_date"},
             ),
             "target_account_day@sql": SqlTableBuildDataset(
@@ -83,8 +88,9 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
                 table="feature_drift", save_args={"replace_days_of": "cutoff_date"}
             ),
             "test_predictions": MemoryDataset(test_predictions),
-            "risk_accounts": MemoryDataset(),
-            "drift_plots": MemoryDataset(),
+            "risk_accounts": _KeptDataset(),
+            "drift_plot": MemoryDataset(),
+            "daily_report": MemoryDataset(),
             "drift_metrics": MemoryDataset(),
             "evaluation_metrics": MemoryDataset(),
         }
@@ -92,8 +98,15 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
     SequentialRunner().run(create_pipeline(), catalog)
     return {
         name: catalog[name].load()
-        for name in ("risk_accounts", "drift_plots", "drift_metrics")
+        for name in ("risk_accounts", "drift_plot", "drift_metrics", "daily_report")
     }
+
+
+class _KeptDataset(MemoryDataset):
+    """An intermediate output the runner does not release, to inspect it after."""
+
+    def _release(self) -> None:
+        pass
 
 
 def _count(query: str, params=()) -> list[tuple]:
@@ -151,7 +164,22 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
     )[0]
     assert drift[0] > 100 and drift[1] == 1
     assert len(outputs["risk_accounts"]) == 20
-    assert list(outputs["drift_plots"]) == [f"drift_{day}.png"]
+    assert str(day) in outputs["drift_plot"].axes[0].get_title()
+
+    # the day's report: self-contained, with the firm figure, the riskiest accounts,
+    # yesterday's actuals, coverage over time and drift
+    (name, page), *others = outputs["daily_report"].items()
+    assert name == f"daily_report_{day}.html" and not others
+    champion_total = _count(
+        "SELECT forecast_total FROM firm_forecasts WHERE cutoff_date = %s "
+        "AND role = 'champion'",
+        [day],
+    )[0][0]
+    assert f"{champion_total:,.0f} USD" in page
+    assert outputs["risk_accounts"]["account_id"].iloc[0] in page
+    assert page.count('<img alt="chart" src="data:image/png;base64,') == 5
+    assert "No forecast has an actual yet" not in page
+    assert 'src="http' not in page and 'href="http' not in page
 
 
 def test_promotion_needs_evidence_or_a_forced_reason(trained):

@@ -72,7 +72,6 @@ def train(
     ]
     settings["windows"] = SMALL_WINDOWS
     settings["tuning"] = {**settings["tuning"], "n_trials": 3, "timeout_s": 120}
-    settings["min_calibration_rows_per_phase"] = 30
     catalog = DataCatalog(
         {
             "model_input@pandas": MemoryDataset(model_input),
@@ -91,6 +90,6 @@ def train(
     with mlflow.start_run() as run:
         training = create_pipeline()
         SequentialRunner().run(
-            training - training.only_nodes("export_model_input"), catalog
+            training - training.only_nodes("training.export_model_input"), catalog
         )
     return run.info.run_id, catalog["test_predictions"].load()

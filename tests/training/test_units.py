@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from daily_profit_model.training.conformal import calibrate
-from daily_profit_model.training.metrics import pinball, rolling_medians
+from daily_profit_model.training.metrics import (
+    coverage_interval,
+    pinball,
+    rolling_medians,
+)
 from daily_profit_model.training.pyfunc_model import conformal_bounds
 from daily_profit_model.training.windows import WindowError, assign_windows
 
@@ -100,7 +104,7 @@ def test_rolling_medians_use_only_each_accounts_past():
         assert medians[row].item() == value
 
 
-def test_a_small_phase_never_narrows_below_the_pooled_correction():
+def test_a_small_phase_is_shrunk_toward_the_pooled_correction():
     rng = np.random.default_rng(4)
     big = pd.DataFrame(
         {
@@ -111,19 +115,59 @@ def test_a_small_phase_never_narrows_below_the_pooled_correction():
         }
     )
     # a phase of 60 rows that happens to look calm
-    small = pd.DataFrame(
-        {
-            "actual": rng.normal(0, 10, 60),
-            "raw_lower": -50.0,
-            "raw_upper": 50.0,
-            "phase": 3,
-        }
-    )
+    small = big.head(60).assign(actual=rng.normal(0, 10, 60), phase=3)
     frame = pd.concat([big, small], ignore_index=True)
-    free = calibrate(frame, 0.9, min_rows=50)
-    floored = calibrate(frame, 0.9, min_rows=50, floor_rows=1000)
-    assert free["by_phase"]["3"]["upper"] < free["pooled"]["upper"]
-    assert floored["by_phase"]["3"]["upper"] == floored["pooled"]["upper"]
-    assert (
-        floored["by_phase"]["1"] == free["by_phase"]["1"]
-    )  # large phases keep their own
+    alone = calibrate(frame, 0.9, min_rows=50)["by_phase"]
+    shrunk = calibrate(frame, 0.9, min_rows=50, shrinkage_rows=100)
+    pooled = shrunk["pooled"]["upper"]
+    own = alone["3"]["upper"]
+    assert own < pooled
+    assert shrunk["by_phase"]["3"]["upper"] == pytest.approx(
+        (60 * own + 100 * pooled) / 160
+    )
+    # a phase of 5,000 rows keeps nearly all of its own correction
+    big_phase = shrunk["by_phase"]["1"]
+    assert big_phase["upper"] == pytest.approx(big_phase["own_upper"], rel=0.03)
+    # under min_rows, a phase takes the pooled correction
+    assert "3" not in calibrate(frame, 0.9, min_rows=61)["by_phase"]
+
+
+def test_corrections_scale_with_the_raw_width():
+    """Small accounts are not over-covered by corrections that large ones set."""
+    rng = np.random.default_rng(5)
+
+    def rows(n):
+        size = rng.choice([5_000.0, 200_000.0], n)
+        # raw bounds far too narrow, in proportion to each account's size
+        return pd.DataFrame(
+            {
+                "actual": rng.normal(0, 0.01, n) * size,
+                "raw_lower": -0.005 * size,
+                "raw_upper": 0.005 * size,
+                "phase": 1,
+                "size": size,
+            }
+        )
+
+    calibration = calibrate(rows(4000), 0.9, min_rows=100)
+    test = rows(20000)
+    lower, upper = conformal_bounds(
+        test["raw_lower"], test["raw_upper"], test["phase"], calibration
+    )
+    inside = (test["actual"] >= lower) & (test["actual"] <= upper)
+    for size, covered in inside.groupby(test["size"]).mean().items():
+        assert 0.88 <= covered <= 0.92, (size, covered)
+
+
+def test_coverage_interval_resamples_accounts_not_rows():
+    rng = np.random.default_rng(6)
+    # 13 accounts of 8 days each; whether a day is covered depends on the account
+    accounts = pd.Series(np.repeat([f"a{i}" for i in range(13)], 8))
+    account_rate = pd.Series(rng.uniform(0.6, 1.0, 13), index=accounts.unique())
+    inside = pd.Series(rng.random(len(accounts)) < account_rate[accounts].to_numpy())
+    low, high, n = coverage_interval(inside, accounts)
+    assert n == 13
+    assert low < inside.mean() < high
+    # wider than the rows-as-independent interval (1.96 binomial standard errors)
+    binomial = 1.96 * np.sqrt(inside.mean() * (1 - inside.mean()) / len(inside))
+    assert high - low > 2 * binomial

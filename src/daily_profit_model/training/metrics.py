@@ -69,3 +69,34 @@ def rolling_medians(frame: pd.DataFrame, days: tuple[int, ...]) -> pd.DataFrame:
         # groupby yields accounts in sorted order, each in date order: ordered's order
         out[f"baseline_median_{d}d"] = by_account.rolling(f"{d}D").median().to_numpy()
     return out.reindex(frame.index)
+
+
+def coverage_interval(
+    inside: pd.Series, accounts: pd.Series, level: float = 0.95, draws: int = 2000
+) -> tuple[float, float, int]:
+    """A bootstrap interval of a coverage that resamples accounts, not rows.
+
+    An account's days are not independent draws: a phase of thirteen accounts with a
+    hundred rows has a coverage known to ±6 points, not ±3. The interval says whether a
+    segment's test window can tell 85% from 90% at all.
+
+    Returns:
+        The interval's bounds and the number of accounts.
+    """
+    per_account = (
+        pd.DataFrame({"inside": inside.astype(float), "account": accounts.to_numpy()})
+        .groupby("account")["inside"]
+        .agg(["sum", "size"])
+    )
+    n = len(per_account)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    weights = np.random.default_rng(0).multinomial(n, np.full(n, 1 / n), size=draws)
+    covered = (
+        weights
+        @ per_account["sum"].to_numpy()
+        / (weights @ per_account["size"].to_numpy())
+    )
+    tail = (1 - level) / 2
+    low, high = np.quantile(covered, [tail, 1 - tail])
+    return float(low), float(high), n

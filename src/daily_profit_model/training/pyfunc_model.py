@@ -14,6 +14,7 @@ list, categorical columns, scale column, conformal corrections by phase) and
 from __future__ import annotations
 
 import json
+import warnings
 
 import lightgbm as lgb
 import numpy as np
@@ -44,17 +45,34 @@ def prepare_matrix(
     return matrix
 
 
+def raw_width(raw_lower: np.ndarray, raw_upper: np.ndarray) -> np.ndarray:
+    """The unit of conformity scores: the raw interval's width, at least 1 USD.
+
+    (A raw interval of zero width would make every score infinite.)
+    """
+    return np.maximum(np.abs(np.asarray(raw_upper) - np.asarray(raw_lower)), 1.0)
+
+
 def conformal_bounds(
     raw_lower: np.ndarray, raw_upper: np.ndarray, phase: pd.Series, calibration: dict
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw quantile bounds widened by the calibration's corrections for each row's phase."""
+    """Raw quantile bounds widened by the calibration's corrections for each row's phase.
+
+    Corrections are in units of the raw interval's width (at least 1 USD) when the
+    calibration's ``score`` is ``"width"``, in USD otherwise.
+    """
     pooled = calibration["pooled"]
     keys = pd.Series(phase).astype("Int64").astype(str).to_numpy()
     by_phase = calibration["by_phase"]
     lower_fix = np.array([by_phase.get(k, pooled)["lower"] for k in keys], dtype=float)
     upper_fix = np.array([by_phase.get(k, pooled)["upper"] for k in keys], dtype=float)
-    lower = np.asarray(raw_lower) - lower_fix
-    upper = np.asarray(raw_upper) + upper_fix
+    raw_lower = np.asarray(raw_lower, dtype=float)
+    raw_upper = np.asarray(raw_upper, dtype=float)
+    if calibration.get("score") == "width":
+        width = raw_width(raw_lower, raw_upper)
+        lower_fix, upper_fix = lower_fix * width, upper_fix * width
+    lower = raw_lower - lower_fix
+    upper = raw_upper + upper_fix
     return np.minimum(lower, upper), np.maximum(lower, upper)
 
 
@@ -80,6 +98,12 @@ def top_reasons(
         out[f"reason_{i + 1}"] = names[order[:, i]]
         out[f"reason_{i + 1}_usd"] = contributions[rows[:, 0], order[:, i]]
     return pd.DataFrame(out, index=matrix.index)
+
+
+# MLflow asks for type hints on ``predict`` to infer a signature; the signature is
+# logged explicitly from an example, so the warning (printed by every kedro command
+# that imports this module) says nothing useful.
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
 
 class DailyPnlForecaster(PythonModel):

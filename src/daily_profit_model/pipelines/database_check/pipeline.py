@@ -26,4 +26,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags=["database_check"],
+        namespace="database_check",
+        prefix_datasets_with_namespace=False,
     )

@@ -26,4 +26,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags=["features"],
+        namespace="features",
+        prefix_datasets_with_namespace=False,
     )

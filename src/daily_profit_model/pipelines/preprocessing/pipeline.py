@@ -37,4 +37,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags=["preprocessing"],
+        namespace="preprocessing",
+        prefix_datasets_with_namespace=False,
     )

@@ -17,4 +17,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             )
         ],
         tags=["sandbox"],
+        namespace="sandbox",
+        prefix_datasets_with_namespace=False,
     )

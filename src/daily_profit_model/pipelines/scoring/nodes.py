@@ -25,6 +25,7 @@ from daily_profit_model.scoring.firm import (  # noqa: E402
     daily_total_errors,
     firm_interval,
 )
+from daily_profit_model.scoring.report import build_report, drift_chart  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -112,16 +113,26 @@ def score_accounts(
     return predictions
 
 
-def plan_outcome_build(targets: dict[str, Any], scoring: dict[str, Any]) -> SqlBuild:
+def plan_outcome_build(
+    targets: dict[str, Any], predictions: pd.DataFrame, scoring: dict[str, Any]
+) -> SqlBuild:
     """The target days whose forecasts can now be joined to actuals.
+
+    Taking this run's ``predictions`` orders the join after they are stored, so that a
+    backfill of a past day evaluates that day's forecasts in the same run.
 
     Args:
         targets: Coverage of ``target_account_day`` (its newest cutoff).
+        predictions: This run's forecasts (their target day joins the window).
         scoring: ``evaluation_window_days``: how far back outcomes are rebuilt.
     """
     last = pd.Timestamp(targets["last"]).date() + pd.Timedelta(days=7)
     days = int(scoring.get("evaluation_window_days", 30))
-    return SqlBuild("prediction_outcomes.sql", last - pd.Timedelta(days=days + 7), last)
+    first = last - pd.Timedelta(days=days + 7)
+    if len(predictions):
+        target = pd.Timestamp(predictions["target_date"].max()).date()
+        first, last = min(first, target), max(last, target)
+    return SqlBuild("prediction_outcomes.sql", first, last)
 
 
 def evaluate_forecasts(
@@ -278,7 +289,7 @@ def detect_drift(
     predictions: pd.DataFrame,
     models: list[ScoringModel],
     scoring: dict[str, Any],
-) -> tuple[pd.DataFrame, dict[str, plt.Figure], dict[str, float]]:
+) -> tuple[pd.DataFrame, plt.Figure, dict[str, float]]:
     """PSI and KS per feature, and for the forecasts, against the champion's reference.
 
     Returns:
@@ -292,7 +303,7 @@ def detect_drift(
         logger.warning(
             "Champion v%d has no reference sample: drift not measured", champion.version
         )
-        return pd.DataFrame(), {}, {}
+        return pd.DataFrame(), _no_drift_plot(champion.version), {}
     columns = [
         c for c in reference.columns if c != "_forecast" and c in features.columns
     ]
@@ -325,7 +336,7 @@ def detect_drift(
             row["psi"],
             row["ks_statistic"],
         )
-    figure = _drift_plot(table, cutoff)
+    figure = drift_chart(table, cutoff)
     figures = {
         "drift_features_warn": float(counts.get("warn", 0)),
         "drift_features_severe": float(counts.get("severe", 0)),
@@ -333,17 +344,42 @@ def detect_drift(
             table.loc[table["feature"] == "_forecast", "psi"].iloc[0]
         ),
     }
-    return table, {f"drift_{cutoff}.png": figure}, figures
+    return table, figure, figures
 
 
-def _drift_plot(table: pd.DataFrame, cutoff) -> plt.Figure:
-    top = table.dropna(subset=["psi"]).nlargest(20, "psi").iloc[::-1]
-    colours = top["severity"].map(
-        {"ok": "tab:green", "warn": "tab:orange", "severe": "tab:red"}
+def _no_drift_plot(version: int) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(8, 2))
+    ax.axis("off")
+    ax.text(
+        0.5,
+        0.5,
+        f"Drift not measured: champion v{version} has no reference sample",
+        ha="center",
+        va="center",
     )
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.barh(top["feature"], top["psi"], color=colours)
-    ax.set_xlabel("PSI against the champion's training sample")
-    ax.set_title(f"Drift on {cutoff}: the 20 most shifted features")
-    fig.tight_layout()
     return fig
+
+
+def daily_report(  # noqa: PLR0913 (one input per table of the report)
+    firm: pd.DataFrame,
+    risk: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    drift: pd.DataFrame,
+    scoring: dict[str, Any],
+) -> dict[str, str]:
+    """The day's HTML report: firm forecast, riskiest accounts and their reasons,
+    yesterday against actuals, coverage over time, drift flags.
+
+    Returns:
+        ``{"daily_report_<cutoff>.html": page}``.
+    """
+    day, page = build_report(
+        firm,
+        risk,
+        evaluation,
+        outcomes,
+        drift,
+        float(scoring["report"]["coverage_target"]),
+    )
+    return {f"daily_report_{day}.html": page}

@@ -4,6 +4,7 @@ past forecasts → outcomes → evaluation and comparisons; today vs reference �
 from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.scoring.nodes import (
+    daily_report,
     detect_drift,
     evaluate_forecasts,
     firm_view,
@@ -29,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plan_outcome_build,
-                inputs=["target_account_day@sql", "params:scoring"],
+                inputs=["target_account_day@sql", "predictions", "params:scoring"],
                 outputs="prediction_outcomes@sql",
                 name="join_forecasts_to_actuals",
             ),
@@ -62,9 +63,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "daily_pnl_model@aliases",
                     "params:scoring",
                 ],
-                outputs=["feature_drift", "drift_plots", "drift_metrics"],
+                outputs=["feature_drift", "drift_plot", "drift_metrics"],
                 name="detect_drift",
+            ),
+            Node(
+                daily_report,
+                inputs=[
+                    "firm_forecasts",
+                    "risk_accounts",
+                    "prediction_evaluation",
+                    "prediction_outcomes@pandas",
+                    "feature_drift",
+                    "params:scoring",
+                ],
+                outputs="daily_report",
+                name="daily_report",
             ),
         ],
         tags=["scoring"],
+        namespace="scoring",
+        prefix_datasets_with_namespace=False,
     )

@@ -22,6 +22,7 @@ from daily_profit_model.training.matrix import (
     target_scale,
 )
 from daily_profit_model.training.metrics import (
+    coverage_interval,
     forecast_metrics,
     pinball,
     rolling_medians,
@@ -182,7 +183,7 @@ def fit_forecaster(
         scores,
         float(training["interval_coverage"]),
         int(training["min_calibration_rows_per_phase"]),
-        int(training.get("pooled_floor_below_rows", 0)),
+        float(training["phase_shrinkage_rows"]),
     )
     logger.info(
         "Fitted: point %d rounds, 5%% %d, 95%% %d; conformal corrections %s",
@@ -232,14 +233,17 @@ def _oracle_metrics(frame: pd.DataFrame, oracle: pd.DataFrame) -> dict[str, floa
         pinball(both["actual"], both["upper"], 0.95)
         / pinball(both["actual"], both["q95"], 0.95),
     ]
-    return {
+    oracle_inside = (both["actual"] >= both["q05"]) & (both["actual"] <= both["q95"])
+    by_phase = {
+        f"oracle_coverage_90_phase_{phase}": float(inside.mean())
+        for phase, inside in oracle_inside.groupby(both["phase"])
+    }
+    return by_phase | {
         "oracle_rows": float(len(both)),
         "oracle_mae": oracle_mae,
         "oracle_pinball_05": pinball(both["actual"], both["q05"], 0.05),
         "oracle_pinball_95": pinball(both["actual"], both["q95"], 0.95),
-        "oracle_coverage_90": float(
-            ((both["actual"] >= both["q05"]) & (both["actual"] <= both["q95"])).mean()
-        ),
+        "oracle_coverage_90": float(oracle_inside.mean()),
         "mae_ratio_to_oracle": model_mae / oracle_mae,
         "pinball_ratio_to_oracle": float(np.mean(ratios)),
         "pinball_05_ratio_to_oracle": ratios[0],
@@ -286,6 +290,7 @@ def evaluate(
             "coverage_90"
         ]
         metrics[f"test_mae_{segment['segment']}_{segment['value']}"] = segment["mae"]
+    metrics |= _phase_coverage_intervals(frame)
     daily = _daily_errors(frame, best, oracle)
     logger.info(
         "Test: MAE %.2f (best baseline %s %.2f, oracle %s), coverage %.3f, pinball 5%% %.2f 95%% %.2f",
@@ -305,6 +310,18 @@ def evaluate(
         plots.interval_calibration(segments, float(training["interval_coverage"])),
         plots.residuals_by_day(daily),
     )
+
+
+def _phase_coverage_intervals(frame: pd.DataFrame) -> dict[str, float]:
+    """Each phase's test accounts and the 95% account-bootstrap interval of coverage."""
+    inside = (frame["actual"] >= frame["lower"]) & (frame["actual"] <= frame["upper"])
+    metrics = {}
+    for phase, rows in frame.groupby("phase"):
+        low, high, accounts = coverage_interval(inside[rows.index], rows["account_id"])
+        metrics[f"test_accounts_phase_{phase}"] = float(accounts)
+        metrics[f"test_coverage_90_phase_{phase}_low"] = low
+        metrics[f"test_coverage_90_phase_{phase}_high"] = high
+    return metrics
 
 
 def _daily_errors(frame: pd.DataFrame, best: str, oracle: pd.DataFrame) -> pd.DataFrame:

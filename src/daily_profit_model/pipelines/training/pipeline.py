@@ -81,4 +81,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ],
         tags=["training"],
+        namespace="training",
+        prefix_datasets_with_namespace=False,
     )
