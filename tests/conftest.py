@@ -26,13 +26,12 @@ from daily_profit_model.sandbox.world import WorldBuilder  # noqa: E402
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    """The project's configuration in a temporary folder, so that a test's ``kedro run``
-    writes its data there and not into the working copy's ``data/``."""
+def copy_project(folder: Path) -> Path:
+    """The project's configuration and notebooks in ``folder``, so that a test's
+    ``kedro run`` writes its data there and not into the working copy's ``data/``."""
     import shutil  # noqa: PLC0415
 
-    copy = tmp_path / "project"
+    copy = folder / "project"
     copy.mkdir()
     shutil.copy(PROJECT_PATH / "pyproject.toml", copy / "pyproject.toml")
     (copy / "src").mkdir()  # the package itself is installed in the environment
@@ -41,7 +40,53 @@ def project_copy(tmp_path: Path) -> Path:
         copy / "conf",
         ignore=shutil.ignore_patterns("credentials.yml"),
     )
+    shutil.copytree(PROJECT_PATH / "notebooks", copy / "notebooks")
+    shutil.copytree(PROJECT_PATH / "deploy", copy / "deploy")
     return copy
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's configuration in the test's temporary folder."""
+    return copy_project(tmp_path)
+
+
+# A world and training windows small enough for a whole `kedro run` in a minute or two.
+SMALL_RUN_PARAMS = {
+    "sandbox": {"n_traders": 150, "n_days": 32, "oracle_scenarios": 20},
+    "training": {
+        "windows": {"test_days": 5, "calibration_days": 5, "validation_days": 4},
+        "tuning": {"n_trials": 2},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def default_run(database, tmp_path_factory) -> dict:
+    """The default ``kedro run`` (world → data → features → model → first morning) of a
+    small world, once per test session, in a copy of the project.
+
+    Returns:
+        ``{"project": path, "heartbeats_before": n}``.
+    """
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    with database.connect() as conn:
+        before = conn.execute(
+            "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
+        ).fetchone()[0]
+    project = copy_project(tmp_path_factory.mktemp("default_run"))
+    bootstrap_project(project)
+    with KedroSession.create(
+        project_path=project, runtime_params=SMALL_RUN_PARAMS
+    ) as session:
+        session.run()
+    import mlflow  # noqa: PLC0415
+
+    while mlflow.active_run():
+        mlflow.end_run()
+    return {"project": project, "heartbeats_before": before}
 
 
 @pytest.fixture(scope="session")

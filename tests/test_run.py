@@ -5,29 +5,12 @@ from __future__ import annotations
 import json
 
 import mlflow
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 
-def test_default_run_from_world_to_registered_model(database, project_copy):
-    with database.connect() as conn:
-        before = conn.execute(
-            "SELECT count(*) FROM prop_trading_model.ops_heartbeat"
-        ).fetchone()[0]
-    bootstrap_project(project_copy)
-    small_world = {
-        "sandbox": {"n_traders": 150, "n_days": 32, "oracle_scenarios": 20},
-        "training": {
-            "windows": {"test_days": 5, "calibration_days": 5, "validation_days": 4},
-            "tuning": {"n_trials": 2},
-        },
-    }
-    with KedroSession.create(
-        project_path=project_copy, runtime_params=small_world
-    ) as session:
-        session.run()
-
-    reports = project_copy / "data/08_reporting"
+def test_default_run_from_world_to_registered_model(database, default_run):
+    project = default_run["project"]
+    before = default_run["heartbeats_before"]
+    reports = project / "data/08_reporting"
     report = json.loads((reports / "database_check_report.json").read_text())
     assert report["server_version"].startswith("18")
     assert report["raw_tables"] == 8
@@ -73,3 +56,10 @@ def test_default_run_from_world_to_registered_model(database, project_copy):
     # the run log: the pipeline's row and one row per node, all successful
     assert dict(((p, s), n) for p, s, n in run_rows)[(True, "success")] == 1
     assert dict(((p, s), n) for p, s, n in run_rows)[(False, "success")] > 20
+
+    # the morning's report, self-contained
+    (page,) = (reports / "daily_report").glob("daily_report_*.html")
+    assert page.stat().st_size > 50_000 and "Daily P&amp;L forecast" in page.read_text()
+    # one kedro-mlflow run per `kedro run`: the report sits beside the training's plots
+    logged = {a.path for a in client.list_artifacts(version.run_id, "daily_report")}
+    assert f"daily_report/{page.name}" in logged

@@ -8,6 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 
 from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.db.frames import FrameValidationError
@@ -328,3 +329,27 @@ def test_direct_copy_and_staged_upsert_store_the_same_rows(partitioned_table):
     dataset.save(frame.assign(value=[10.0, 20.0, 30.0]))  # stored range: staged upsert
     assert "copy_to_stage" in dataset.last_save_stats
     assert dataset.load()["value"].tolist() == [10.0, 20.0, 30.0]
+
+
+def test_filters_load_only_the_named_values_and_bind_them(partitioned_table):
+    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
+    days = pd.date_range("2024-01-01", periods=6, freq="D")
+    dataset.save(pd.DataFrame({"event_id": range(6), "event_date": days, "value": 1.0}))
+
+    def load(filters):
+        return (
+            PostgresTableDataset(
+                table="events", schema=partitioned_table, load_args={"filters": filters}
+            )
+            .load()["event_id"]
+            .tolist()
+        )
+
+    assert load({"event_id": 4}) == [4]
+    assert load({"event_id": [1, 3], "value": 1.0}) == [1, 3]
+    # a value is a bound parameter, never SQL: the database refuses it as a value
+    with pytest.raises(DatasetError, match="invalid input syntax for type bigint"):
+        load({"event_id": ["1); DROP TABLE events; --"]})
+    assert len(dataset.load()) == 6
+    with pytest.raises(DatasetError, match="names a column it does not have: nope"):
+        load({"nope": 1})

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
 from daily_profit_model.datasets.sql_build import read_query
@@ -104,6 +105,14 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
         if not self._filepath.exists():
             raise DatasetError(f"{self._filepath} does not exist: export it first")
         return pd.read_parquet(self._filepath)
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The file's first ``nrows`` rows, for kedro-viz (read without the rest)."""
+        batch = next(pq.ParquetFile(self._filepath).iter_batches(batch_size=nrows))
+        frame = batch.to_pandas()
+        return TablePreview(
+            frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
+        )
 
     def save(self, data: QueryExport) -> None:
         """Stream the query's rows into the parquet file (replacing it when done)."""

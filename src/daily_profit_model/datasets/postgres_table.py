@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
 from daily_profit_model.db import get_database
@@ -58,7 +59,8 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         schema: Schema; defaults to the configured database's (``prop_trading_model``).
         key_columns: Upsert key; defaults to the table's primary key.
         load_args: ``columns`` (list), ``date_column``, ``start`` and ``end`` (inclusive
-            dates), ``latest`` (only the newest day of ``date_column`` when no
+            dates), ``filters`` (``{column: value or [values]}``, bound parameters),
+            ``latest`` (only the newest day of ``date_column`` when no
             start/end is set), ``order_by`` (list, defaults to the key), ``dtype_backend``
             (``numpy_nullable``, the default, keeps NULL and NaN apart; ``numpy``).
         save_args: ``mode``: ``upsert`` (default), ``append`` (a key conflict is an
@@ -169,6 +171,16 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         if end:
             conditions.append(sql.SQL("{} <= %s").format(sql.Identifier(date_column)))
             params.append(end)
+        for column, values in (self._load_args.get("filters") or {}).items():
+            if column not in info.columns:
+                raise DatasetError(
+                    f"load_args.filters of {info.qualified} names a column it does "
+                    f"not have: {column}"
+                )
+            conditions.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+            params.append(
+                list(values) if isinstance(values, list | tuple) else [values]
+            )
         if self._load_args.get("latest") and date_column and not (start or end):
             # only the newest day stored (the morning job's cutoff when no date is given)
             conditions.append(
@@ -232,10 +244,12 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         )
         return frame
 
-    def preview(self, nrows: int = 5) -> dict[str, Any]:
+    def preview(self, nrows: int = 5) -> TablePreview:
         """The first ``nrows`` rows for kedro-viz, as a ``split``-oriented dict."""
         frame = self._read(limit=nrows)
-        return frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
+        return TablePreview(
+            frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
+        )
 
     # --- saving ------------------------------------------------------------------
 

@@ -30,8 +30,10 @@ from typing import Any
 import pandas as pd
 import psycopg
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
+from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import get_database
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableNotFoundError, describe_table
@@ -125,6 +127,10 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 )
             ).fetchone()
         return {"table": self._table, "first": first, "last": last, "rows": rows}
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The built table's first ``nrows`` rows, for kedro-viz."""
+        return PostgresTableDataset(table=self._table).preview(nrows)
 
     def _save(self, data: SqlBuild) -> None:
         if data.start > data.end:

@@ -26,15 +26,9 @@ h1 { margin-bottom: 0.2rem; } .sub { color: #5b6b7b; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid #e3e8ee; padding: 4px 8px; text-align: right; }
 th { background: #f3f6f9; } td.t, th.t { text-align: left; }
-.flag-warn { color: #9a6700; } .flag-severe { color: #b42318; font-weight: 600; }
 img { max-width: 100%; } section { margin-top: 2rem; }
 .note { color: #5b6b7b; font-size: 0.85rem; }
 """
-
-
-# Table values from this size on are shown without decimals (USD); smaller ones are
-# shares or statistics, shown with three.
-_WHOLE_FROM = 100
 
 
 def _usd(value: float) -> str:
@@ -50,9 +44,15 @@ def _png(fig: plt.Figure) -> str:
     return f'<img alt="chart" src="data:image/png;base64,{data}">'
 
 
-def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> str:
+def _table(
+    frame: pd.DataFrame,
+    text_columns: tuple[str, ...] = (),
+    decimals: dict[str, int] | None = None,
+) -> str:
+    """An HTML table; numbers without decimals (USD) unless ``decimals`` says."""
     if frame.empty:
         return '<p class="note">Nothing to show.</p>'
+    decimals = decimals or {}
     head = "".join(
         f'<th class="{"t" if c in text_columns else ""}">{html.escape(str(c))}</th>'
         for c in frame.columns
@@ -61,14 +61,11 @@ def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> str:
     for _, row in frame.iterrows():
         cells = []
         for column, value in row.items():
-            if isinstance(value, float):
-                shown = (
-                    f"{value:,.0f}" if abs(value) >= _WHOLE_FROM else f"{value:,.3f}"
-                )
+            if column in text_columns:
+                cells.append(f'<td class="t">{html.escape(str(value))}</td>')
             else:
-                shown = str(value)
-            css = "t" if column in text_columns else ""
-            cells.append(f'<td class="{css}">{html.escape(shown)}</td>')
+                shown = f"{value:,.{decimals.get(column, 0)}f}"
+                cells.append(f"<td>{html.escape(shown)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -94,12 +91,21 @@ def firm_history(firm: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 def _firm_chart(history: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 3.6))
     x = history["target_date"]
-    ax.fill_between(
-        x, history["lower_90"], history["upper_90"], alpha=0.25, label="90% interval"
+    ax.errorbar(
+        x,
+        history["forecast_total"],
+        yerr=[
+            history["forecast_total"] - history["lower_90"],
+            history["upper_90"] - history["forecast_total"],
+        ],
+        fmt="o-",
+        capsize=4,
+        label="forecast and 90% interval",
     )
-    ax.plot(x, history["forecast_total"], marker="o", label="forecast")
-    ax.plot(x, history["actual_total"], marker="s", color="black", label="actual")
+    ax.plot(x, history["actual_total"], "s", color="black", label="actual")
     ax.axhline(0, color="grey", linewidth=0.7)
+    span = pd.Timedelta(days=2)
+    ax.set_xlim(x.min() - span, x.max() + span)
     ax.set_title("Firm-wide P&L by target day (champion)")
     ax.set_ylabel("USD")
     ax.legend(loc="upper left")
