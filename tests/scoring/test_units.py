@@ -86,3 +86,32 @@ def test_traffic_split_is_stable_per_account_and_close_to_the_share():
     assert first.mean() == pytest.approx(0.2, abs=0.01)
     assert (first == _served_by_challenger(accounts, 0.2)).all()
     assert not _served_by_challenger(accounts, 0.0).any()
+
+
+def test_firm_expected_total_corrects_a_sum_of_medians():
+    """Most accounts lose a little, a few win a lot: medians sum far from the mean."""
+    rng = np.random.default_rng(3)
+    days, accounts = 80, 300
+
+    def pnl(n):
+        # 90% of account-days lose 100, 10% win 500: median -100, mean -40
+        return np.where(rng.random(n) < 0.9, -100.0, 500.0)
+
+    history = pd.DataFrame(
+        {
+            "cutoff_date": np.repeat(np.arange(days), accounts),
+            "actual": pnl(days * accounts),
+            "forecast": -100.0,  # the median, which an L1 model forecasts
+            "lower_90": -100.0,
+            "upper_90": 500.0,
+        }
+    )
+    today = pd.DataFrame(
+        {"forecast": np.full(accounts, -100.0), "lower_90": -100.0, "upper_90": 500.0}
+    )
+    firm = firm_interval(today, daily_total_errors(history))
+    assert firm["forecast_total"] == -100.0 * accounts
+    assert firm["expected_total"] == pytest.approx(-40.0 * accounts, rel=0.05)
+    actual_totals = [pnl(accounts).sum() for _ in range(200)]
+    inside = np.mean([firm["lower_90"] <= t <= firm["upper_90"] for t in actual_totals])
+    assert 0.8 <= inside <= 0.98

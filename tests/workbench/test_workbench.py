@@ -156,6 +156,7 @@ def test_kedro_viz_build_shows_the_pipelines_in_chromium(served):
     bootstrap_project(project)
     expected = {n.name.split(".")[-1] for n in pipelines["__default__"].nodes}
     assert shown == expected
+    assert len(re.findall(r'class="pipeline-layer[ "]', expanded)) == len(LAYERS)
     for dataset in ("feature_account_day", "predictions", "daily_report"):
         assert f'data-node-fullname="{dataset}"' in expanded
     # previews of PostgreSQL tables and of the report are in the static site
@@ -257,3 +258,48 @@ def test_airflow_dag_runs_one_task_per_stage_in_order(default_run, tmp_path):
         for n in pipelines["daily"].nodes
         if n.namespace == "scoring"
     }
+
+
+def test_every_project_command_explains_itself():
+    import click  # noqa: PLC0415
+
+    from daily_profit_model.cli import cli  # noqa: PLC0415
+
+    def walk(command: click.Command, path: str):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    commands = dict(walk(cli, "kedro"))
+    assert {"kedro db migrate", "kedro health", "kedro model promote"} <= set(commands)
+    for path, command in commands.items():
+        if path == "kedro":
+            continue
+        assert len(command.help or "") > 20, path
+        for option in command.params:
+            if isinstance(option, click.Option):
+                assert option.help, f"{path} {option.name}"
+
+
+def test_layers_follow_the_data_so_kedro_viz_can_draw_them():
+    """kedro-viz draws no layer at all when one node reads a later layer than it
+    writes; every edge must go from a layer to the same or a later one."""
+    import graphlib  # noqa: PLC0415
+
+    catalog = yaml.safe_load((PROJECT_PATH / "conf/base/catalog.yml").read_text())
+
+    def layer(dataset: str) -> str | None:
+        for name in (dataset, dataset.split("@")[0]):
+            if name in catalog:
+                return catalog[name]["metadata"]["kedro-viz"]["layer"]
+        return "reporting" if dataset.endswith("_plot") else None
+
+    bootstrap_project(PROJECT_PATH)
+    after: dict[str, set[str]] = {}
+    for node in pipelines["__default__"].nodes:
+        for source in filter(None, map(layer, node.inputs)):
+            for target in filter(None, map(layer, node.outputs)):
+                if source != target:
+                    after.setdefault(target, set()).add(source)
+    order = list(graphlib.TopologicalSorter(after).static_order())
+    assert set(order) == LAYERS

@@ -5,7 +5,8 @@ uncertain than a sum of independent account intervals suggests. The interval her
 built from the firm's own history of *daily total errors*: on each past day with
 actuals, ``(actual total − forecast total) / (sum of account interval widths)``. Those
 daily ratios carry the day's cross-account correlation as it happened; their 5% and 95%
-quantiles, times today's summed widths, bound today's total.
+quantiles, times today's summed widths, bound today's total; their mean corrects the
+sum of account forecasts (conditional medians) into the expected total.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def firm_interval(
     return {
         "accounts": len(today),
         "forecast_total": total,
+        "expected_total": total + float(errors.mean()) * width,
         "lower_90": total + low * width,
         "upper_90": total + high * width,
         "independent_lower_90": total - independent,

@@ -31,8 +31,8 @@ img { max-width: 100%; } section { margin-top: 2rem; }
 """
 
 
-def _usd(value: float) -> str:
-    return f"{value:,.0f} USD" if pd.notna(value) else "n/a"
+def _usd(value: float | None) -> str:
+    return f"{value:,.0f} USD" if value is not None and pd.notna(value) else "n/a"
 
 
 def _png(fig: plt.Figure) -> str:
@@ -102,6 +102,8 @@ def _firm_chart(history: pd.DataFrame) -> plt.Figure:
         capsize=4,
         label="forecast and 90% interval",
     )
+    if "expected_total" in history:
+        ax.plot(x, history["expected_total"], "D", color="tab:orange", label="expected")
     ax.plot(x, history["actual_total"], "s", color="black", label="actual")
     ax.axhline(0, color="grey", linewidth=0.7)
     span = pd.Timedelta(days=2)
@@ -206,7 +208,9 @@ def _headline(champion: pd.Series, cutoff: pd.Timestamp) -> list[str]:
         f"champion model v{int(champion['model_version'])}; "
         f"{int(champion['accounts']):,} accounts.</p>",
         '<div class="cards">',
-        f'<div class="card"><div class="l">firm forecast</div>'
+        f'<div class="card"><div class="l">expected firm P&amp;L</div>'
+        f'<div class="v">{_usd(champion.get("expected_total"))}</div></div>',
+        f'<div class="card"><div class="l">sum of account forecasts</div>'
         f'<div class="v">{_usd(champion["forecast_total"])}</div></div>',
         f'<div class="card"><div class="l">90% interval</div>'
         f'<div class="v">{_usd(champion["lower_90"])} … {_usd(champion["upper_90"])}'
@@ -217,7 +221,9 @@ def _headline(champion: pd.Series, cutoff: pd.Timestamp) -> list[str]:
         "</div>",
         f'<p class="note">The firm interval comes from {int(champion["error_days"])} '
         f"days of {html.escape(str(champion['error_source']))}; it accounts for "
-        "accounts moving together, which the independent interval does not.</p>",
+        "accounts moving together, which the independent interval does not. Account "
+        "forecasts are medians (most accounts lose a little, a few win a lot): the "
+        "expected total adds the firm's mean daily error to their sum.</p>",
     ]
 
 
@@ -270,28 +276,38 @@ def _drift_section(drift: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
     ]
 
 
+def _as_of(frame: pd.DataFrame, column: str, day: pd.Timestamp) -> pd.DataFrame:
+    return frame[pd.to_datetime(frame[column]) <= day] if len(frame) else frame
+
+
 def build_report(  # noqa: PLR0913 (one argument per table of the report)
+    cutoff: pd.Timestamp,
     firm: pd.DataFrame,
     risk: pd.DataFrame,
     evaluation: pd.DataFrame,
     outcomes: pd.DataFrame,
     drift: pd.DataFrame,
     coverage_target: float,
-) -> tuple[str, str]:
-    """The report of the newest scored cutoff.
+) -> str:
+    """The report of one scored cutoff, from what was known on the morning after it
+    (a backfilled day's report shows no later day).
 
     Args:
+        cutoff: The scored cutoff day.
         firm: ``firm_forecasts`` (every day stored).
-        risk: Today's riskiest served accounts, with reasons.
+        risk: The cutoff's riskiest served accounts, with reasons.
         evaluation: ``prediction_evaluation`` (daily metrics per model version).
         outcomes: Past forecasts with actuals (``prediction_outcomes``).
         drift: ``feature_drift`` rows.
         coverage_target: The intervals' nominal coverage (0.9).
 
     Returns:
-        The cutoff day (ISO) and the HTML page.
+        The HTML page.
     """
-    cutoff = pd.to_datetime(firm["cutoff_date"]).max()
+    cutoff = pd.Timestamp(cutoff)
+    firm = _as_of(firm, "cutoff_date", cutoff)
+    outcomes = _as_of(outcomes, "target_date", cutoff)
+    evaluation = _as_of(evaluation, "target_date", cutoff)
     today = firm[pd.to_datetime(firm["cutoff_date"]) == cutoff]
     champion = today[today["role"] == "champion"].iloc[0]
     history = firm_history(firm, outcomes).tail(60)
@@ -316,4 +332,4 @@ def build_report(  # noqa: PLR0913 (one argument per table of the report)
         f"<title>Daily P&amp;L forecast {cutoff.date()}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
     )
-    return str(cutoff.date()), page
+    return page

@@ -266,9 +266,11 @@ def firm_view(
     firm = pd.DataFrame(rows)
     champion = firm[firm["role"] == "champion"].iloc[0]
     logger.info(
-        "Firm forecast for %s: %.0f USD, 90%% interval [%.0f, %.0f] (independent "
-        "accounts would say [%.0f, %.0f]; errors from %s, %d days)",
+        "Firm forecast for %s: expected %.0f USD (accounts' forecasts sum to %.0f), "
+        "90%% interval [%.0f, %.0f] (independent accounts would say [%.0f, %.0f]; "
+        "errors from %s, %d days)",
         champion["target_date"],
+        champion["expected_total"],
         champion["forecast_total"],
         champion["lower_90"],
         champion["upper_90"],
@@ -361,6 +363,7 @@ def _no_drift_plot(version: int) -> plt.Figure:
 
 
 def daily_report(  # noqa: PLR0913 (one input per table of the report)
+    predictions: pd.DataFrame,
     firm: pd.DataFrame,
     risk: pd.DataFrame,
     evaluation: pd.DataFrame,
@@ -368,13 +371,15 @@ def daily_report(  # noqa: PLR0913 (one input per table of the report)
     drift: pd.DataFrame,
     scoring: dict[str, Any],
 ) -> dict[str, str]:
-    """The day's HTML report: firm forecast, riskiest accounts and their reasons,
-    yesterday against actuals, coverage over time, drift flags.
+    """The scored day's HTML report: firm forecast, riskiest accounts and their
+    reasons, yesterday against actuals, coverage over time, drift flags.
 
     Returns:
         ``{"daily_report_<cutoff>.html": page}``.
     """
-    day, page = build_report(
+    cutoff = pd.Timestamp(predictions["cutoff_date"].max())
+    page = build_report(
+        cutoff,
         firm,
         risk,
         evaluation,
@@ -382,4 +387,4 @@ def daily_report(  # noqa: PLR0913 (one input per table of the report)
         drift,
         float(scoring["report"]["coverage_target"]),
     )
-    return {f"daily_report_{day}.html": page}
+    return {f"daily_report_{cutoff.date()}.html": page}

@@ -69,6 +69,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 daily_report,
                 inputs=[
+                    "predictions",
                     "firm_forecasts",
                     "risk_accounts",
                     "prediction_evaluation",
