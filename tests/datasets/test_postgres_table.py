@@ -353,3 +353,21 @@ def test_filters_load_only_the_named_values_and_bind_them(partitioned_table):
     assert len(dataset.load()) == 6
     with pytest.raises(DatasetError, match="names a column it does not have: nope"):
         load({"nope": 1})
+
+
+def test_last_days_loads_a_window_ending_at_the_newest_day(partitioned_table):
+    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
+    days = pd.date_range("2024-01-01", "2024-03-31", freq="D")
+    dataset.save(
+        pd.DataFrame({"event_id": range(len(days)), "event_date": days, "value": 1.0})
+    )
+    recent = PostgresTableDataset(
+        table="events",
+        schema=partitioned_table,
+        load_args={"date_column": "event_date", "last_days": 3},
+    ).load()
+    assert recent["event_date"].tolist() == [
+        dt.date(2024, 3, 29),
+        dt.date(2024, 3, 30),
+        dt.date(2024, 3, 31),
+    ]

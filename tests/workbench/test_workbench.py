@@ -303,3 +303,66 @@ def test_layers_follow_the_data_so_kedro_viz_can_draw_them():
                     after.setdefault(target, set()).add(source)
     order = list(graphlib.TopologicalSorter(after).static_order())
     assert set(order) == LAYERS
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_mlflow_ui_serves_the_runs_plots_and_aliased_model(default_run):
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    project = default_run["project"]
+    port = _free_port()
+    ui = subprocess.Popen(  # its own process group: the server's workers go with it
+        [sys.executable, "-m", "kedro", "mlflow", "ui", "--port", str(port)],
+        cwd=project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                model = httpx.get(
+                    f"{api}/registered-models/get", params={"name": "daily_pnl"}
+                )
+                break
+            except httpx.TransportError:
+                assert ui.poll() is None, "kedro mlflow ui exited"
+                assert time.monotonic() < deadline, "the UI did not start in 240 s"
+                time.sleep(2)
+        aliases = {a["alias"] for a in model.json()["registered_model"]["aliases"]}
+        assert "champion" in aliases
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the UI page
+        experiment = httpx.get(
+            f"{api}/experiments/get-by-name", params={"experiment_name": "daily_pnl"}
+        ).json()["experiment"]
+        runs = httpx.post(
+            f"{api}/runs/search",
+            json={"experiment_ids": [experiment["experiment_id"]], "max_results": 50},
+        ).json()["runs"]
+        trained = [
+            r
+            for r in runs
+            if any(m["key"] == "test_mae" for m in r["data"].get("metrics", []))
+        ]
+        assert trained
+        plots = httpx.get(
+            f"{api}/artifacts/list",
+            params={"run_id": trained[0]["info"]["run_id"], "path": "plots"},
+        ).json()["files"]
+        assert "plots/shap_summary.png" in {f["path"] for f in plots}
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=60)

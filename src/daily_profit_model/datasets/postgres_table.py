@@ -61,7 +61,8 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         load_args: ``columns`` (list), ``date_column``, ``start`` and ``end`` (inclusive
             dates), ``filters`` (``{column: value or [values]}``, bound parameters),
             ``latest`` (only the newest day of ``date_column`` when no
-            start/end is set), ``order_by`` (list, defaults to the key), ``dtype_backend``
+            start/end is set), ``last_days`` (the days of ``date_column`` within that
+            many days of the newest, when no start/end is set), ``order_by`` (list, defaults to the key), ``dtype_backend``
             (``numpy_nullable``, the default, keeps NULL and NaN apart; ``numpy``).
         save_args: ``mode``: ``upsert`` (default), ``append`` (a key conflict is an
             error) or ``replace`` (the table's rows are replaced by the frame);
@@ -181,6 +182,16 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             params.append(
                 list(values) if isinstance(values, list | tuple) else [values]
             )
+        last_days = self._load_args.get("last_days")
+        if last_days and date_column and not (start or end):
+            # a window ending at the newest day stored (the history a run needs)
+            conditions.append(
+                sql.SQL("{d} > (SELECT max({d}) FROM {t}) - %s::integer").format(
+                    d=sql.Identifier(date_column),
+                    t=sql.Identifier(info.schema, info.name),
+                )
+            )
+            params.append(int(last_days))
         if self._load_args.get("latest") and date_column and not (start or end):
             # only the newest day stored (the morning job's cutoff when no date is given)
             conditions.append(
