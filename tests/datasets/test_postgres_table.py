@@ -186,12 +186,18 @@ def test_partitions_are_created_for_the_months_saved(partitioned_table, database
     ]
 
 
-def test_date_range_load_reads_only_the_range(partitioned_table):
-    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
-    days = pd.date_range("2024-01-01", "2024-06-30", freq="D")
+def _daily_events(schema: str, first: str, last: str) -> PostgresTableDataset:
+    """The ``events`` table holding one event per day from ``first`` to ``last``."""
+    dataset = PostgresTableDataset(table="events", schema=schema)
+    days = pd.date_range(first, last, freq="D")
     dataset.save(
-        pd.DataFrame({"event_id": range(len(days)), "event_date": days, "value": 2.0})
+        pd.DataFrame({"event_id": range(len(days)), "event_date": days, "value": 1.0})
     )
+    return dataset
+
+
+def test_date_range_load_reads_only_the_range(partitioned_table):
+    _daily_events(partitioned_table, "2024-01-01", "2024-06-30")
     ranged = PostgresTableDataset(
         table="events",
         schema=partitioned_table,
@@ -332,9 +338,7 @@ def test_direct_copy_and_staged_upsert_store_the_same_rows(partitioned_table):
 
 
 def test_filters_load_only_the_named_values_and_bind_them(partitioned_table):
-    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
-    days = pd.date_range("2024-01-01", periods=6, freq="D")
-    dataset.save(pd.DataFrame({"event_id": range(6), "event_date": days, "value": 1.0}))
+    dataset = _daily_events(partitioned_table, "2024-01-01", "2024-01-06")
 
     def load(filters):
         return (
@@ -356,11 +360,7 @@ def test_filters_load_only_the_named_values_and_bind_them(partitioned_table):
 
 
 def test_last_days_loads_a_window_ending_at_the_newest_day(partitioned_table):
-    dataset = PostgresTableDataset(table="events", schema=partitioned_table)
-    days = pd.date_range("2024-01-01", "2024-03-31", freq="D")
-    dataset.save(
-        pd.DataFrame({"event_id": range(len(days)), "event_date": days, "value": 1.0})
-    )
+    _daily_events(partitioned_table, "2024-01-01", "2024-03-31")
     recent = PostgresTableDataset(
         table="events",
         schema=partitioned_table,
