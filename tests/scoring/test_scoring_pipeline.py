@@ -4,6 +4,7 @@ promotion command's rules, against the test PostgreSQL and a scratch MLflow stor
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import mlflow
@@ -120,8 +121,10 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
     trained, tmp_path
 ):
     model_input, test_predictions = trained
-    cutoff = sorted(model_input["cutoff_date"].unique())[-4]
+    previous, cutoff = sorted(model_input["cutoff_date"].unique())[-5:-3]
     day = str(pd.Timestamp(cutoff).date())
+    # the morning before: its forecasts target `day`, so today's report can judge them
+    _score(str(pd.Timestamp(previous).date()), test_predictions, tmp_path)
     outputs = _score(day, test_predictions, tmp_path)
     alive = model_input[model_input["cutoff_date"] == cutoff]["account_id"].nunique()
     first = _count(
@@ -151,7 +154,7 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
     )
     assert evaluated == [(1, alive), (2, alive)]
     assert _count(
-        "SELECT champion_version, challenger_version FROM model_comparisons"
+        "SELECT DISTINCT champion_version, challenger_version FROM model_comparisons"
     ) == [(1, 2)]
     firm = _count(
         "SELECT model_version, accounts, lower_90 < forecast_total AND forecast_total < upper_90 FROM firm_forecasts WHERE cutoff_date = %s ORDER BY 1",
@@ -179,6 +182,8 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
     assert outputs["risk_accounts"]["account_id"].iloc[0] in page
     assert page.count('<img alt="chart" src="data:image/png;base64,') == 5
     assert "No forecast has an actual yet" not in page
+    drift_rows = re.findall(r'<td class="t">(?:warn|severe)</td><td>([^<]+)</td>', page)
+    assert drift_rows and all(re.fullmatch(r"\d+\.\d{3}", v) for v in drift_rows)
     assert 'src="http' not in page and 'href="http' not in page
 
 

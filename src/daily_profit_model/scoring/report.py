@@ -272,6 +272,7 @@ def _drift_section(drift: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
         _table(
             flagged[["feature", "severity", "psi", "ks_statistic"]].head(25),
             text_columns=("feature", "severity"),
+            decimals={"psi": 3, "ks_statistic": 3},
         ),
     ]
 
