@@ -5,10 +5,18 @@
 --
 -- Parameters: start, end (the days to build), timezone (the trading-day timezone),
 -- ewm_halflife_short and ewm_halflife_long (trading days).
--- Accounts whose life overlaps [start, end] are computed over their whole history up to
--- end, so cumulative columns are the same whether a day is built alone or in a rebuild.
+-- Accounts whose life overlaps [start, end] carry their state forward from their stored
+-- row of the trading day before start (stg_account_day_seed): balance, high-water mark,
+-- counts, streaks, lifetime sums and EWMs continue from it, so cumulative columns are the
+-- same whether a day is built alone or in a rebuild. An account with no stored row there
+-- (a new or rebuilt table) is computed over its whole history up to end.
 WITH calendar AS (
     SELECT date AS day FROM raw_regimes_daily WHERE date <= %(end)s
+),
+seed AS (
+    SELECT s.*
+    FROM (SELECT max(day) AS day FROM calendar WHERE day < %(start)s) AS previous
+    CROSS JOIN LATERAL stg_account_day_seed(previous.day) AS s
 ),
 exits AS (
     SELECT account_id, min(date) AS exit_day
@@ -21,9 +29,32 @@ accounts AS (
         a.account_id, a.login, a.platform, a.broker, a.plan_id, a.type, a.phase,
         a.starting_balance,
         (a.created_date AT TIME ZONE %(timezone)s)::date AS created_day,
-        e.exit_day
+        e.exit_day,
+        -- seeded accounts are computed from start; the others from their first day
+        CASE WHEN sd.account_id IS NULL
+            THEN (a.created_date AT TIME ZONE %(timezone)s)::date
+            ELSE %(start)s::date
+        END AS from_day,
+        sd.seed_date, sd.trading_day_index AS seed_index, sd.balance AS seed_balance,
+        sd.equity AS seed_equity, sd.approved_payouts_to_date AS seed_approved_payouts,
+        sd.days_to_next_payout AS seed_days_to_next_payout,
+        sd.high_water_mark AS seed_high_water_mark, sd.days_traded AS seed_days_traded,
+        sd.trading_day_index - sd.trading_days_since_trade AS seed_last_traded_index,
+        sd.trading_day_index - sd.winning_streak AS seed_last_non_win_index,
+        sd.trading_day_index - sd.losing_streak AS seed_last_non_loss_index,
+        sd.lifetime_net_profit AS seed_lifetime_net_profit,
+        sd.lifetime_winning_days AS seed_lifetime_winning_days,
+        sd.lifetime_losing_days AS seed_lifetime_losing_days,
+        sd.lifetime_pnl_sq AS seed_lifetime_pnl_sq,
+        sd.lifetime_traded_pnl AS seed_lifetime_traded_pnl,
+        sd.lifetime_worst_day AS seed_lifetime_worst_day,
+        sd.lifetime_best_day AS seed_lifetime_best_day,
+        sd.lifetime_trades AS seed_lifetime_trades, sd.lifetime_lots AS seed_lifetime_lots,
+        sd.ewm_pnl_short AS seed_ewm_short, sd.ewm_pnl_long AS seed_ewm_long,
+        sd.net_profit AS seed_net_profit
     FROM raw_accounts AS a
     LEFT JOIN exits AS e USING (account_id)
+    LEFT JOIN seed AS sd USING (account_id)
     WHERE (a.created_date AT TIME ZONE %(timezone)s)::date <= %(end)s
       AND (e.exit_day IS NULL OR e.exit_day >= %(start)s)
 ),
@@ -31,7 +62,7 @@ grid AS (
     SELECT acc.*, c.day
     FROM accounts AS acc
     CROSS JOIN LATERAL generate_series(
-        acc.created_day, least(coalesce(acc.exit_day, %(end)s), %(end)s), interval '1 day'
+        acc.from_day, least(coalesce(acc.exit_day, %(end)s), %(end)s), interval '1 day'
     ) AS g (day_ts)
     JOIN calendar AS c ON c.day = g.day_ts::date
 ),
@@ -57,7 +88,9 @@ closed_trades AS (
         ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
     LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = t.std_symbol
     LEFT JOIN raw_regimes_daily AS r ON r.date = t.trade_date
-    WHERE t.trade_date >= acc.created_day AND t.trade_date <= %(end)s
+    WHERE t.trade_date >= acc.from_day AND t.trade_date <= %(end)s
+      -- one bound for the planner: only the partitions some account still needs
+      AND t.trade_date >= (SELECT min(from_day) FROM accounts)
 ),
 symbol_days AS (
     SELECT account_id, day, std_symbol, sum(abs(volume_usd)) AS volume
@@ -146,16 +179,25 @@ carried AS (
         j.*,
         coalesce(j.metrics_net_profit, 0) AS net_profit,
         coalesce(j.trades, 0) > 0 AS traded,
-        coalesce(
-            first_value(j.current_balance) OVER last_known, j.starting_balance
-        ) AS balance,
-        coalesce(
-            first_value(j.current_equity) OVER last_known, j.starting_balance
-        ) AS equity,
-        coalesce(first_value(j.approved_payouts) OVER last_known, 0) AS approved_payouts_to_date,
-        first_value(j.days_to_next_payout) OVER last_known AS days_to_next_payout_known,
-        first_value(j.day) OVER last_known AS last_known_day,
-        row_number() OVER by_day AS trading_day_index
+        -- before the window's first metrics row (state group 0), a seeded account's
+        -- state is its seed row's
+        CASE WHEN j.state_group = 0 AND j.seed_date IS NOT NULL THEN j.seed_balance
+            ELSE coalesce(first_value(j.current_balance) OVER last_known, j.starting_balance)
+        END AS balance,
+        CASE WHEN j.state_group = 0 AND j.seed_date IS NOT NULL THEN j.seed_equity
+            ELSE coalesce(first_value(j.current_equity) OVER last_known, j.starting_balance)
+        END AS equity,
+        CASE WHEN j.state_group = 0 AND j.seed_date IS NOT NULL THEN j.seed_approved_payouts
+            ELSE coalesce(first_value(j.approved_payouts) OVER last_known, 0)
+        END AS approved_payouts_to_date,
+        CASE WHEN j.state_group = 0 AND j.seed_date IS NOT NULL
+            THEN j.seed_days_to_next_payout
+            ELSE first_value(j.days_to_next_payout) OVER last_known
+        END AS days_to_next_payout_known,
+        CASE WHEN j.state_group = 0 AND j.seed_date IS NOT NULL THEN j.seed_date
+            ELSE first_value(j.day) OVER last_known
+        END AS last_known_day,
+        coalesce(j.seed_index, 0) + row_number() OVER by_day AS trading_day_index
     FROM joined AS j
     WINDOW
         last_known AS (PARTITION BY j.account_id, j.state_group ORDER BY j.day),
@@ -164,30 +206,64 @@ carried AS (
 cumulative AS (
     SELECT
         c.*,
-        greatest(c.starting_balance, max(c.equity) OVER upto) AS high_water_mark,
-        count(*) FILTER (WHERE c.traded) OVER upto AS days_traded,
-        max(c.trading_day_index) FILTER (WHERE c.traded) OVER upto AS last_traded_index,
-        max(c.trading_day_index) FILTER (WHERE NOT c.net_profit > 0) OVER upto AS last_non_win_index,
-        max(c.trading_day_index) FILTER (WHERE NOT c.net_profit < 0) OVER upto AS last_non_loss_index,
-        sum(c.net_profit) OVER upto AS lifetime_net_profit,
-        count(*) FILTER (WHERE c.net_profit > 0) OVER upto AS lifetime_winning_days,
-        count(*) FILTER (WHERE c.net_profit < 0) OVER upto AS lifetime_losing_days,
-        sum(c.net_profit * c.net_profit) FILTER (WHERE c.traded) OVER upto AS lifetime_pnl_sq,
-        sum(c.net_profit) FILTER (WHERE c.traded) OVER upto AS lifetime_traded_pnl,
-        min(c.net_profit) OVER upto AS lifetime_worst_day,
-        max(c.net_profit) OVER upto AS lifetime_best_day,
-        coalesce(sum(c.trades) OVER upto, 0) AS lifetime_trades,
-        coalesce(sum(c.lots) OVER upto, 0) AS lifetime_lots,
+        greatest(
+            c.starting_balance, c.seed_high_water_mark, max(c.equity) OVER upto
+        ) AS high_water_mark,
+        coalesce(c.seed_days_traded, 0)
+            + count(*) FILTER (WHERE c.traded) OVER upto AS days_traded,
+        coalesce(
+            max(c.trading_day_index) FILTER (WHERE c.traded) OVER upto,
+            c.seed_last_traded_index
+        ) AS last_traded_index,
+        coalesce(
+            max(c.trading_day_index) FILTER (WHERE NOT c.net_profit > 0) OVER upto,
+            c.seed_last_non_win_index
+        ) AS last_non_win_index,
+        coalesce(
+            max(c.trading_day_index) FILTER (WHERE NOT c.net_profit < 0) OVER upto,
+            c.seed_last_non_loss_index
+        ) AS last_non_loss_index,
+        coalesce(c.seed_lifetime_net_profit, 0)
+            + sum(c.net_profit) OVER upto AS lifetime_net_profit,
+        coalesce(c.seed_lifetime_winning_days, 0)
+            + count(*) FILTER (WHERE c.net_profit > 0) OVER upto AS lifetime_winning_days,
+        coalesce(c.seed_lifetime_losing_days, 0)
+            + count(*) FILTER (WHERE c.net_profit < 0) OVER upto AS lifetime_losing_days,
+        -- NULL until the first traded day, as a sum over no row is
+        CASE WHEN c.seed_lifetime_pnl_sq IS NULL
+            THEN sum(c.net_profit * c.net_profit) FILTER (WHERE c.traded) OVER upto
+            ELSE c.seed_lifetime_pnl_sq
+                + coalesce(sum(c.net_profit * c.net_profit) FILTER (WHERE c.traded) OVER upto, 0)
+        END AS lifetime_pnl_sq,
+        CASE WHEN c.seed_lifetime_traded_pnl IS NULL
+            THEN sum(c.net_profit) FILTER (WHERE c.traded) OVER upto
+            ELSE c.seed_lifetime_traded_pnl
+                + coalesce(sum(c.net_profit) FILTER (WHERE c.traded) OVER upto, 0)
+        END AS lifetime_traded_pnl,
+        least(c.seed_lifetime_worst_day, min(c.net_profit) OVER upto) AS lifetime_worst_day,
+        greatest(c.seed_lifetime_best_day, max(c.net_profit) OVER upto) AS lifetime_best_day,
+        coalesce(c.seed_lifetime_trades, 0)
+            + coalesce(sum(c.trades) OVER upto, 0) AS lifetime_trades,
+        coalesce(c.seed_lifetime_lots, 0)
+            + coalesce(sum(c.lots) OVER upto, 0) AS lifetime_lots,
         -- exponentially weighted mean of daily P&L: weights exp(k * ln 2 / halflife) on
         -- the account's k-th day, so the ratio of two running sums is the EWM at any day.
-        sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s)) OVER upto
-            / sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s)) OVER upto
+        -- A seeded account's sums over days 1..n are the seed's EWM times the closed form
+        -- of the weights' geometric sum, sum_{k=1..n} r^k = r (r^n - 1) / (r - 1).
+        (coalesce(c.seed_ewm_short, 0) * ewm_weights(c.seed_index, %(ewm_halflife_short)s)
+            + sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s))
+                OVER upto)
+            / (ewm_weights(c.seed_index, %(ewm_halflife_short)s)
+                + sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_short)s)) OVER upto)
             AS ewm_pnl_short,
-        sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s)) OVER upto
-            / sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s)) OVER upto
+        (coalesce(c.seed_ewm_long, 0) * ewm_weights(c.seed_index, %(ewm_halflife_long)s)
+            + sum(c.net_profit * exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s))
+                OVER upto)
+            / (ewm_weights(c.seed_index, %(ewm_halflife_long)s)
+                + sum(exp(c.trading_day_index * ln(2) / %(ewm_halflife_long)s)) OVER upto)
             AS ewm_pnl_long,
-        lag(c.net_profit) OVER by_day AS previous_net_profit,
-        lag(c.day) OVER by_day AS previous_day
+        coalesce(lag(c.net_profit) OVER by_day, c.seed_net_profit) AS previous_net_profit,
+        coalesce(lag(c.day) OVER by_day, c.seed_date) AS previous_day
     FROM carried AS c
     WINDOW
         upto AS (PARTITION BY c.account_id ORDER BY c.day ROWS UNBOUNDED PRECEDING),
