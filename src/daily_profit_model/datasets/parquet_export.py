@@ -34,6 +34,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
+from daily_profit_model.datasets.postgres_table import table_preview
 from daily_profit_model.datasets.sql_build import read_query
 from daily_profit_model.db import get_database
 
@@ -109,10 +110,7 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
     def preview(self, nrows: int = 5) -> TablePreview:
         """The file's first ``nrows`` rows, for kedro-viz (read without the rest)."""
         batch = next(pq.ParquetFile(self._filepath).iter_batches(batch_size=nrows))
-        frame = batch.to_pandas()
-        return TablePreview(
-            frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
-        )
+        return table_preview(batch.to_pandas())
 
     def save(self, data: QueryExport) -> None:
         """Stream the query's rows into the parquet file (replacing it when done)."""

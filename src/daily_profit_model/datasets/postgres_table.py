@@ -51,6 +51,13 @@ def _as_date(value: Any, what: str) -> dt.date | None:
         raise DatasetError(f"load_args.{what} is not a date: {value!r}") from exc
 
 
+def table_preview(frame: pd.DataFrame) -> TablePreview:
+    """A frame as kedro-viz shows a table: ``split``-oriented, NULLs as ``None``."""
+    return TablePreview(
+        frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
+    )
+
+
 class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A table in the project's PostgreSQL schema, saved by COPY + upsert.
 
@@ -257,10 +264,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first ``nrows`` rows for kedro-viz, as a ``split``-oriented dict."""
-        frame = self._read(limit=nrows)
-        return TablePreview(
-            frame.astype(object).where(frame.notna(), None).to_dict(orient="split")
-        )
+        return table_preview(self._read(limit=nrows))
 
     # --- saving ------------------------------------------------------------------
 

@@ -128,11 +128,8 @@ def _risk_chart(risk: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _outcome_chart(yesterday: pd.DataFrame) -> plt.Figure:
+def _outcome_chart(yesterday: pd.DataFrame, inside: pd.Series) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    inside = (yesterday["actual"] >= yesterday["lower_90"]) & (
-        yesterday["actual"] <= yesterday["upper_90"]
-    )
     ax.scatter(
         yesterday.loc[inside, "forecast"],
         yesterday.loc[inside, "actual"],
@@ -256,7 +253,7 @@ def _outcome_section(outcomes: pd.DataFrame) -> list[str]:
         f"{inside.mean():.1%} of actuals inside their 90% interval; firm total "
         f"{_usd(yesterday['actual'].sum())} against a forecast of "
         f"{_usd(yesterday['forecast'].sum())}.</p>",
-        _png(_outcome_chart(yesterday)),
+        _png(_outcome_chart(yesterday, inside)),
     ]
 
 
