@@ -8,8 +8,14 @@ writer stores them (binary COPY + upsert), one transaction per day, exactly as
 once more by a raw binary COPY straight from the world's parquet, the floor for the
 database part.
 
+The three processes share this machine's cores, so the benchmark also reports the CPU
+time each one spent per row: the sandbox server (which a real deployment does not
+run), this process (HTTP client, JSON, validation, COPY encoding) and the PostgreSQL
+server (COPY, key maintenance), read from the operating system before and after.
+
 Usage: uv run python benchmarks/ingestion.py [--n-traders N] [--n-days D]
-Last line: JSON with end-to-end rows/s, raw COPY rows/s and each stage's share of time.
+Last line: JSON with end-to-end rows/s, raw COPY rows/s, each stage's share of time and
+each process's CPU microseconds per row.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 from psycopg import sql
 
@@ -54,6 +61,42 @@ def _serve(world_dir: Path, ports: multiprocessing.Queue) -> None:
     server.serve_forever()
 
 
+class _CpuMeter:
+    """CPU seconds (user + system) that a set of processes spent between two reads.
+
+    ``processes`` is called at each read, so processes started in between (PostgreSQL
+    backends) are counted from zero; those that ended in between are not counted.
+    """
+
+    def __init__(self, processes) -> None:
+        self._processes = processes
+        self._start = self._read()
+
+    def _read(self) -> dict[int, float]:
+        seconds = {}
+        for process in self._processes():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            seconds[process.pid] = times.user + times.system
+        return seconds
+
+    def seconds(self) -> float:
+        """CPU seconds spent since the meter was made."""
+        return sum(s - self._start.get(pid, 0.0) for pid, s in self._read().items())
+
+
+def _postgres_processes() -> list[psutil.Process]:
+    """The embedded server's postmaster and its children (none for a remote server)."""
+    settings = get_database().settings
+    pid_file = Path(settings.embedded_dir) / "postmaster.pid"
+    if settings.mode != "embedded" or not pid_file.exists():
+        return []
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    return [postmaster, *postmaster.children()]
+
+
 def _fresh_schema(name: str) -> None:
     database = get_database()
     with database.connect() as conn:
@@ -64,10 +107,18 @@ def _fresh_schema(name: str) -> None:
         apply_migrations(conn, name)
 
 
-def _backfill(url: str, days: list) -> tuple[int, float, dict[str, float]]:
+def _backfill(
+    url: str, days: list, server: psutil.Process
+) -> tuple[int, float, dict[str, float], dict[str, float]]:
     """Fetch, validate and store every day as the pipeline does (the next day downloads
-    while the current one is stored); return rows, wall seconds and busy seconds per
-    stage (fetching overlaps the other two, so the stages add up to more than the wall)."""
+    while the current one is stored); return rows, wall seconds, busy seconds per
+    stage (fetching overlaps the other two, so the stages add up to more than the wall)
+    and CPU seconds per process."""
+    meters = {
+        "sandbox_server": _CpuMeter(lambda: [server]),
+        "ingestion_client": _CpuMeter(lambda: [psutil.Process()]),
+        "postgresql": _CpuMeter(_postgres_processes),
+    }
     api = RiskApiDataset(
         client={"rate_limit_per_s": 0, "concurrency": 4, "prefetch_days": 1},
         credentials={"base_url": url, "api_key": KEY},
@@ -94,8 +145,9 @@ def _backfill(url: str, days: list) -> tuple[int, float, dict[str, float]]:
         seconds["store"] += t3 - t2
         rows += batch.stored
     elapsed = time.perf_counter() - started
+    cpu = {name: meter.seconds() for name, meter in meters.items()}
     store.release()
-    return rows, elapsed, seconds
+    return rows, elapsed, seconds, cpu
 
 
 def _raw_copy(world_dir: Path) -> tuple[int, float]:
@@ -147,7 +199,9 @@ def main() -> None:
     server.start()
     url = f"http://127.0.0.1:{ports.get(timeout=60)}/risk-analytics/tft/external/"
     try:
-        rows, end_to_end, seconds = _backfill(url, days)
+        rows, end_to_end, seconds, cpu = _backfill(
+            url, days, psutil.Process(server.pid)
+        )
     finally:
         server.terminate()
     copied, raw_copy = _raw_copy(world_dir)
@@ -170,6 +224,9 @@ def main() -> None:
                     k: round(v / total_stage, 3) for k, v in seconds.items()
                 },
                 "stage_rows_per_s": {k: round(rows / v) for k, v in seconds.items()},
+                "cpu_us_per_row": {k: round(v / rows * 1e6, 2) for k, v in cpu.items()},
+                "cores_busy": round(sum(cpu.values()) / end_to_end, 2),
+                "cores": psutil.cpu_count(),
                 "columns": len(ENDPOINTS[ENDPOINT].fields),
             }
         )

@@ -17,11 +17,11 @@ written to a ``timestamptz`` column are taken to be UTC. PostgreSQL keeps micros
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -45,6 +45,9 @@ _INT_RANGES = {
 }
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 class FrameValidationError(DatasetError, ValueError):
     """A frame does not fit the table it is written to; nothing was written."""
 
@@ -54,7 +57,7 @@ def _json_text(value: Any) -> str | None:
         return None
     if value is pd.NA:
         return None
-    return json.dumps(value, default=str)
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
 
 
 def _first_bad(series: pd.Series, arrow_type: pa.DataType) -> tuple[int, Any]:

