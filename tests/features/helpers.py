@@ -33,9 +33,16 @@ def sandbox_plans(folder: Path) -> Path:
     return folder
 
 
-def _catalog(parameters: dict) -> DataCatalog:
-    """The project's catalog entries of the two pipelines, and their parameters."""
+def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
+    """The project's catalog entries of the two pipelines, and their parameters.
+
+    ``workers`` sets the full builds' connections (default: ``globals.yml``).
+    """
     entries = yaml.safe_load((CONF / "catalog.yml").read_text())
+    shared = yaml.safe_load((CONF / "globals.yml").read_text())
+    for entry in entries.values():
+        if "full_build_workers" in entry:
+            entry["full_build_workers"] = workers or shared["sql_full_build_workers"]
     wanted = {
         name: entry
         for name, entry in entries.items()
@@ -67,13 +74,17 @@ def _catalog(parameters: dict) -> DataCatalog:
     return catalog
 
 
-def build_features(**parameters) -> pd.DataFrame:
+def build_features(workers: int | None = None, **parameters) -> pd.DataFrame:
     """Run preprocessing and features with ``features`` parameter overrides.
+
+    Args:
+        workers: Connections of a full build (default: the project's setting).
+        **parameters: ``features`` parameters.
 
     Returns:
         The model input the run produced.
     """
-    catalog = _catalog(parameters)
+    catalog = _catalog(parameters, workers)
     export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog

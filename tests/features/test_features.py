@@ -122,6 +122,61 @@ def test_one_day_at_a_time_equals_a_full_build(built):
         )
 
 
+def _drop_feature_tables(database) -> None:
+    with database.connect() as conn:
+        for table in FEATURE_TABLES:
+            conn.execute(f"DROP TABLE {database.schema}.{table}")
+
+
+def test_a_full_build_on_two_connections_equals_one_on_one(built, caplog):
+    """The module's build ran on the project's two connections; one connection (one
+    transaction) gives the same rows, and so does an explicit two-connection build."""
+    database, _, _ = built
+    caplog.set_level("INFO")
+    parallel = {t: stored_rows(database, t) for t in FEATURE_TABLES}
+    _drop_feature_tables(database)
+    build_features(workers=1)
+    assert "on 2 connections" not in caplog.text
+    for table in FEATURE_TABLES:
+        assert_frame_equal(parallel[table], stored_rows(database, table))
+    _drop_feature_tables(database)
+    caplog.clear()
+    build_features(workers=2)
+    assert "feature_account_day: built" in caplog.text
+    assert "on 2 connections" in caplog.text
+    for table in FEATURE_TABLES:
+        assert_frame_equal(parallel[table], stored_rows(database, table))
+
+
+def test_an_interrupted_full_build_is_built_again_from_scratch(built, caplog):
+    """A full build killed half way leaves its mark; the next run, even an incremental
+    one, starts the table over instead of continuing from partial rows."""
+    database, _, _ = built
+    full = stored_rows(database, "stg_account_day")
+    first_half = sorted(full["account_id"].unique())[::2]
+    with database.connect() as conn:
+        conn.execute(
+            f"DELETE FROM {database.schema}.stg_account_day "  # noqa: S608
+            "WHERE account_id = ANY(%s)",
+            [first_half],
+        )
+        conn.execute(
+            f"COMMENT ON TABLE {database.schema}.stg_account_day IS "
+            "'daily-profit-model: full build in progress'"
+        )
+    caplog.set_level("INFO")
+    last = max(full["date"])
+    build_features(start_date=str(last), end_date=str(last))
+    assert "stg_account_day: a full build was interrupted" in caplog.text
+    assert_frame_equal(full, stored_rows(database, "stg_account_day"))
+    with database.connect() as conn:
+        comment = conn.execute(
+            "SELECT obj_description(%s::regclass, 'pg_class')",
+            [f"{database.schema}.stg_account_day"],
+        ).fetchone()[0]
+    assert comment is None
+
+
 def test_an_incremental_run_builds_only_the_newest_days(built, caplog):
     database, _, _ = built
     caplog.set_level("INFO")

@@ -3,7 +3,9 @@
 Heavy relational work (densified account days, rolling windows, targets) runs where the
 data lives. A node returns a :class:`SqlBuild` (which query, which days, which
 parameters); saving it replaces exactly those days of the table, in one transaction:
-``DELETE`` of the days, then ``INSERT … SELECT`` of the query with bound parameters.
+``DELETE`` of the days, then ``INSERT … SELECT`` of the query with bound parameters. A
+full build may instead split the accounts among several connections (see
+:class:`SqlTableBuildDataset`).
 Building one day alone therefore gives the same rows as a full rebuild, as long as the
 query computes each day from data dated on or before it.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
@@ -34,7 +37,7 @@ from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
-from daily_profit_model.db import get_database
+from daily_profit_model.db import Database, get_database
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableNotFoundError, describe_table
 from daily_profit_model.db.writer import ensure_month_partitions
@@ -63,9 +66,19 @@ class SqlBuild:
     params: dict[str, Any] = field(default_factory=dict)
     first_day: dt.date | None = None
 
-    def bound_parameters(self) -> dict[str, Any]:
-        """The parameters bound to the query."""
-        return {**self.params, "start": self.start, "end": self.end}
+    def bound_parameters(self, bucket: int = 0, buckets: int = 1) -> dict[str, Any]:
+        """The parameters bound to the query.
+
+        ``bucket`` of ``buckets`` selects the accounts one worker of a parallel build
+        computes (the query keeps those whose hashed ``account_id`` falls in it).
+        """
+        return {
+            **self.params,
+            "start": self.start,
+            "end": self.end,
+            "bucket": bucket,
+            "buckets": buckets,
+        }
 
     def from_first_day(self) -> SqlBuild:
         """The same build, starting at ``first_day``."""
@@ -87,19 +100,30 @@ def read_query(name: str) -> str:
 class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
     """A table of the project's schema that a SQL file builds, day range by day range.
 
+    A full build (the table is new, empty, or left incomplete by an interrupted full
+    build) can run on ``full_build_workers`` connections at once, each computing the
+    accounts of one hash bucket (the query's ``%(bucket)s`` and ``%(buckets)s``), each
+    committing its own rows. The table is marked as being built (its comment) until
+    every worker is done, so a build killed half way is started again from scratch by
+    the next run, never continued from a partial table. Incremental builds are one
+    transaction on one connection.
+
     Args:
         table: The derived table.
         date_column: The day column: the build window and the month partitions.
         key_columns: Primary key (must include ``date_column``).
+        full_build_workers: Connections a full build uses (PostgreSQL backends, each
+            busy on one core); 1 builds in one transaction.
         metadata: Free-form metadata (kedro-viz layer).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only catalog arguments
         self,
         *,
         table: str,
         date_column: str,
         key_columns: list[str],
+        full_build_workers: int = 1,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
@@ -109,10 +133,17 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             raise DatasetError(
                 f"{table}: key_columns must include the date column {date_column!r}"
             )
+        if int(full_build_workers) < 1:
+            raise DatasetError(f"{table}: full_build_workers must be at least 1")
+        self._workers = int(full_build_workers)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"table": self._table, "date_column": self._date_column}
+        return {
+            "table": self._table,
+            "date_column": self._date_column,
+            "full_build_workers": self._workers,
+        }
 
     def _load(self) -> dict[str, Any]:
         """What is stored: ``{"table", "first", "last", "rows"}``."""
@@ -139,52 +170,94 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             )
         query = read_query(data.query)
         database = get_database()
+        target = sql.Identifier(database.schema, self._table)
         started = time.perf_counter()
-        with database.connect() as conn, conn.transaction():
-            conn.execute("SET LOCAL TIME ZONE 'UTC'")
-            conn.execute(
-                sql.SQL("SET LOCAL search_path TO {}").format(
-                    sql.Identifier(database.schema)
-                )
-            )
-            conn.execute("SET LOCAL work_mem = '256MB'")
-            columns, empty = self._ensure_table(conn, database.schema, query, data)
-            if empty:
-                data = data.from_first_day()
-            ensure_month_partitions(
-                conn,
-                database.schema,
-                self._table,
-                pd.Series(
-                    pd.date_range(data.start, data.end, freq="MS").union(
-                        [pd.Timestamp(data.start)]
-                    )
-                ),
-            )
-            target = sql.Identifier(database.schema, self._table)
-            deleted = conn.execute(
-                sql.SQL(
-                    "DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s"
-                ).format(t=target, d=sql.Identifier(self._date_column)),
-                {"start": data.start, "end": data.end},
-            ).rowcount
-            inserted = conn.execute(
-                sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM ({q}) AS built").format(
-                    t=target,
-                    c=sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    q=sql.SQL(query),  # a file of the package, never user input
-                ),
-                data.bound_parameters(),
-            ).rowcount
+        with database.connect() as conn:
+            with conn.transaction():
+                _prepare(conn, database.schema)
+                columns, empty = self._ensure_table(conn, database.schema, query, data)
+                interrupted = _comment(conn, target) == _BUILDING
+                if empty or interrupted:
+                    data = data.from_first_day()
+                    if interrupted:
+                        logger.warning(
+                            "%s: a full build was interrupted; building it again",
+                            self._table,
+                        )
+                        conn.execute(sql.SQL("TRUNCATE {}").format(target))
+                self._ensure_partitions(conn, database.schema, data)
+                parallel = (empty or interrupted) and self._workers > 1
+                if parallel:
+                    _set_comment(conn, target, _BUILDING)
+                    deleted = 0
+                else:
+                    deleted = conn.execute(
+                        sql.SQL(
+                            "DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s"
+                        ).format(t=target, d=sql.Identifier(self._date_column)),
+                        {"start": data.start, "end": data.end},
+                    ).rowcount
+                    inserted = conn.execute(
+                        _insert(target, columns, query), data.bound_parameters()
+                    ).rowcount
+                    if interrupted:
+                        _set_comment(conn, target, None)
+            if parallel:
+                inserted = self._parallel_insert(database, target, columns, query, data)
+                with conn.transaction():
+                    _set_comment(conn, target, None)
         logger.info(
-            "%s: built %s..%s: %d rows (%d replaced) in %.1f s",
+            "%s: built %s..%s: %d rows (%d replaced) in %.1f s%s",
             self._table,
             data.start,
             data.end,
             inserted,
             deleted,
             time.perf_counter() - started,
+            f" on {self._workers} connections" if parallel else "",
         )
+
+    def _ensure_partitions(
+        self, conn: psycopg.Connection, schema: str, data: SqlBuild
+    ) -> None:
+        ensure_month_partitions(
+            conn,
+            schema,
+            self._table,
+            pd.Series(
+                pd.date_range(data.start, data.end, freq="MS").union(
+                    [pd.Timestamp(data.start)]
+                )
+            ),
+        )
+
+    def _parallel_insert(
+        self,
+        database: Database,
+        target: sql.Identifier,
+        columns: list[str],
+        query: str,
+        data: SqlBuild,
+    ) -> int:
+        """Each worker inserts the accounts of its bucket and commits; the row total."""
+
+        def build_bucket(bucket: int) -> int:
+            with database.connect() as conn, conn.transaction():
+                _prepare(conn, database.schema)
+                return conn.execute(
+                    _insert(target, columns, query),
+                    data.bound_parameters(bucket, self._workers),
+                ).rowcount
+
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="sql-build") as pool:
+            futures = [pool.submit(build_bucket, b) for b in range(self._workers)]
+            failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise DatasetError(
+                f"{self._table}: {len(failures)} of {self._workers} workers of the full "
+                f"build failed (the next run builds the table again): {failures[0]}"
+            ) from failures[0]
+        return sum(f.result() for f in futures)
 
     def _ensure_table(
         self, conn: psycopg.Connection, schema: str, query: str, build: SqlBuild
@@ -239,6 +312,42 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             )
         )
         return names, True
+
+
+_BUILDING = "daily-profit-model: full build in progress"
+
+
+def _prepare(conn: psycopg.Connection, schema: str) -> None:
+    """Session settings of a build transaction: UTC, the project's schema, sort memory."""
+    conn.execute("SET LOCAL TIME ZONE 'UTC'")
+    conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+    conn.execute("SET LOCAL work_mem = '256MB'")
+
+
+def _insert(target: sql.Identifier, columns: list[str], query: str) -> sql.Composed:
+    return sql.SQL("INSERT INTO {t} ({c}) SELECT {c} FROM ({q}) AS built").format(
+        t=target,
+        c=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        q=sql.SQL(query),  # a file of the package, never user input
+    )
+
+
+def _comment(conn: psycopg.Connection, target: sql.Identifier) -> str | None:
+    """The table's comment (the mark of a full build in progress)."""
+    row = conn.execute(
+        sql.SQL("SELECT obj_description({}::regclass, 'pg_class')").format(
+            sql.Literal(target.as_string(conn))
+        )
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _set_comment(
+    conn: psycopg.Connection, target: sql.Identifier, text: str | None
+) -> None:
+    conn.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(text))
+    )
 
 
 def _table_columns(

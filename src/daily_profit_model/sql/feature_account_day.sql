@@ -2,13 +2,15 @@
 -- `date`), every column computed from data dated on or before the cutoff. The target
 -- lives apart (target_account_day), so nothing here can see the day it predicts.
 --
--- Parameters: start, end (the cutoffs to build). History: stg_account_day rows of the
--- last 60 calendar days for the rolling windows; lifetime and exponentially weighted
+-- Parameters: start, end (the cutoffs to build); bucket of buckets (the accounts of one
+-- worker of a parallel full build; 0 of 1 is every account).
+-- History: stg_account_day rows of the last 60 calendar days for the rolling windows; lifetime and exponentially weighted
 -- figures are cumulative columns of stg_account_day, so a day built alone equals a rebuild.
 WITH history AS (
     SELECT *
     FROM stg_account_day
     WHERE date <= %(end)s AND date >= %(start)s::date - 59
+      AND (%(buckets)s = 1 OR (hashtext(account_id) & 2147483647) %% %(buckets)s = %(bucket)s)
 ),
 windows AS (
     SELECT

@@ -4,7 +4,8 @@
 -- Everything on a row is known at the end of that day (its cutoff).
 --
 -- Parameters: start, end (the days to build), timezone (the trading-day timezone),
--- ewm_halflife_short and ewm_halflife_long (trading days).
+-- ewm_halflife_short and ewm_halflife_long (trading days), bucket and buckets (the
+-- accounts whose hashed id falls in bucket of buckets; 0 of 1 is every account).
 -- Accounts whose life overlaps [start, end] carry their state forward from their stored
 -- row of the trading day before start (stg_account_day_seed): balance, high-water mark,
 -- counts, streaks, lifetime sums and EWMs continue from it, so cumulative columns are the
@@ -57,6 +58,8 @@ accounts AS (
     LEFT JOIN seed AS sd USING (account_id)
     WHERE (a.created_date AT TIME ZONE %(timezone)s)::date <= %(end)s
       AND (e.exit_day IS NULL OR e.exit_day >= %(start)s)
+      -- one worker's share of the accounts in a parallel full build (all when 1)
+      AND (%(buckets)s = 1 OR (hashtext(a.account_id) & 2147483647) %% %(buckets)s = %(bucket)s)
 ),
 grid AS (
     SELECT acc.*, c.day

@@ -3,7 +3,8 @@
 -- The target day is the next day of the trading calendar; until that day has been
 -- ingested the target is unknown (NULL), never 0.
 --
--- Parameters: start, end (the cutoffs to build).
+-- Parameters: start, end (the cutoffs to build); bucket of buckets (see
+-- feature_account_day.sql).
 WITH calendar AS (
     SELECT date AS day, lead(date) OVER (ORDER BY date) AS next_day
     FROM raw_regimes_daily
@@ -20,3 +21,4 @@ JOIN calendar AS c ON c.day = s.date
 LEFT JOIN raw_metrics_daily AS m
     ON m.account_id = s.account_id AND m.date = c.next_day
 WHERE s.date >= %(start)s AND s.date <= %(end)s AND s.alive_at_cutoff
+  AND (%(buckets)s = 1 OR (hashtext(s.account_id) & 2147483647) %% %(buckets)s = %(bucket)s)
