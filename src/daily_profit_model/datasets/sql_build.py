@@ -345,9 +345,7 @@ def _comment(conn: psycopg.Connection, target: sql.Identifier) -> str | None:
 def _set_comment(
     conn: psycopg.Connection, target: sql.Identifier, text: str | None
 ) -> None:
-    conn.execute(
-        sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(text))
-    )
+    conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(text)))
 
 
 def _table_columns(
