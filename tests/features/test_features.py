@@ -174,7 +174,50 @@ def test_an_interrupted_full_build_is_built_again_from_scratch(built, caplog):
             "SELECT obj_description(%s::regclass, 'pg_class')",
             [f"{database.schema}.stg_account_day"],
         ).fetchone()[0]
-    assert comment is None
+    assert comment.startswith("daily-profit-model: built from data loaded before ")
+
+
+def test_a_late_correction_of_an_old_day_is_built_from_that_day(built, caplog):
+    """Ingestion fetched an old day again (its source count changed) after the last
+    build; a run without dates builds from that day, and equals a full rebuild."""
+    database, _, _ = built
+    build_features()
+    before = {t: stored_rows(database, t) for t in FEATURE_TABLES}
+    days = sorted(before["stg_account_day"]["date"].unique())
+    corrected = days[5]
+    with database.connect() as conn:
+        conn.execute(f"SET search_path TO {database.schema}")
+        conn.execute(
+            "UPDATE raw_metrics_daily SET net_profit = net_profit - 250 WHERE date = %s",
+            [corrected],
+        )
+        conn.execute(
+            "UPDATE raw_trades_closed SET lots = lots * 2 WHERE trade_date = %s",
+            [corrected],
+        )
+        # what RawIngestionDataset records when it stores a day again
+        conn.execute(
+            "UPDATE ingestion_state SET loaded_at = now() WHERE day = %s "
+            "AND endpoint IN ('v2/metrics/daily', 'v2/trades/closed')",
+            [corrected],
+        )
+    caplog.set_level("INFO")
+    build_features()
+    assert f"the earliest {corrected}: building from there" in caplog.text
+    incremental = {t: stored_rows(database, t) for t in FEATURE_TABLES}
+    changed = incremental["feature_account_day"]["pnl_sum_60d"].ne(
+        before["feature_account_day"]["pnl_sum_60d"]
+    )
+    assert changed.any(), "the correction changes later rolling sums"
+    _drop_feature_tables(database)
+    build_features()
+    for table in FEATURE_TABLES:
+        assert_frame_equal(
+            incremental[table],
+            stored_rows(database, table),
+            check_exact=False,
+            rtol=1e-9,
+        )
 
 
 def test_an_incremental_run_builds_only_the_newest_days(built, caplog):

@@ -71,6 +71,8 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
         started = time.perf_counter()
         conn = self._connection(database)
         with conn.transaction():
+            # The database's clock, which derived tables stamp their builds with too.
+            loaded_at = conn.execute("SELECT now()").fetchone()[0]
             if len(data.rows):
                 self._upsert.write(conn, data.rows, database.schema, data.table)
             if len(data.rejected):
@@ -96,7 +98,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
                     "seconds": [data.seconds],
                     "status": [status],
                     "run_id": [data.run_id],
-                    "loaded_at": [pd.Timestamp.now(tz="UTC")],
+                    "loaded_at": [loaded_at],
                 }
             )
             self._upsert.write(conn, state, database.schema, "ingestion_state")

@@ -106,7 +106,10 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
     committing its own rows. The table is marked as being built (its comment) until
     every worker is done, so a build killed half way is started again from scratch by
     the next run, never continued from a partial table. Incremental builds are one
-    transaction on one connection.
+    transaction on one connection. A finished build stamps the table's comment with the
+    database time it started at; loading returns it as ``built_at``, so the planner
+    can tell which loaded data came after it (:func:`~daily_profit_model.features.
+    windows.reloaded_days`).
 
     Args:
         table: The derived table.
@@ -146,18 +149,36 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         }
 
     def _load(self) -> dict[str, Any]:
-        """What is stored: ``{"table", "first", "last", "rows"}``."""
+        """What is stored: ``{"table", "first", "last", "rows", "built_at"}``.
+
+        ``built_at`` is the database time at which the last complete build started
+        (None: never built, or a full build is unfinished); data loaded after it may
+        not be in the table yet.
+        """
         database = get_database()
+        target = sql.Identifier(database.schema, self._table)
         with database.connect() as conn:
             if not _table_columns(conn, database.schema, self._table):
-                return {"table": self._table, "first": None, "last": None, "rows": 0}
+                return {
+                    "table": self._table,
+                    "first": None,
+                    "last": None,
+                    "rows": 0,
+                    "built_at": None,
+                }
             first, last, rows = conn.execute(
                 sql.SQL("SELECT min({d}), max({d}), count(*) FROM {t}").format(
-                    d=sql.Identifier(self._date_column),
-                    t=sql.Identifier(database.schema, self._table),
+                    d=sql.Identifier(self._date_column), t=target
                 )
             ).fetchone()
-        return {"table": self._table, "first": first, "last": last, "rows": rows}
+            built_at = _built_at(_comment(conn, target))
+        return {
+            "table": self._table,
+            "first": first,
+            "last": last,
+            "rows": rows,
+            "built_at": built_at,
+        }
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The built table's first ``nrows`` rows, for kedro-viz."""
@@ -175,6 +196,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         with database.connect() as conn:
             with conn.transaction():
                 _prepare(conn, database.schema)
+                began = conn.execute("SELECT now()").fetchone()[0]
                 columns, empty = self._ensure_table(conn, database.schema, query, data)
                 interrupted = _comment(conn, target) == _BUILDING
                 if empty or interrupted:
@@ -200,12 +222,11 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                     inserted = conn.execute(
                         _insert(target, columns, query), data.bound_parameters()
                     ).rowcount
-                    if interrupted:
-                        _set_comment(conn, target, None)
+                    _set_comment(conn, target, _BUILT + began.isoformat())
             if parallel:
                 inserted = self._parallel_insert(database, target, columns, query, data)
                 with conn.transaction():
-                    _set_comment(conn, target, None)
+                    _set_comment(conn, target, _BUILT + began.isoformat())
         logger.info(
             "%s: built %s..%s: %d rows (%d replaced) in %.1f s%s",
             self._table,
@@ -315,6 +336,14 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
 
 
 _BUILDING = "daily-profit-model: full build in progress"
+_BUILT = "daily-profit-model: built from data loaded before "
+
+
+def _built_at(comment: str | None) -> dt.datetime | None:
+    """When the build that the table's comment records started, if it finished."""
+    if not comment or not comment.startswith(_BUILT):
+        return None
+    return dt.datetime.fromisoformat(comment.removeprefix(_BUILT))
 
 
 def _prepare(conn: psycopg.Connection, schema: str) -> None:

@@ -60,15 +60,40 @@ def _date(value: Any) -> dt.date | None:
     return None if value in (None, "") else pd.Timestamp(value).date()
 
 
+def reloaded_days(
+    ingestion_state: pd.DataFrame, since: dt.datetime | None
+) -> list[dt.date]:
+    """Days whose data the features read was (re)loaded after ``since``.
+
+    A day that ingestion fetched again because its source count changed (a late
+    correction, however old) shows here, so the build starts from it.
+    """
+    if since is None or ingestion_state.empty:
+        return []
+    state = ingestion_state[ingestion_state["endpoint"].isin(FEATURE_ENDPOINTS)]
+    loaded = pd.to_datetime(state["loaded_at"], utc=True)
+    changed = state.loc[loaded > pd.Timestamp(since).tz_convert("UTC"), "day"]
+    return sorted(set(pd.to_datetime(changed).dt.date))
+
+
 def plan_window(
-    ingestion_state: pd.DataFrame, stored_last: dt.date | None, settings: dict[str, Any]
+    ingestion_state: pd.DataFrame,
+    stored_last: dt.date | None,
+    settings: dict[str, Any],
+    built_at: dt.datetime | None = None,
 ) -> BuildWindow:
-    """The window of a run: a requested range, or the new days plus the newest few.
+    """The window of a run: a requested range, or what changed plus the newest few.
+
+    Without dates, the window starts at the earliest of: the first day not built yet,
+    the newest ``rebuild_days`` (targets that became known), and the first day whose
+    data was loaded again since the last build (``built_at``).
 
     Args:
         ingestion_state: The state table after the run's ingestion.
         stored_last: The newest day already built (None: nothing is built).
         settings: ``features`` parameters: ``start_date``, ``end_date``, ``rebuild_days``.
+        built_at: When the last complete build of the staged table started (database
+            time; None: unknown).
 
     Raises:
         NothingToBuildError: No complete day, or the requested range has none.
@@ -92,6 +117,7 @@ def plan_window(
         start = min(
             next((d for d in days if d > stored_last), end),
             days[max(len(days) - 1 - rebuild, 0)],
+            *reloaded_days(ingestion_state, built_at)[:1],
         )
     start = max(start, days[0])
     if start > end:
