@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException, OmegaConfigLoader
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
+from omegaconf import OmegaConf
 
 from daily_profit_model.db.connection import configure_database, settings_from_config
 from daily_profit_model.db.tracking import configure_mlflow_tracking
@@ -26,16 +27,14 @@ def read_credentials(context: Any) -> dict[str, Any]:
     except MissingConfigException:
         credentials = {}
     if context.env not in (None, "local"):
-        local = OmegaConfigLoader(
-            conf_source=str(Path(context.project_path) / "conf"),
-            base_env="local",
-            default_run_env="local",
-        )
-        try:
-            for key, value in local["credentials"].items():
+        # Read the files, not through a second OmegaConfigLoader: creating one
+        # re-registers the process-wide ``globals`` resolver on conf/local's globals,
+        # and the run's catalog would then lose ``conf/base/globals.yml``.
+        local = Path(context.project_path) / "conf" / "local"
+        for path in sorted(local.rglob("credentials*.y*ml")):
+            loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+            for key, value in (loaded or {}).items():
                 credentials.setdefault(key, value)
-        except MissingConfigException:
-            pass
     return credentials
 
 

@@ -19,6 +19,7 @@ from daily_profit_model.db.connection import (
     redact,
     settings_from_config,
 )
+from daily_profit_model.hooks import read_credentials
 from tests.pg_tcp import start_tcp_server, stop_tcp_server
 
 PASSWORD = "s3cret-Pa55word"
@@ -109,3 +110,23 @@ def test_relative_embedded_dir_is_under_the_project(tmp_path):
     )
     assert settings.embedded_dir == tmp_path / "data/pg"
     assert isinstance(settings.embedded_dir, Path)
+
+
+def test_prod_reads_conf_local_credentials_and_keeps_the_projects_globals(
+    tcp_server, project_copy, monkeypatch
+):
+    """Secrets of `--env prod` may live in conf/local; reading them must not replace
+    the configuration's globals (a second config loader would, process-wide)."""
+    (project_copy / "conf/local/credentials.yml").write_text(
+        f"postgres:\n  url: {tcp_server.url}\n"
+    )
+    monkeypatch.delenv("DPM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DPM_PGDATA", str(project_copy / "unused"))
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy, env="prod") as session:
+        context = session.load_context()
+        assert read_credentials(context)["postgres"]["url"] == tcp_server.url
+        built = context.config_loader["catalog"]["feature_account_day@sql"]
+    assert built["full_build_workers"] == 2
+    assert get_database().settings.mode == "url"
+    assert not (project_copy / "unused").exists()
