@@ -78,9 +78,7 @@ def main() -> None:
         help="connections of the full build (default: conf/base/globals.yml)",
     )
     args = parser.parse_args()
-    workers = (
-        {} if args.workers is None else {"sql_full_build_workers": args.workers}
-    )
+    workers = {} if args.workers is None else {"sql_full_build_workers": args.workers}
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     bootstrap_project(PROJECT)
 
