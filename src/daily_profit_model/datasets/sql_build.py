@@ -58,6 +58,8 @@ class SqlBuild:
         params: Further bound parameters of the query (``start`` and ``end`` are added).
         first_day: Where a build of an empty (new or recreated) table starts; defaults
             to ``start``.
+        stamp: Record the build's start time as the table's ``built_at`` (False for a
+            requested range, which may leave out days loaded since the last build).
     """
 
     query: str
@@ -65,6 +67,7 @@ class SqlBuild:
     end: dt.date
     params: dict[str, Any] = field(default_factory=dict)
     first_day: dt.date | None = None
+    stamp: bool = True
 
     def bound_parameters(self, bucket: int = 0, buckets: int = 1) -> dict[str, Any]:
         """The parameters bound to the query.
@@ -221,7 +224,8 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                     inserted = conn.execute(
                         _insert(target, columns, query), data.bound_parameters()
                     ).rowcount
-                    _set_comment(conn, target, _BUILT + began.isoformat())
+                    if data.stamp or empty or interrupted:
+                        _set_comment(conn, target, _BUILT + began.isoformat())
             if parallel:
                 inserted = self._parallel_insert(database, target, columns, query, data)
                 with conn.transaction():

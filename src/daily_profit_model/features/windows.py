@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -29,18 +29,20 @@ class BuildWindow:
         start: First cutoff to build (inclusive).
         end: Last cutoff to build (inclusive): the newest complete day.
         first_day: The first complete day: a table built from nothing starts here.
+        covers_reloads: Whether the window takes in every day loaded since the last
+            build (a planned window does; a requested range may not), so the build may
+            stamp the table as up to date.
     """
 
     start: dt.date
     end: dt.date
     first_day: dt.date
+    covers_reloads: bool = True
 
     def widened(self, days: int) -> BuildWindow:
         """The window started ``days`` calendar days earlier (never before first_day)."""
-        return BuildWindow(
-            max(self.first_day, self.start - dt.timedelta(days=days)),
-            self.end,
-            self.first_day,
+        return replace(
+            self, start=max(self.first_day, self.start - dt.timedelta(days=days))
         )
 
 
@@ -124,4 +126,5 @@ def plan_window(
         raise NothingToBuildError(
             f"features.start_date {start} is after the newest complete day {end}"
         )
-    return BuildWindow(start, end, days[0])
+    covers = requested_start is None and end == days[-1]
+    return BuildWindow(start, end, days[0], covers_reloads=covers)

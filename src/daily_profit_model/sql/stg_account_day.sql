@@ -58,8 +58,11 @@ accounts AS (
     LEFT JOIN seed AS sd USING (account_id)
     WHERE (a.created_date AT TIME ZONE %(timezone)s)::date <= %(end)s
       AND (e.exit_day IS NULL OR e.exit_day >= %(start)s)
-      -- one worker's share of the accounts in a parallel full build (all when 1)
-      AND (%(buckets)s = 1 OR (hashtext(a.account_id) & 2147483647) %% %(buckets)s = %(bucket)s)
+      -- one worker's share of the accounts in a parallel full build (all when 1), by
+      -- the key trades are matched on, so that trades can be shared out the same way
+      AND (%(buckets)s = 1
+           OR (hashtext(concat_ws('|', a.login, a.platform, a.broker)) & 2147483647)
+              %% %(buckets)s = %(bucket)s)
 ),
 grid AS (
     SELECT acc.*, c.day
@@ -83,22 +86,49 @@ closed_trades AS (
         coalesce(t.take_profit, 0) <> 0 AS has_take_profit,
         extract(hour FROM t.open_time AT TIME ZONE %(timezone)s) AS open_hour,
         extract(isodow FROM t.open_time AT TIME ZONE %(timezone)s) >= 6 AS weekend,
-        coalesce(sym.asset_class, 'other') AS asset_class,
-        (r.document -> 'instruments' -> 'data' -> t.std_symbol ->> 'volatility_90d')::float8
-            AS instrument_vol
+        coalesce(sym.asset_class, 'other') AS asset_class
     FROM accounts AS acc
     JOIN raw_trades_closed AS t
         ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
     LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = t.std_symbol
-    LEFT JOIN raw_regimes_daily AS r ON r.date = t.trade_date
     WHERE t.trade_date >= acc.from_day AND t.trade_date <= %(end)s
       -- one bound for the planner: only the partitions some account still needs
       AND t.trade_date >= (SELECT min(from_day) FROM accounts)
+      -- the same worker's share as in accounts, so a worker aggregates only its trades
+      AND (%(buckets)s = 1
+           OR (hashtext(concat_ws('|', t.login, t.platform, t.broker)) & 2147483647)
+              %% %(buckets)s = %(bucket)s)
 ),
+-- One pass over the trades: per account, day and symbol, every figure the day needs,
+-- summed; the day's totals and its symbol concentration both roll these up. The
+-- instrument's 90-day volatility (one per day and symbol) is read from the regime
+-- document once per symbol-day, not once per trade.
 symbol_days AS (
-    SELECT account_id, day, std_symbol, sum(abs(volume_usd)) AS volume
-    FROM closed_trades
-    GROUP BY account_id, day, std_symbol
+    SELECT
+        agg.*,
+        agg.volume
+            * (r.document -> 'instruments' -> 'data' -> agg.std_symbol ->> 'volatility_90d')::float8
+            AS vol_weighted_volume
+    FROM (
+        SELECT
+            account_id, day, std_symbol,
+            min(asset_class) AS asset_class,  -- one class per symbol
+            count(*) AS trades,
+            sum(lots) AS lots,
+            sum(abs(volume_usd)) AS volume,
+            sum(duration) AS duration_sum,
+            count(duration) AS duration_count,
+            count(*) FILTER (WHERE has_stop_loss) AS stop_loss_trades,
+            count(*) FILTER (WHERE has_take_profit) AS take_profit_trades,
+            count(*) FILTER (WHERE weekend) AS weekend_trades,
+            count(*) FILTER (WHERE open_hour < 7) AS asia_trades,
+            count(*) FILTER (WHERE open_hour >= 7 AND open_hour < 13) AS london_trades,
+            count(*) FILTER (WHERE open_hour >= 13 AND open_hour < 21) AS new_york_trades,
+            sum(net) AS net
+        FROM closed_trades
+        GROUP BY account_id, day, std_symbol
+    ) AS agg
+    LEFT JOIN raw_regimes_daily AS r ON r.date = agg.day
 ),
 concentration AS (
     SELECT account_id, day,
@@ -110,25 +140,24 @@ concentration AS (
 trade_days AS (
     SELECT
         account_id, day,
-        count(*) AS trades,
+        sum(trades)::bigint AS trades,
         sum(lots) AS lots,
-        sum(abs(volume_usd)) AS volume_usd,
-        avg(duration) AS mean_holding_time,
-        avg(has_stop_loss::int::float8) AS stop_loss_share,
-        avg(has_take_profit::int::float8) AS take_profit_share,
-        count(*) FILTER (WHERE weekend) AS weekend_trades,
-        count(*) FILTER (WHERE open_hour < 7) AS asia_trades,
-        count(*) FILTER (WHERE open_hour >= 7 AND open_hour < 13) AS london_trades,
-        count(*) FILTER (WHERE open_hour >= 13 AND open_hour < 21) AS new_york_trades,
-        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'fx'), 0) AS fx_volume,
-        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'metal'), 0) AS metal_volume,
-        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'index'), 0) AS index_volume,
-        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'energy'), 0) AS energy_volume,
-        coalesce(sum(abs(volume_usd)) FILTER (WHERE asset_class = 'crypto'), 0) AS crypto_volume,
-        sum(abs(volume_usd) * instrument_vol) / nullif(sum(abs(volume_usd)), 0)
-            AS traded_instrument_vol,
+        sum(volume) AS volume_usd,
+        sum(duration_sum) / nullif(sum(duration_count), 0)::float8 AS mean_holding_time,
+        sum(stop_loss_trades)::float8 / sum(trades)::float8 AS stop_loss_share,
+        sum(take_profit_trades)::float8 / sum(trades)::float8 AS take_profit_share,
+        sum(weekend_trades)::bigint AS weekend_trades,
+        sum(asia_trades)::bigint AS asia_trades,
+        sum(london_trades)::bigint AS london_trades,
+        sum(new_york_trades)::bigint AS new_york_trades,
+        coalesce(sum(volume) FILTER (WHERE asset_class = 'fx'), 0) AS fx_volume,
+        coalesce(sum(volume) FILTER (WHERE asset_class = 'metal'), 0) AS metal_volume,
+        coalesce(sum(volume) FILTER (WHERE asset_class = 'index'), 0) AS index_volume,
+        coalesce(sum(volume) FILTER (WHERE asset_class = 'energy'), 0) AS energy_volume,
+        coalesce(sum(volume) FILTER (WHERE asset_class = 'crypto'), 0) AS crypto_volume,
+        sum(vol_weighted_volume) / nullif(sum(volume), 0) AS traded_instrument_vol,
         sum(net) AS trades_net
-    FROM closed_trades
+    FROM symbol_days
     GROUP BY account_id, day
 ),
 open_days AS (

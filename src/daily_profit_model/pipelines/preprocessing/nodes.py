@@ -92,4 +92,5 @@ def stage_account_days(
             "ewm_halflife_long": float(features.get("ewm_halflife_long", 20)),
         },
         first_day=window.first_day,
+        stamp=window.covers_reloads,
     )
