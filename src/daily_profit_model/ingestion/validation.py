@@ -7,7 +7,8 @@ Missing non-key fields become NULL.
 
 Two paths give the same result. Most pages are clean: every row has exactly the
 contract's fields with values of the right JSON types, so the columns go straight into
-typed Arrow arrays and a few vectorised checks confirm them (about 20 times faster).
+typed Arrow arrays and a few vectorised checks confirm them (4.5 ms against 19.4 ms
+for a page of 1,000 closed trades).
 Anything else, from one odd value to an extra field, takes the general column-wise
 path (pandas), which finds and explains each bad row.
 """
