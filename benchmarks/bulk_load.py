@@ -5,7 +5,7 @@ the API takes most of an hour on 2 cores (see ``benchmarks/ingestion.py``). So t
 script builds the world with the ``sandbox`` pipeline (no oracle), ingests every
 endpoint the features read except closed trades through the ``ingestion`` pipeline as
 usual, and writes the closed trades straight from the world's parquet into
-``raw_trades_closed`` by binary COPY (the same writer ingestion uses), a month at a time.
+``raw_trades_closed`` by binary COPY (the same dataset ingestion stores a day with).
 Hourly metrics and alltime metrics are not loaded: no feature reads them.
 
 Usage (a database of its own is advised):
@@ -29,73 +29,58 @@ import pyarrow.parquet as pq
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from daily_profit_model.db import get_database
-from daily_profit_model.db.writer import TableWriter, prepare_session
+from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
+from daily_profit_model.ingestion.batches import IngestionBatch
 
 PROJECT = Path(__file__).resolve().parents[1]
 VIA_PIPELINE = ["accounts", "v2/metrics/daily", "v2/trades/open", "v2/regimes/daily"]
 logger = logging.getLogger("bulk_load")
 
 
-def _state(frame: pd.DataFrame) -> pd.DataFrame:
-    """``ingestion_state`` rows of the closed-trade days in ``frame``: complete."""
-    counts = frame.groupby("trade_date").size()
-    return pd.DataFrame(
-        {
-            "endpoint": "v2/trades/closed",
-            "day": counts.index,
-            "source_count": counts.to_numpy(),
-            "stored_count": counts.to_numpy(),
-            "quarantined_count": 0,
-            "duplicate_count": 0,
-            "received_count": counts.to_numpy(),
-            "pages": 0,
-            "requests": 0,
-            "seconds": 0.0,
-            "status": "complete",
-            "run_id": "bulk_load",
-            "loaded_at": pd.Timestamp.now(tz="UTC"),
-        }
-    )
-
-
 def _copy_closed_trades(world: Path) -> int:
-    """Closed trades from the world's parquet into raw_trades_closed, month by month."""
+    """Closed trades from the world's parquet into raw_trades_closed, day by day.
+
+    Each day is stored as ingestion stores it (:class:`RawIngestionDataset`: binary COPY
+    into the empty day, and its ``ingestion_state`` row, in one transaction), so the
+    feature planner sees the days as complete.
+    """
     dataset = ds.dataset(world / "trades_closed", format="parquet")
-    months = sorted(
-        {
-            (d.year, d.month)
-            for d in pq.read_table(world / "trades_closed", columns=["trade_date"])
-            .column("trade_date")
-            .unique()
-            .to_pylist()
-        }
+    days = sorted(
+        pq.read_table(world / "trades_closed", columns=["trade_date"])
+        .column("trade_date")
+        .unique()
+        .to_pylist()
     )
-    writer = TableWriter("append")
-    state = TableWriter("upsert")
-    database = get_database()
+    store = RawIngestionDataset()
     rows = 0
     started = time.perf_counter()
-    with database.connect() as conn:
-        prepare_session(conn)
-        for year, month in months:
-            first = f"{year}-{month:02d}-01"
-            after = f"{year + month // 12}-{month % 12 + 1:02d}-01"
-            frame = dataset.to_table(
-                filter=(ds.field("trade_date") >= ds.scalar(first).cast("date32"))
-                & (ds.field("trade_date") < ds.scalar(after).cast("date32"))
-            ).to_pandas()
-            with conn.transaction():
-                rows += writer.write(conn, frame, database.schema, "raw_trades_closed")
-                # the state ingestion would record, so the feature planner sees the days
-                state.write(conn, _state(frame), database.schema, "ingestion_state")
-            logger.info(
-                "raw_trades_closed %s: %d rows, %d in all, %.0f rows/s",
-                first[:7],
-                len(frame),
-                rows,
-                rows / (time.perf_counter() - started),
+    for day in days:
+        frame = dataset.to_table(filter=ds.field("trade_date") == day).to_pandas()
+        frame["run_id"] = "bulk_load"
+        store.save(
+            IngestionBatch(
+                endpoint="v2/trades/closed",
+                day=day,
+                table="raw_trades_closed",
+                rows=frame,
+                rejected=pd.DataFrame(),
+                received=len(frame),
+                duplicates=0,
+                source_total=len(frame),
+                pages=0,
+                requests=0,
+                seconds=0.0,
+                run_id="bulk_load",
             )
+        )
+        rows += len(frame)
+    store.release()
+    logger.info(
+        "raw_trades_closed: %d rows over %d days, %.0f rows/s",
+        rows,
+        len(days),
+        rows / (time.perf_counter() - started),
+    )
     return rows
 
 

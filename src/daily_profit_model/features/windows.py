@@ -32,12 +32,15 @@ class BuildWindow:
         covers_reloads: Whether the window takes in every day loaded since the last
             build (a planned window does; a requested range may not), so the build may
             stamp the table as up to date.
+        reloaded_from: The earliest day already built that ingestion loaded again since
+            the last build (the window starts there or earlier); None if none.
     """
 
     start: dt.date
     end: dt.date
     first_day: dt.date
     covers_reloads: bool = True
+    reloaded_from: dt.date | None = None
 
     def widened(self, days: int) -> BuildWindow:
         """The window started ``days`` calendar days earlier (never before first_day)."""
@@ -109,6 +112,7 @@ def plan_window(
     requested_start = _date(settings.get("start_date"))
     requested_end = _date(settings.get("end_date"))
     end = min(requested_end or days[-1], days[-1])
+    reloaded_from = None
     if requested_start is not None:
         start = requested_start
     elif stored_last is None:
@@ -116,10 +120,12 @@ def plan_window(
     else:
         # Late corrections and re-checked days land in the newest days: rebuild them.
         rebuild = int(settings.get("rebuild_days", 3))
+        reloaded = reloaded_days(ingestion_state, built_at)
+        reloaded_from = reloaded[0] if reloaded and reloaded[0] <= stored_last else None
         start = min(
             next((d for d in days if d > stored_last), end),
             days[max(len(days) - 1 - rebuild, 0)],
-            *reloaded_days(ingestion_state, built_at)[:1],
+            *reloaded[:1],
         )
     start = max(start, days[0])
     if start > end:
@@ -127,4 +133,6 @@ def plan_window(
             f"features.start_date {start} is after the newest complete day {end}"
         )
     covers = requested_start is None and end == days[-1]
-    return BuildWindow(start, end, days[0], covers_reloads=covers)
+    return BuildWindow(
+        start, end, days[0], covers_reloads=covers, reloaded_from=reloaded_from
+    )

@@ -324,7 +324,7 @@ class _ServerHandler(ServerHandler):
         self.completed = True
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
     """Keeps connections open between requests (HTTP/1.1), as a real API server does.
 
     A response cut short (the ``cut`` fault) closes its connection, so the client sees
@@ -367,5 +367,5 @@ def serve(
 ) -> _ThreadingServer:
     """A threaded HTTP server for ``app`` (call ``serve_forever`` or run it in a thread)."""
     return make_server(
-        host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        host, port, app, server_class=_ThreadingServer, handler_class=_KeepAliveHandler
     )

@@ -8,11 +8,7 @@ from typing import Any
 import pandas as pd
 
 from daily_profit_model.datasets.sql_build import SqlBuild
-from daily_profit_model.features.windows import (
-    BuildWindow,
-    plan_window,
-    reloaded_days,
-)
+from daily_profit_model.features.windows import BuildWindow, plan_window
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +42,19 @@ def plan_feature_window(
         features: ``features`` parameters.
     """
     last = staged.get("last")
-    built_at = staged.get("built_at")
-    reloaded = reloaded_days(ingestion_state, built_at)
-    if reloaded and last is not None and reloaded[0] <= pd.Timestamp(last).date():
-        logger.info(
-            "Features: %d day(s) already built were loaded again since %s, the "
-            "earliest %s: building from there",
-            sum(d <= pd.Timestamp(last).date() for d in reloaded),
-            built_at,
-            reloaded[0],
-        )
     window = plan_window(
         ingestion_state,
         None if last is None else pd.Timestamp(last).date(),
         features,
-        built_at,
+        staged.get("built_at"),
     )
+    if window.reloaded_from is not None:
+        logger.info(
+            "Features: days already built were loaded again since the last build "
+            "(%s), the earliest %s: building from there",
+            staged.get("built_at"),
+            window.reloaded_from,
+        )
     logger.info(
         "Features: building cutoffs %s..%s (data from %s)",
         window.start,
