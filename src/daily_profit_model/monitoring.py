@@ -232,7 +232,7 @@ def newest_complete_day() -> dt.date | None:
         row = conn.execute(
             sql.SQL(
                 "SELECT min(newest) FROM (SELECT endpoint, max(day) AS newest FROM {} "
-                "WHERE status = 'complete' AND endpoint LIKE 'v2/%%' "
+                "WHERE status IN ('complete', 'provisional') AND endpoint LIKE 'v2/%%' "
                 "AND endpoint <> 'v2/metrics/alltime' GROUP BY endpoint) AS e"
             ).format(sql.Identifier(database.schema, "ingestion_state"))
         ).fetchone()

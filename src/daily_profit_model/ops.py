@@ -92,7 +92,8 @@ def check_freshness() -> Check:
     """The newest completely loaded day of each endpoint."""
     try:
         rows = _query(
-            "SELECT endpoint, max(day) FROM ingestion_state WHERE status = 'complete' "
+            "SELECT endpoint, max(day) FROM ingestion_state "
+            "WHERE status IN ('complete', 'provisional') "
             "GROUP BY endpoint ORDER BY endpoint"
         )
     except Exception as exc:  # noqa: BLE001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -9,9 +10,12 @@ from typing import Any
 import pandas as pd
 import psycopg
 from kedro.io import AbstractDataset
+from psycopg import sql
 
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, get_database
+from daily_profit_model.db.reconcile import archive_rows_not_served
+from daily_profit_model.db.tables import TableInfo, describe_table
 from daily_profit_model.db.writer import TableWriter, prepare_session
 from daily_profit_model.ingestion.batches import IngestionBatch
 
@@ -33,6 +37,8 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
         self._upsert = TableWriter("upsert")
         self._conn: psycopg.Connection | None = None
         self._conn_database: Database | None = None
+        self._tables: dict[tuple[str, str], TableInfo] = {}
+        self._removed: dict[str, int] = {}
 
     def _connection(self, database: Database) -> psycopg.Connection:
         """One connection for all the saves of a run (a day is one transaction on it)."""
@@ -49,7 +55,15 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
         return self._conn
 
     def release(self) -> None:
-        """Close the connection (Kedro calls this after the run)."""
+        """Close the connection (Kedro calls this after the run); sum up removals."""
+        if self._removed:
+            logger.warning(
+                "Ingestion moved %d stored rows the source no longer serves to "
+                "raw_removed_rows: %s",
+                sum(self._removed.values()),
+                self._removed,
+            )
+            self._removed = {}
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -58,54 +72,43 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
         return {}
 
     def save(self, data: IngestionBatch) -> None:
-        """Store ``data`` (a no-op for a day whose re-check found nothing new)."""
-        if data.unchanged:
-            logger.info(
-                "%s %s: %d rows, unchanged at the source",
-                data.endpoint,
-                data.day,
-                data.source_total,
-            )
-            return
+        """Store ``data``: its rows, rejects and state (or the state alone, for a day
+        whose re-check found the source's count unchanged)."""
         database = get_database()
         started = time.perf_counter()
         conn = self._connection(database)
         with conn.transaction():
             # The database's clock, which derived tables stamp their builds with too.
-            loaded_at = conn.execute("SELECT now()").fetchone()[0]
+            now = conn.execute("SELECT now()").fetchone()[0]
+            if data.unchanged:
+                self._record_check(conn, database.schema, data, now)
+                return
+            info = self._table_info(conn, database.schema, data.table)
+            # A day fetched again replaces what was stored: rows no longer served go.
+            refetched = data.day_column is not None and _day_is_stored(
+                conn, info, data.day_column, data.day
+            )
             if len(data.rows):
                 self._upsert.write(conn, data.rows, database.schema, data.table)
+            removed = 0
+            if refetched:
+                removed = archive_rows_not_served(
+                    conn, info, data.day_column, data.day, data.rows, data.run_id
+                )
             if len(data.rejected):
                 self._upsert.write(
                     conn, data.rejected, database.schema, "quarantine", _QUARANTINE_KEY
                 )
-            status = (
-                "complete"
-                if data.stored + data.quarantined >= data.source_total
-                else "partial"
+            self._upsert.write(
+                conn, _state_row(data, removed, now), database.schema, "ingestion_state"
             )
-            state = pd.DataFrame(
-                {
-                    "endpoint": [data.endpoint],
-                    "day": [data.day],
-                    "source_count": [data.source_total],
-                    "stored_count": [data.stored],
-                    "quarantined_count": [data.quarantined],
-                    "duplicate_count": [data.duplicates],
-                    "received_count": [data.received],
-                    "pages": [data.pages],
-                    "requests": [data.requests],
-                    "seconds": [data.seconds],
-                    "status": [status],
-                    "run_id": [data.run_id],
-                    "loaded_at": [loaded_at],
-                }
-            )
-            self._upsert.write(conn, state, database.schema, "ingestion_state")
+        if removed:
+            self._removed[data.endpoint] = self._removed.get(data.endpoint, 0) + removed
         rate = data.received / max(data.seconds + time.perf_counter() - started, 1e-9)
-        logger.info(
+        log = logger.warning if removed else logger.info
+        log(
             "%s %s: received %d = stored %d + quarantined %d + duplicates %d "
-            "(source total %d, %d pages, %.0f rows/s)",
+            "(source total %d, %d pages, %.0f rows/s); %s%s",
             data.endpoint,
             data.day,
             data.received,
@@ -115,6 +118,38 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             data.source_total,
             data.pages,
             rate,
+            data.status,
+            f"; {removed} stored rows the source no longer serves moved to "
+            "raw_removed_rows"
+            if removed
+            else "",
+        )
+
+    def _table_info(
+        self, conn: psycopg.Connection, schema: str, table: str
+    ) -> TableInfo:
+        if (schema, table) not in self._tables:
+            self._tables[(schema, table)] = describe_table(conn, schema, table)
+        return self._tables[(schema, table)]
+
+    @staticmethod
+    def _record_check(
+        conn: psycopg.Connection, schema: str, data: IngestionBatch, now: dt.datetime
+    ) -> None:
+        """A re-check agreed with the stored count: the day's status may now be verified."""
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET status = %s, checked_at = %s, run_id = %s "
+                "WHERE endpoint = %s AND day = %s"
+            ).format(sql.Identifier(schema, "ingestion_state")),
+            [data.status, now, data.run_id, data.endpoint, data.day],
+        )
+        logger.info(
+            "%s %s: %d rows, unchanged at the source; %s",
+            data.endpoint,
+            data.day,
+            data.source_total,
+            data.status,
         )
 
     def load(self) -> pd.DataFrame:
@@ -123,3 +158,38 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             table="ingestion_state", load_args={"order_by": ["day", "endpoint"]}
         )
         return state.load()
+
+
+def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> pd.DataFrame:
+    """The day's ``ingestion_state`` row."""
+    return pd.DataFrame(
+        {
+            "endpoint": [data.endpoint],
+            "day": [data.day],
+            "source_count": [data.source_total],
+            "stored_count": [data.stored],
+            "quarantined_count": [data.quarantined],
+            "duplicate_count": [data.duplicates],
+            "received_count": [data.received],
+            "removed_count": [removed],
+            "pages": [data.pages],
+            "requests": [data.requests],
+            "seconds": [data.seconds],
+            "status": [data.status],
+            "run_id": [data.run_id],
+            "loaded_at": [now],
+            "checked_at": [now],
+        }
+    )
+
+
+def _day_is_stored(
+    conn: psycopg.Connection, info: TableInfo, day_column: str, day: dt.date
+) -> bool:
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} = %s)").format(
+            sql.Identifier(info.schema, info.name), sql.Identifier(day_column)
+        ),
+        [day],
+    ).fetchone()
+    return bool(row[0])

@@ -54,6 +54,7 @@ class ApiDay:
     seconds: float
     run_id: str
     unchanged: bool = False  # a re-check found the stored count right: nothing to load
+    in_horizon: bool = False  # inside the late-data horizon: loaded, not verified
 
 
 def wire_key(endpoint: str) -> tuple[str, ...]:
@@ -165,6 +166,7 @@ def _fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> Api
                 time.perf_counter() - started,
                 run_id,
                 unchanged=True,
+                in_horizon=request.in_horizon,
             )
         logger.info(
             "%s %s: the source has %s rows, %d stored: fetching again",
@@ -188,6 +190,7 @@ def _fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> Api
         requests=result.requests,
         seconds=time.perf_counter() - started,
         run_id=run_id,
+        in_horizon=request.in_horizon,
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from daily_profit_model.ingestion.requests import LOADED_STATUSES
+
 # The endpoints a day's features read; the day is buildable when all are complete.
 FEATURE_ENDPOINTS = (
     "v2/metrics/daily",
@@ -50,10 +52,11 @@ class BuildWindow:
 
 
 def complete_days(ingestion_state: pd.DataFrame) -> list[dt.date]:
-    """Days on which every endpoint the features read was loaded completely."""
+    """Days on which every endpoint the features read was loaded completely (verified
+    or, inside the late-data horizon, provisional)."""
     if ingestion_state.empty:
         return []
-    complete = ingestion_state[ingestion_state["status"] == "complete"]
+    complete = ingestion_state[ingestion_state["status"].isin(LOADED_STATUSES)]
     per_endpoint = [
         set(pd.to_datetime(complete.loc[complete["endpoint"] == e, "day"]).dt.date)
         for e in FEATURE_ENDPOINTS

@@ -43,6 +43,26 @@ class IngestionBatch:
     seconds: float
     run_id: str
     unchanged: bool = False
+    in_horizon: bool = False
+    day_column: str | None = None  # where the raw table keeps the day (None: snapshot)
+
+    @property
+    def status(self) -> str:
+        """What the stored day is worth (see ``ingestion.requests``).
+
+        ``partial``: fewer rows than the source's total; ``empty``: the source served
+        none (checked again by later runs); ``provisional``: inside the late-data
+        horizon; ``complete``: verified.
+        """
+        if self.unchanged:  # a check of the source's count agreed with the stored one
+            if not self.in_horizon:
+                return "complete"
+            return "empty" if self.source_total == 0 else "provisional"
+        if self.stored + self.quarantined < self.source_total:
+            return "partial"
+        if self.received == 0 and self.day_column is not None:
+            return "empty"
+        return "provisional" if self.in_horizon else "complete"
 
     @property
     def stored(self) -> int:
@@ -142,4 +162,8 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
         seconds=api_day.seconds,
         run_id=api_day.run_id,
         unchanged=api_day.unchanged,
+        in_horizon=api_day.in_horizon,
+        day_column="date"
+        if api_day.endpoint == REGIMES
+        else ENDPOINTS[api_day.endpoint].date_column,
     )

@@ -2,10 +2,16 @@
 
 Per-day endpoints are fetched day by day; snapshot endpoints (``accounts`` and
 ``v2/metrics/alltime``) once per run, dated by the newest day. Without dates a run
-fetches every source day that is not complete in ``ingestion_state`` and checks the
-last ``recheck_days`` complete ones again (their count at the source is compared
-with the stored one, and a day that differs is fetched again). With ``start_date``
-(and optionally ``end_date``) it backfills exactly that range.
+fetches every source day that is not loaded in ``ingestion_state`` and checks again
+every day not verified yet (their count at the source is compared with the stored one,
+and a day that differs is fetched again). With ``start_date`` (and optionally
+``end_date``) it backfills exactly that range.
+
+A day is *complete* only once verified. The newest ``recheck_days`` source days are the
+late-data horizon: rows may still arrive for them, so a day loaded inside it is
+*provisional*, and a day the source served no row for is *empty*; later runs check both
+again until a check made past the horizon agrees (then they are complete). Complete
+days inside the horizon are checked again too.
 """
 
 from __future__ import annotations
@@ -25,15 +31,24 @@ DAILY_ENDPOINTS = (
     "v2/regimes/daily",
 )
 SNAPSHOT_ENDPOINTS = ("accounts", "v2/metrics/alltime")
+# Days whose rows are stored (the features may read them), verified or not.
+LOADED_STATUSES = ("complete", "provisional", "empty")
+# Loaded, but checked again by every run until a check past the horizon agrees.
+UNVERIFIED_STATUSES = ("provisional", "empty")
 
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """One endpoint and day to fetch; ``stored_count`` set when it only needs a check."""
+    """One endpoint and day to fetch; ``stored_count`` set when it only needs a check.
+
+    ``in_horizon``: the day is among the newest ``recheck_days`` source days, so what
+    is loaded for it now stays provisional.
+    """
 
     endpoint: str
     day: dt.date
     stored_count: int | None = None
+    in_horizon: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,17 +106,19 @@ def plan_requests(
             f"No source day between {start} and {end or 'the newest'}; the source has "
             f"{source_days[0] if source_days else None} to {source_days[-1] if source_days else None}."
         )
-    complete = (
+    loaded = (
         {
-            (r.endpoint, r.day): int(r.stored_count)
+            (r.endpoint, r.day): (r.status, int(r.stored_count))
             for r in state.itertuples()
-            if r.status == "complete"
+            if r.status in LOADED_STATUSES
         }
         if len(state)
         else {}
     )
     backfill = start is not None
-    recheck = set(days[-int(settings.get("recheck_days", 2)) :]) if days else set()
+    # The horizon is the source's newest days, whatever range this run covers.
+    recheck_days = int(settings.get("recheck_days", 2))
+    horizon = set(source_days[-recheck_days:]) if recheck_days > 0 else set()
     requests = []
     for endpoint in endpoints:
         targets = (
@@ -110,10 +127,15 @@ def plan_requests(
             else ([] if endpoint in SNAPSHOT_ENDPOINTS else days)
         )
         for day in targets:
-            done = complete.get((endpoint, day))
-            if backfill or done is None or endpoint in SNAPSHOT_ENDPOINTS:
-                requests.append(FetchRequest(endpoint, day))
-            elif day in recheck:
-                requests.append(FetchRequest(endpoint, day, stored_count=done))
+            status, stored = loaded.get((endpoint, day), (None, None))
+            in_horizon = day in horizon and endpoint not in SNAPSHOT_ENDPOINTS
+            if backfill or status is None or endpoint in SNAPSHOT_ENDPOINTS:
+                requests.append(FetchRequest(endpoint, day, in_horizon=in_horizon))
+            elif in_horizon or status in UNVERIFIED_STATUSES:
+                requests.append(
+                    FetchRequest(
+                        endpoint, day, stored_count=stored, in_horizon=in_horizon
+                    )
+                )
     requests.sort(key=lambda r: (r.day, r.endpoint))
     return IngestionPlan(requests=tuple(requests), source=source)

@@ -14,8 +14,10 @@ Kinds:
 - ``cut``: the connection is cut half way through the body;
 - ``fail_envelope``: HTTP 200 with ``Status: "fail"`` and no data;
 - ``duplicates``: the page repeats the previous page's last row first;
-- ``late_rows``: a first page taken before the day's last rows arrived (its
-  ``total`` is short by a few rows; later pages report the full total);
+- ``late_rows``: the first read of a query's first page taken before the day's last
+  rows arrived: its ``total`` is short by a few rows (a day of three rows or fewer
+  looks empty); later pages report the full total. Rows that have arrived do not
+  vanish again, so only a query's first read of its first page can be late;
 - ``malformed``: three extra invalid rows in the page, copies of its first row with a
   wrong type in the key, a NULL key, or an unknown code (``status``) or a value the
   contract does not allow, each with an extra field and some with a missing one. They
@@ -30,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 KINDS = (
     "rate_limit_retry_after",
@@ -72,6 +75,7 @@ class FaultInjector:
     def __init__(self, settings: FaultSettings) -> None:
         self.settings = settings
         self._seen: dict[str, int] = {}
+        self._first_pages_read: set[str] = set()
         self._lock = threading.Lock()
         self.injected: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.requests = 0
@@ -85,15 +89,23 @@ class FaultInjector:
     def draw(self, endpoint: str, query: str) -> str | None:
         """The fault for this request, or None."""
         request = f"{endpoint}?{query}"
+        first_page_of = _first_page_query(endpoint, query)
         with self._lock:
             attempt = self._seen.get(request, 0)
             self._seen[request] = attempt + 1
             self.requests += 1
+            first_read = first_page_of is not None and (
+                first_page_of not in self._first_pages_read
+            )
+            if first_page_of is not None:
+                self._first_pages_read.add(first_page_of)
         u = self._uniform(request, attempt)
         edge = 0.0
         for kind in KINDS:
             edge += self.settings.rates.get(kind, 0.0)
             if u < edge:
+                if kind == "late_rows" and not first_read:
+                    return None  # the day's rows have arrived by now
                 with self._lock:
                     self.injected[kind] += 1
                 return kind
@@ -169,6 +181,19 @@ class FaultInjector:
                 row["side" if "side" in row else key_field] = "not-a-valid-value"
             junk.append(row)
         return page + junk
+
+
+def _first_page_query(endpoint: str, query: str) -> str | None:
+    """The query's filters when the request reads its first page, else None."""
+    params = parse_qs(query)
+    if params.get("skip", ["0"])[-1] not in ("0", ""):
+        return None
+    filters = sorted(
+        (k, v[-1])
+        for k, v in params.items()
+        if k not in ("limit", "skip", "include-total")
+    )
+    return f"{endpoint}?{filters}"
 
 
 def _cut(payload: bytes) -> Iterator[bytes]:
