@@ -22,7 +22,7 @@ def test_default_run_from_world_to_registered_model(database, default_run):
             "SELECT count(*) FROM prop_trading_model.raw_trades_closed"
         ).fetchone()[0]
         incomplete = conn.execute(
-            "SELECT count(*) FROM prop_trading_model.ingestion_state WHERE status <> 'complete'"
+            "SELECT count(*) FROM prop_trading_model.ingestion_state WHERE status NOT IN ('complete', 'provisional')"
         ).fetchone()[0]
     assert trades > 0 and incomplete == 0
 

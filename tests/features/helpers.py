@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -19,17 +18,17 @@ from daily_profit_model.pipelines.preprocessing import (
     create_pipeline as preprocessing_pipeline,
 )
 from daily_profit_model.pipelines.training import create_pipeline as training_pipeline
-from daily_profit_model.sandbox.plans import PLAN_SAMPLE
+from daily_profit_model.sandbox.plans import PLAN_SAMPLE, plan_export_text
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 FEATURE_TABLES = ("stg_account_day", "feature_account_day", "target_account_day")
 
 
-def sandbox_plans(folder: Path) -> Path:
-    """The sandbox's plan export (the plans its accounts use) in ``folder``."""
+def sandbox_plans(folder: Path, first_day: str = "2025-01-06") -> Path:
+    """The sandbox's plan export (the plans its accounts use, dated before the world's
+    first day, as the sandbox exports it) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    sample = resources.files("daily_profit_model.sandbox") / "data" / PLAN_SAMPLE
-    (folder / PLAN_SAMPLE).write_bytes(sample.read_bytes())
+    (folder / PLAN_SAMPLE).write_text(plan_export_text(first_day), encoding="utf-8")
     return folder
 
 

@@ -4,6 +4,7 @@ nothing, and one day built alone equals a full rebuild."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 
 import pandas as pd
@@ -235,3 +236,60 @@ def test_an_incremental_run_builds_only_the_newest_days(built, caplog):
     )
     start, end = built_line.split("cutoffs ")[1].split(" ")[0].split("..")
     assert (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days <= 6
+
+
+def test_plan_versions_apply_from_their_own_dates_never_earlier(
+    pgdata, small_world, tmp_path
+):
+    """Two exports carry plan versions; which one a cutoff uses follows the versions'
+    own dates, not the files' names, and a cutoff before a plan's first version has
+    no rules (flagged), not a later version's."""
+    from daily_profit_model.plan_format import DATE_FORMAT  # noqa: PLC0415
+    from daily_profit_model.sandbox.plans import plan_export_text  # noqa: PLC0415
+
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    export = pd.read_csv(
+        io.StringIO(plan_export_text("2025-01-06")), dtype=str, keep_default_na=False
+    )
+    early = dt.datetime(2024, 12, 1)
+    switch = dt.date(2025, 1, 20)
+    first_seen = dt.date(2025, 1, 27)
+    export["inserted"] = export["updated"] = early.strftime(DATE_FORMAT)
+    late_plans = export.index[export.index % 5 == 0]  # a plan first exported later
+    export.loc[late_plans, ["inserted", "updated"]] = first_seen.strftime(DATE_FORMAT)
+    newer = export.drop(index=late_plans)
+    newer["updated"] = switch.strftime(DATE_FORMAT)
+    newer["profitTargetPct"] = "77"
+    # alphabetical order is the reverse of the versions' order
+    newer.to_csv(folder / "A_newer.csv", index=False)
+    export.to_csv(folder / "Z_older.csv", index=False)
+    database = _schema_with_world(pgdata, small_world, folder)
+    build_features()
+    rows = stored_rows(database, "feature_account_day")
+    late_ids = set(export.loc[late_plans, "planId"].astype(int))
+    late = rows["plan_id"].isin(late_ids)
+    cutoff = pd.to_datetime(rows["cutoff_date"]).dt.date
+    known = rows[~late]
+    assert (known.loc[cutoff[~late] >= switch, "profit_target_pct"] == 77).all()
+    before = known.loc[cutoff[~late] < switch, "profit_target_pct"]
+    assert len(before) and (before != 77).all()
+    unknown = rows[late & (cutoff < first_seen)]
+    assert len(unknown) and not unknown["plan_version_known"].any()
+    assert unknown["profit_target_pct"].isna().all()
+    assert rows.loc[~(late & (cutoff < first_seen)), "plan_version_known"].all()
+
+
+def test_the_feature_schema_refuses_a_missing_rule_where_the_plan_is_known(built):
+    import pandera.errors  # noqa: PLC0415
+
+    from daily_profit_model.features.schemas import FEATURE_ACCOUNT_DAY  # noqa: PLC0415
+
+    database, _, _ = built
+    rows = stored_rows(database, "feature_account_day").head(200)
+    FEATURE_ACCOUNT_DAY.validate(rows)
+    broken = rows.assign(profit_target_pct=None)
+    with pytest.raises(pandera.errors.SchemaError, match="a plan rule is NULL"):
+        FEATURE_ACCOUNT_DAY.validate(broken)
+    # the same gap is fine where no plan version precedes the cutoff (flagged)
+    FEATURE_ACCOUNT_DAY.validate(broken.assign(plan_version_known=False))

@@ -80,6 +80,15 @@ def test_psi_and_drift_severity():
     )
 
 
+def test_a_feature_that_became_null_everywhere_is_severe_drift():
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"rule": rng.choice([8.0, 10.0], 4000)})
+    gone = pd.DataFrame({"rule": [np.nan] * 300})
+    table = drift_table(reference, gone, ["rule"], THRESHOLDS).set_index("feature")
+    assert table.loc["rule", "severity"] == "severe"
+    assert table.loc["rule", "psi"] > THRESHOLDS["psi_severe"]
+
+
 def test_traffic_split_is_stable_per_account_and_close_to_the_share():
     accounts = pd.Series([f"ACC{i:08d}" for i in range(20000)])
     first = _served_by_challenger(accounts, 0.2)

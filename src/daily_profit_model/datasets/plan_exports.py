@@ -5,17 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from daily_profit_model.sandbox.plans import read_plan_export
+from daily_profit_model.plan_format import PlanExport, read_plan_export
 
 
-class PlanExportsDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
-    """Every ``*.csv`` in ``path`` as a frame of strings, keyed by file name.
+class PlanExportsDataset(AbstractDataset[None, dict[str, PlanExport]]):
+    """Every ``*.csv`` in ``path`` as a :class:`PlanExport` (text), keyed by file name.
 
     Cells stay text (empty cells are empty strings), so nothing is lost or guessed
-    while reading; the ingestion node types them. Quoted fields may span lines.
+    while reading; the ingestion node types them. Quoted fields may span lines. A file
+    that cannot be read (empty, not UTF-8, not CSV) is returned with its problem, so
+    the node can report it by name while the other files load.
     """
 
     def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
@@ -25,22 +26,21 @@ class PlanExportsDataset(AbstractDataset[None, dict[str, pd.DataFrame]]):
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
 
-    def load(self) -> dict[str, pd.DataFrame]:
-        """Read every export in the folder (sorted by name)."""
+    def load(self) -> dict[str, PlanExport]:
+        """Read every export in the folder (sorted by name).
+
+        Raises:
+            DatasetError: The folder does not exist.
+        """
         if not self._path.is_dir():
             raise DatasetError(
                 f"Plan exports folder {self._path} does not exist: pass another one with "
                 f'--params "ingestion.plans_dir=PATH".'
             )
-        exports = {}
-        for file in sorted(self._path.glob("*.csv")):
-            try:
-                exports[file.name] = read_plan_export(file)
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                raise DatasetError(
-                    f"Plan export {file} cannot be read as CSV: {exc}"
-                ) from exc
-        return exports
+        return {
+            file.name: read_plan_export(file)
+            for file in sorted(self._path.glob("*.csv"))
+        }
 
     def save(self, data: None) -> None:
         """Refuse: exports come from the firm."""

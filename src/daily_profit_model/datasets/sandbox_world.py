@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 from daily_profit_model.sandbox.config import WorldConfig
 from daily_profit_model.sandbox.handle import SandboxWorld
-from daily_profit_model.sandbox.plans import PLAN_SAMPLE
+from daily_profit_model.sandbox.plans import PLAN_SAMPLE, plan_export_text
 from daily_profit_model.sandbox.world import WorldBuilder
 
 logger = logging.getLogger(__name__)
@@ -52,16 +51,15 @@ class SandboxWorldDataset(AbstractDataset[WorldConfig, SandboxWorld]):
             shutil.rmtree(folder, ignore_errors=True)
             WorldBuilder(data, folder).build()
         self._path.mkdir(parents=True, exist_ok=True)
-        self._export_plans()
+        self._export_plans(data.start_date)
         (self._path / "current").write_text(data.fingerprint())
         self._current = folder
 
-    def _export_plans(self) -> None:
+    def _export_plans(self, first_day: str) -> None:
         """Put the firm's plan export where ingestion reads plan exports by default."""
         folder = self._path / "plans"
         folder.mkdir(parents=True, exist_ok=True)
-        sample = resources.files("daily_profit_model.sandbox") / "data" / PLAN_SAMPLE
-        (folder / PLAN_SAMPLE).write_bytes(sample.read_bytes())
+        (folder / PLAN_SAMPLE).write_text(plan_export_text(first_day), encoding="utf-8")
 
     def load(self) -> SandboxWorld:
         """The world of the last saved config."""

@@ -3,15 +3,42 @@
 Column families are matched by name (``regex=True``), so a new rolling window is checked
 by the rule of its family. What can never be missing is declared non-nullable: keys,
 the account's state at the cutoff, every window sum and count (a densified day is a
-zero, never a NULL). Ratios whose denominator can be zero (std, profit factor, Sharpe,
-shares of no trades) are nullable by definition.
+zero, never a NULL), and a plan's rules wherever the cutoff has a plan version. Ratios
+whose denominator can be zero (std, profit factor, Sharpe, shares of no trades) are
+nullable by definition.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 
 _KEYS = ["account_id", "cutoff_date"]
+# A plan's rules: never missing where the cutoff has a plan version (plan exports
+# refuse rows without them); missing, and flagged, where no version precedes it.
+PLAN_RULES = (
+    "profit_target_pct",
+    "max_trailing_drawdown_pct",
+    "daily_loss_limit_pct",
+    "leverage",
+    "profit_share_pct",
+    "min_trading_days",
+    "max_days",
+    "inactivity_period",
+)
+
+
+def _rules_known_where_versioned(frame: pd.DataFrame) -> pd.Series:
+    """Row by row: every plan rule is present when the plan version is known."""
+    known = frame["plan_version_known"].astype(bool)
+    return ~known | frame[list(PLAN_RULES)].notna().all(axis=1)
+
+
+_RULES_CHECK = pa.Check(
+    _rules_known_where_versioned,
+    name="plan_rules_present_where_plan_version_known",
+    error="a plan rule is NULL although the cutoff has a plan version",
+)
 
 
 def _share(pattern: str, nullable: bool = True) -> pa.Column:
@@ -34,8 +61,11 @@ def _feature_columns() -> dict[str, pa.Column]:
         "balance": pa.Column(float, nullable=False),
         "equity": pa.Column(float, nullable=False),
         "high_water_mark": pa.Column(float, nullable=False),
-        "max_trailing_drawdown_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
-        "daily_loss_limit_pct": pa.Column(float, pa.Check.ge(0), nullable=False),
+        "plan_version_known": pa.Column(bool, nullable=False, coerce=True),
+        **{
+            rule: pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True)
+            for rule in PLAN_RULES
+        },
         "distance_to_drawdown_floor": pa.Column(float, nullable=False),
         "drawdown_from_high_water": pa.Column(
             float, pa.Check.ge(-1e-6), nullable=False
@@ -77,6 +107,7 @@ def _feature_columns() -> dict[str, pa.Column]:
 
 FEATURE_ACCOUNT_DAY = pa.DataFrameSchema(
     _feature_columns(),
+    checks=[_RULES_CHECK],
     unique=_KEYS,
     strict=False,
     coerce=True,
@@ -88,6 +119,7 @@ MODEL_INPUT = pa.DataFrameSchema(
         **_feature_columns(),
         "target_net_profit": pa.Column(float, nullable=False),
     },
+    checks=[_RULES_CHECK],
     unique=_KEYS,
     strict=False,
     coerce=True,

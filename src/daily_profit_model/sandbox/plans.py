@@ -18,6 +18,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from daily_profit_model.plan_format import DATE_FORMAT, read_plan_export
+
 PLAN_SAMPLE = "plans_sample.csv"
 # profitSharePct at or below this is the firm's share (see the module docstring).
 _FIRM_SHARE_MAX = 50
@@ -45,16 +47,11 @@ class PlanBook:
         return len(self.rules)
 
 
-def read_plan_export(path_or_buffer) -> pd.DataFrame:
-    """Read a plan export as text columns (the real format: quoted multi-line text)."""
-    return pd.read_csv(path_or_buffer, dtype=str, keep_default_na=False)
-
-
 def load_plan_book() -> PlanBook:
     """The plans the sandbox simulates, with their rules as numbers."""
     source = resources.files("daily_profit_model.sandbox") / "data" / PLAN_SAMPLE
-    with source.open("r", encoding="utf-8") as handle:
-        raw = read_plan_export(handle)
+    with source.open("r", encoding="utf-8", newline="") as handle:
+        raw = read_plan_export(handle).frame
     number = lambda col: pd.to_numeric(raw[col], errors="coerce").fillna(0)  # noqa: E731
     kind = raw["type"].str.replace(r" Challenge.*", "", regex=True)
     phase = raw["type"].str.extract(r"(Phase \d|Funded)$")[0].map(_PHASES)
@@ -86,3 +83,26 @@ def load_plan_book() -> PlanBook:
     upgrades = set(rules["upgrade_plan_id"])
     entry = rules[(rules["phase"] == 1) & ~rules["plan_id"].isin(upgrades)]
     return PlanBook(rules=rules, entry_plans=entry["plan_id"].to_numpy())
+
+
+def plan_export_text(first_day: str) -> str:
+    """The sandbox firm's plan export: the sample with its dates moved before the
+    world's first day (its plans are on sale from the start), spacing kept.
+
+    Args:
+        first_day: The world's first simulated day (``YYYY-MM-DD``).
+    """
+    source = resources.files("daily_profit_model.sandbox") / "data" / PLAN_SAMPLE
+    with source.open("r", encoding="utf-8", newline="") as handle:
+        export = read_plan_export(handle).frame
+    dates = {
+        c: pd.to_datetime(export[c], format=DATE_FORMAT)
+        for c in ("inserted", "updated")
+    }
+    latest = max(d.max() for d in dates.values())
+    shift = max(
+        latest - (pd.Timestamp(first_day) - pd.Timedelta(days=30)), pd.Timedelta(0)
+    )
+    for column, values in dates.items():
+        export[column] = (values - shift).dt.strftime(DATE_FORMAT)
+    return export.to_csv(index=False, lineterminator="\n")

@@ -39,11 +39,16 @@ def drift_table(
     A column with one value today (market and calendar fields: the same for every
     account on a day) has no distribution to compare; it is ``warn`` when the value
     lies outside the reference's central 99%, else ``ok`` (PSI and KS left empty).
+    A column that is NULL on every row today but was not in the reference is
+    ``severe``: its source is broken (a plan export without its rules, say).
     """
     rows = []
     for column in columns:
         ref = pd.to_numeric(reference[column], errors="coerce").to_numpy(dtype=float)
         cur = pd.to_numeric(current[column], errors="coerce").to_numpy(dtype=float)
+        if len(cur) and np.isnan(cur).all() and (~np.isnan(ref)).any():
+            rows.append(_gone(column, ref, cur))
+            continue
         if len(np.unique(cur[~np.isnan(cur)])) <= 1:
             rows.append(_day_level(column, ref, cur))
             continue
@@ -72,6 +77,17 @@ def drift_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _gone(column: str, reference: np.ndarray, current: np.ndarray) -> dict:
+    """A feature that became NULL everywhere: severe, with its PSI (the NULL bin)."""
+    return {
+        "feature": column,
+        "psi": psi(reference, current),
+        "ks_statistic": float("nan"),
+        "ks_pvalue": float("nan"),
+        "severity": "severe",
+    }
 
 
 def _day_level(column: str, reference: np.ndarray, current: np.ndarray) -> dict:

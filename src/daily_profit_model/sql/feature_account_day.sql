@@ -103,17 +103,17 @@ windows AS (
         d60 AS (PARTITION BY account_id ORDER BY date RANGE BETWEEN '59 days' PRECEDING AND CURRENT ROW)
 ),
 plan_versions AS (
-    -- Overlapping exports give a plan several versions; each is valid from its update
-    -- (the first one from the beginning) until the next one.
+    -- Overlapping exports give a plan several versions; each is valid from its own
+    -- date (its update, else its insert) until the next one. A cutoff before a plan's
+    -- first version has no version (plan_version_known false), never a later one's rules.
     SELECT
         p.*,
-        CASE WHEN row_number() OVER ordered = 1 THEN '-infinity'::date
-             ELSE coalesce(p.updated, p.inserted)::date END AS valid_from,
+        coalesce(p.updated, p.inserted)::date AS valid_from,
         coalesce(lead(coalesce(p.updated, p.inserted)::date) OVER ordered, 'infinity'::date)
             AS valid_to
     FROM raw_plans AS p
     WINDOW ordered AS (
-        PARTITION BY p.plan_id ORDER BY coalesce(p.updated, p.inserted) NULLS FIRST, p.export_file
+        PARTITION BY p.plan_id ORDER BY coalesce(p.updated, p.inserted), p.export_file
     )
 ),
 regimes AS (
@@ -149,6 +149,7 @@ SELECT
     t.target_date,
     -- plan and account
     w.plan_id, w.type, w.phase, w.starting_balance, w.platform, w.broker,
+    p.plan_id IS NOT NULL AS plan_version_known,
     p.profit_target_pct, p.max_trailing_drawdown_pct, p.daily_loss_limit_pct,
     coalesce(p.daily_drawdown_by_balance_equity, 0)::smallint AS daily_loss_on_equity,
     coalesce(p.make_drawdown_static, 0)::smallint AS drawdown_static,

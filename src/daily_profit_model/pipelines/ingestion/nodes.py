@@ -11,6 +11,7 @@ import pandas as pd
 from daily_profit_model.ingestion.batches import IngestionBatch, to_batch
 from daily_profit_model.ingestion.plans import parse_plan_exports
 from daily_profit_model.ingestion.requests import IngestionPlan, plan_requests
+from daily_profit_model.plan_format import PlanExport
 from daily_profit_model.sandbox.handle import SandboxWorld
 
 logger = logging.getLogger(__name__)
@@ -95,13 +96,16 @@ def validate_api_days(
 
 
 def ingest_plan_exports(
-    plan_exports: dict[str, pd.DataFrame], ingestion_run_id: str
+    plan_exports: dict[str, PlanExport], ingestion_run_id: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Type every plan export row for ``raw_plans``; quarantine what cannot be stored.
 
-    Runs under the same run id as the API ingestion.
+    Runs under the same run id as the API ingestion. A refused export is logged as an
+    error with its name and reason; the others load.
     """
     plans, quarantine, report = parse_plan_exports(plan_exports, ingestion_run_id)
+    for name, reason in report["refused"].items():
+        logger.error("Plan export %s refused: %s", name, reason)
     logger.info(
         "Plan exports: %d files, %d rows in = %d stored + %d quarantined; oddities %s",
         len(report["files"]),

@@ -312,6 +312,12 @@ def detect_drift(
     numeric = [c for c in columns if pd.api.types.is_numeric_dtype(reference[c])]
     thresholds = scoring["drift"]
     table = drift_table(reference, features, numeric, thresholds)
+    gone = [c for c in reference.columns if c != "_forecast" and c not in features]
+    if gone:  # a feature the model reads is no longer built at all
+        table = pd.concat(
+            [table, pd.DataFrame({"feature": gone, "severity": "severe"})],
+            ignore_index=True,
+        )
     forecasts = predictions[predictions["model_version"] == champion.version]
     table = pd.concat(
         [
