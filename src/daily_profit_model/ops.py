@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from psycopg import sql
 
 from daily_profit_model.db import get_database
+from daily_profit_model.redaction import redact_url
 from daily_profit_model.sandbox.handle import SandboxWorld
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def check_api(credentials: dict[str, Any], sandbox_path: Path) -> Check:
     """The Risk Analytics API answers an authenticated request (or the sandbox does)."""
     api = credentials.get("risk_api") or {}
     if api.get("base_url"):
+        shown = redact_url(api["base_url"])
         try:
             response = httpx.get(
                 f"{api['base_url'].rstrip('/')}/accounts",
@@ -66,13 +68,9 @@ def check_api(credentials: dict[str, Any], sandbox_path: Path) -> Check:
                 timeout=10,
             )
         except httpx.HTTPError as exc:
-            return Check(
-                "api", False, f"{api['base_url']} unreachable: {type(exc).__name__}"
-            )
+            return Check("api", False, f"{shown} unreachable: {type(exc).__name__}")
         ok = response.status_code == _HTTP_OK
-        return Check(
-            "api", ok, f"{api['base_url']} answered HTTP {response.status_code}"
-        )
+        return Check("api", ok, f"{shown} answered HTTP {response.status_code}")
     marker = sandbox_path / "current"
     if not marker.exists():
         return Check("api", False, "no risk_api credentials and no sandbox world")

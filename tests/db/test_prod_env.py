@@ -130,3 +130,52 @@ def test_prod_reads_conf_local_credentials_and_keeps_the_projects_globals(
     assert built["full_build_workers"] == 2
     assert get_database().settings.mode == "url"
     assert not (project_copy / "unused").exists()
+
+
+SECRET = "Pw9xQz-S3CRET"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"dpm:{SECRET}@127.0.0.1:59999/risk",  # no scheme: psycopg quotes it whole
+        "postgresql://dpm:Pw9 xQz-S3CRET@127.0.0.1:59999/risk",  # a space
+        "postgresql://dpm:Pw9%zzxQz-S3CRET@127.0.0.1:59999/risk",  # a bad %-escape
+        "postgresql://dpm:Pw9@xQz-S3CRET@127.0.0.1:59999/risk",  # an unencoded @
+    ],
+    ids=["no-scheme", "space", "bad-escape", "unencoded-at"],
+)
+def test_a_malformed_url_is_refused_without_a_piece_of_its_password(
+    url, project_copy, monkeypatch, caplog
+):
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from daily_profit_model.cli import cli  # noqa: PLC0415
+
+    monkeypatch.setenv("DPM_DATABASE_URL", url)
+    monkeypatch.chdir(project_copy)
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(cli, ["db", "status", "--env", "prod"])
+    assert result.exit_code != 0
+    error = result.exception
+    assert isinstance(error, DatabaseConfigError), repr(error)
+    text = f"{error}\n{error.__cause__}\n{error.__context__}\n{result.output}\n{caplog.text}"
+    for piece in ("Pw9", "xQz", "S3CRET"):
+        assert piece not in text
+    assert "DPM_DATABASE_URL" in str(error) and "percent-encoded" in str(error)
+
+
+def test_health_shows_the_api_url_without_its_user_and_password():
+    from daily_profit_model.ops import check_api  # noqa: PLC0415
+
+    check = check_api(
+        {
+            "risk_api": {
+                "base_url": f"http://risk-user:{SECRET}@127.0.0.1:9/risk-analytics/",
+                "api_key": "k",
+            }
+        },
+        Path("/nonexistent"),
+    )
+    assert not check.ok
+    assert SECRET not in check.detail and "risk-user:***@127.0.0.1:9" in check.detail

@@ -29,6 +29,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from daily_profit_model.db.embedded import ensure_embedded_server
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.migrations import apply_migrations
+from daily_profit_model.redaction import redact_url, scrub, secret_fragments
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,37 @@ def redact(conninfo: str) -> str:
         return "<unparseable connection string>"
     if "password" in params:
         params["password"] = "***"
-    return make_conninfo(**params)
+    return scrub(make_conninfo(**params), secret_fragments(conninfo))
+
+
+def _checked_url(url: str, source: str) -> str:
+    """``url`` if libpq can read it as its author meant; a clear, redacted error if not.
+
+    Raises:
+        DatabaseConfigError: The string is not a connection string, or its password
+            holds characters that must be percent-encoded.
+    """
+    fix = (
+        "Write it as postgresql://USER:PASSWORD@HOST:PORT/DBNAME with reserved "
+        "characters of the password percent-encoded (a space is %20, '@' is %40, "
+        "'%' is %25, ':' is %3A, '/' is %2F)."
+    )
+    secrets = secret_fragments(url)
+    if "://" in url and url.split("://", 1)[1].split("/", 1)[0].count("@") > 1:
+        raise DatabaseConfigError(
+            f"{source} ({redact_url(url)}) has more than one '@' before its host: an "
+            f"unencoded '@' in the password? {fix}"
+        )
+    problem = None
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        problem = scrub(str(exc).strip(), secrets)
+    if problem is not None:  # raised outside the handler: no context to print
+        raise DatabaseConfigError(
+            f"{source} is not a valid PostgreSQL connection string: {problem}. {fix}"
+        )
+    return url
 
 
 @dataclass(frozen=True)
@@ -132,9 +163,12 @@ def settings_from_config(
         env_var = str(config.get("url_env_var", DEFAULT_URL_ENV_VAR))
         key = str(config.get("credentials_key", "postgres"))
         if environ.get(env_var):
-            url = environ[env_var]
+            url = _checked_url(environ[env_var], f"The environment variable {env_var}")
         elif credentials.get(key):
-            url = _url_from_credentials(credentials[key])
+            url = _checked_url(
+                _url_from_credentials(credentials[key]),
+                f"The credentials entry {key!r}",
+            )
         if url and config.get("sslmode") and "sslmode" not in conninfo_to_dict(url):
             url = make_conninfo(url, sslmode=str(config["sslmode"]))
     # DPM_PGDATA moves the embedded server (tests, or several clones sharing one).
@@ -176,6 +210,10 @@ class Database:
             return f"embedded PostgreSQL in {self.settings.embedded_dir}"
         return f"PostgreSQL at {redact(self.settings.url or '')}"
 
+    def scrub(self, text: str) -> str:
+        """``text`` without any piece of the configured password."""
+        return scrub(text, secret_fragments(self.settings.url))
+
     @property
     def conninfo(self) -> str:
         """The libpq connection string; starts and migrates the database on first use."""
@@ -205,9 +243,9 @@ class Database:
         try:
             return psycopg.connect(conninfo, **kwargs)
         except psycopg.OperationalError as exc:
-            raise DatabaseConnectionError(
-                f"Cannot connect to {self.describe()}: {str(exc).strip()}"
-            ) from exc
+            problem = self.scrub(str(exc).strip())
+        # Raised outside the handler, so no traceback shows libpq's own text.
+        raise DatabaseConnectionError(f"Cannot connect to {self.describe()}: {problem}")
 
     def connect(self, **kwargs: Any) -> psycopg.Connection:
         """Open a new connection (a context manager that commits on success).

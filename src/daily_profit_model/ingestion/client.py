@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import orjson
 
+from daily_profit_model.redaction import redact_url
+
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -51,7 +53,7 @@ class IncompletePageError(ApiError):
 class ClientSettings:
     """How the client talks to the API (``ingestion.client`` in the parameters)."""
 
-    base_url: str
+    base_url: str = field(repr=False)  # may carry a user and password
     timeout_s: float = 10.0
     max_retries: int = 8
     backoff_base_s: float = 0.05
@@ -285,7 +287,7 @@ class RiskApiClient:
     def _check_circuit(self, what: str) -> None:
         if self._counters.consecutive_failures >= self.settings.circuit_failures:
             raise CircuitOpenError(
-                f"{what}: the API at {self.settings.base_url} failed "
+                f"{what}: the API at {redact_url(self.settings.base_url)} failed "
                 f"{self._counters.consecutive_failures} times in a row; the circuit is "
                 f"open and no more requests are sent. Check the service and run again."
             )
