@@ -45,7 +45,7 @@ from daily_profit_model.db.tables import describe_table
 from daily_profit_model.db.writer import ensure_month_partitions
 from daily_profit_model.ingestion.batches import to_batch
 from daily_profit_model.ingestion.requests import FetchRequest, IngestionPlan
-from daily_profit_model.sandbox.config import WorldConfig
+from daily_profit_model.params import project_world
 from daily_profit_model.sandbox.handle import SandboxWorld
 from daily_profit_model.sandbox.server import serve
 from daily_profit_model.sandbox.world import WorldBuilder
@@ -175,8 +175,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     world_dir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
-    config = WorldConfig(
-        n_traders=args.n_traders, n_days=args.n_days, oracle_scenarios=0
+    config = project_world(
+        Path.cwd(), n_traders=args.n_traders, n_days=args.n_days, oracle_scenarios=0
     )
     WorldBuilder(config, world_dir).build()
     days = sorted(

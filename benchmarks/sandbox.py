@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from daily_profit_model.sandbox.config import WorldConfig
+from daily_profit_model.params import project_world
 from daily_profit_model.sandbox.world import WorldBuilder
 
 
@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="write the world here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = WorldConfig(
+    config = project_world(
+        Path.cwd(),
         n_traders=args.n_traders,
         n_days=args.n_days,
         oracle_scenarios=args.oracle,

@@ -19,7 +19,7 @@ from daily_profit_model.db.connection import (  # noqa: E402
     get_database,
 )
 from daily_profit_model.db.embedded import stop_embedded_server  # noqa: E402
-from daily_profit_model.sandbox.config import WorldConfig  # noqa: E402
+from daily_profit_model.params import project_world  # noqa: E402
 from daily_profit_model.sandbox.handle import SandboxWorld  # noqa: E402
 from daily_profit_model.sandbox.world import WorldBuilder  # noqa: E402
 
@@ -138,8 +138,8 @@ def _no_mlflow_run_left_open() -> Iterator[None]:
         mlflow.end_run()
 
 
-SMALL_WORLD = WorldConfig(
-    seed=11, n_traders=250, n_days=30, oracle_scenarios=150, chunk_days=10
+SMALL_WORLD = project_world(
+    PROJECT_PATH, seed=11, n_traders=250, n_days=30, oracle_scenarios=150, chunk_days=10
 )
 API_KEY = "test-key"
 

@@ -126,6 +126,7 @@ def sandbox() -> None:
 )
 def serve(env: str | None, port: int, api_key: str | None, params: dict) -> None:
     """Serve the world the parameters describe on 127.0.0.1 (generated first if needed)."""
+    from daily_profit_model.params import SandboxParams  # noqa: PLC0415
     from daily_profit_model.sandbox.faults import FaultSettings  # noqa: PLC0415
     from daily_profit_model.sandbox.server import serve as make_server  # noqa: PLC0415
 
@@ -145,7 +146,7 @@ def serve(env: str | None, port: int, api_key: str | None, params: dict) -> None
             "No API key: pass --api-key KEY or set sandbox.api_key in "
             "conf/local/credentials.yml."
         )
-    faults = FaultSettings(**settings.get("faults", {}))
+    faults = FaultSettings(**SandboxParams.model_validate(settings).faults.model_dump())
     server = make_server(world.app(key, faults), port=port)
     click.echo(
         f"Sandbox world {world.summary['fingerprint']} "

@@ -27,6 +27,7 @@ from psycopg import sql
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseConnectionError
+from daily_profit_model.params import MonitoringParams, SlaParams
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class RunLogHooks:
         self._run_id: str | None = None
         self._pipeline: str | None = None
         self._started: dict[str, tuple[float, dt.datetime]] = {}
-        self._sla: dict[str, Any] = {}
+        self._sla: SlaParams | None = None
         # A node's outputs are saved after after_node_run (a SQL build runs in its
         # save): its row is written once its last output is saved.
         self._pending: dict[str, dict[str, Any]] = {}
@@ -73,10 +74,10 @@ class RunLogHooks:
             run_params.get("pipeline_name") or "__default__"
         )
         params = run_params.get("runtime_params") or {}
-        try:
-            self._sla = catalog.load("params:monitoring").get("sla", {})
-        except Exception:  # noqa: BLE001 (no monitoring parameters: no SLA)
-            self._sla = {}
+        # A bad setting fails the run here, with its key: a typo must not mean "no SLA".
+        self._sla = MonitoringParams.model_validate(
+            catalog.load("params:monitoring")
+        ).sla
         self._started["__pipeline__"] = (time.perf_counter(), dt.datetime.now(dt.UTC))
         self._execute(
             sql.SQL(
@@ -105,7 +106,7 @@ class RunLogHooks:
         )
         duration = time.perf_counter() - clock
         breaches = []
-        limit = self._sla.get("max_node_duration_s")
+        limit = self._sla.max_node_duration_s if self._sla else None
         if limit is not None and duration > float(limit):
             breaches.append(f"node duration {duration:.0f} s > {limit} s")
             logger.warning(
@@ -194,13 +195,15 @@ class RunLogHooks:
 
     def _pipeline_breaches(self, duration: float) -> list[str]:
         breaches = []
-        limit = self._sla.get("max_pipeline_duration_s")
+        if self._sla is None:  # the run failed before its settings were read
+            return []
+        limit = self._sla.max_pipeline_duration_s
         if limit is not None and duration > float(limit):
             breaches.append(f"pipeline duration {duration:.0f} s > {limit} s")
-        max_age = self._sla.get("max_data_age_days")
+        max_age = self._sla.max_data_age_days
         if max_age is not None:
             newest = newest_complete_day()
-            as_of = pd.Timestamp(self._sla.get("as_of") or dt.date.today()).date()
+            as_of = self._sla.as_of or dt.date.today()
             if newest is None or (as_of - newest).days > int(max_age):
                 breaches.append(
                     f"newest complete data day {newest} is older than {max_age} days before {as_of}"

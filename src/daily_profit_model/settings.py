@@ -11,4 +11,7 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "database": ["database*", "database*/**"],
     },
+    # An environment overrides single keys of a parameter block (soft merge), so
+    # conf/prod/ holds only what differs from conf/base/.
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -13,12 +13,14 @@ from kedro.runner import SequentialRunner
 
 from daily_profit_model.datasets.parquet_export import ParquetExportDataset
 from daily_profit_model.db.connection import Database
+from daily_profit_model.params import FeatureParams
 from daily_profit_model.pipelines.features import create_pipeline as features_pipeline
 from daily_profit_model.pipelines.preprocessing import (
     create_pipeline as preprocessing_pipeline,
 )
 from daily_profit_model.pipelines.training import create_pipeline as training_pipeline
 from daily_profit_model.sandbox.plans import PLAN_SAMPLE, plan_export_text
+from tests.params import params
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 FEATURE_TABLES = ("stg_account_day", "feature_account_day", "target_account_day")
@@ -64,12 +66,9 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     catalog["model_input@export"] = ParquetExportDataset(
         filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet")
     )
-    defaults = yaml.safe_load((CONF / "parameters_features.yml").read_text())[
-        "features"
-    ]
-    settings = {**defaults, **parameters}
-    catalog["params:features"] = MemoryDataset(settings)
-    catalog["params:features.asset_classes"] = MemoryDataset(settings["asset_classes"])
+    catalog["params:features"] = MemoryDataset(
+        params(FeatureParams, "features", **parameters)
+    )
     return catalog
 
 

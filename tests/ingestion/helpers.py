@@ -18,7 +18,9 @@ from daily_profit_model.db.connection import (
     configure_database,
 )
 from daily_profit_model.db.tables import describe_table
+from daily_profit_model.params import IngestionParams, SandboxParams
 from daily_profit_model.pipelines.ingestion import create_pipeline
+from tests.params import params
 
 PLAN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/plans"
 RAW_TABLES = (
@@ -58,9 +60,11 @@ def run_ingestion(
             "ingestion_state": PostgresTableDataset(table="ingestion_state"),
             "sandbox_world": MemoryDataset(world, copy_mode="assign"),
             "params:ingestion": MemoryDataset(
-                {"max_reject_share": 0.05, **(ingestion or {})}
+                params(IngestionParams, "ingestion", **(ingestion or {}))
             ),
-            "params:sandbox": MemoryDataset({"faults": faults or {}}),
+            "params:sandbox": MemoryDataset(
+                params(SandboxParams, "sandbox", faults=faults or {})
+            ),
             "api_requests": RiskApiDataset(client=FAST_CLIENT),
             "raw_api_loads": RawIngestionDataset(),
             "plan_exports": PlanExportsDataset(path=str(plans_dir)),

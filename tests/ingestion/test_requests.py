@@ -10,6 +10,8 @@ import pytest
 
 from daily_profit_model.ingestion.batches import IngestionBatch
 from daily_profit_model.ingestion.requests import plan_requests
+from daily_profit_model.params import IngestionParams
+from tests.params import params
 
 DAYS = [d.date() for d in pd.bdate_range("2025-03-03", periods=10)]
 SOURCE = {"kind": "test"}
@@ -23,7 +25,13 @@ def _plan(state: pd.DataFrame, **settings):
     plan = plan_requests(
         state,
         DAYS,
-        {"endpoints": ["v2/regimes/daily"], "recheck_days": 2, **settings},
+        params(
+            IngestionParams,
+            "ingestion",
+            endpoints=["v2/regimes/daily"],
+            recheck_days=2,
+            **settings,
+        ),
         SOURCE,
     )
     return {r.day: r for r in plan.requests}

@@ -7,16 +7,19 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from daily_profit_model.datasets.sandbox_world import SandboxWorldDataset
+from daily_profit_model.params import SandboxParams
 from daily_profit_model.pipelines.sandbox import create_pipeline
-from daily_profit_model.pipelines.sandbox.nodes import configure_world
+from tests.params import params as params_of
 
-PARAMS = {"seed": 3, "n_traders": 60, "n_days": 6, "oracle_scenarios": 10, "faults": {}}
+PARAMS = {"seed": 3, "n_traders": 60, "n_days": 6, "oracle_scenarios": 10}
 
 
 def _run(tmp_path, params):
     catalog = DataCatalog(
         {
-            "params:sandbox": MemoryDataset(params),
+            "params:sandbox": MemoryDataset(
+                params_of(SandboxParams, "sandbox", **params)
+            ),
             "sandbox_world": SandboxWorldDataset(path=str(tmp_path / "sandbox")),
         }
     )
@@ -43,4 +46,4 @@ def test_another_seed_is_another_world(tmp_path):
 
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="n_traders"):
-        configure_world({"n_traders": 0})
+        params_of(SandboxParams, "sandbox", n_traders=0)

@@ -121,7 +121,7 @@ def test_same_seed_same_world(tmp_path):
         ).hexdigest()
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    other = config.__class__(**{**config.__dict__, "seed": config.seed + 1})
+    other = config.model_copy(update={"seed": config.seed + 1})
     WorldBuilder(other, tmp_path / "c").build()
     assert not pd.read_parquet(tmp_path / "c" / "trades_closed").equals(
         pd.read_parquet(tmp_path / "a" / "trades_closed")

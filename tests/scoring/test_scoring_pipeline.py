@@ -10,7 +10,6 @@ import uuid
 import mlflow
 import pandas as pd
 import pytest
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -19,8 +18,9 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
 from daily_profit_model.datasets.sql_build import SqlTableBuildDataset
 from daily_profit_model.db import get_database
+from daily_profit_model.params import ScoringParams
 from daily_profit_model.pipelines.scoring import create_pipeline
-from tests.features.helpers import CONF
+from tests.params import params
 from tests.training.helpers import scratch_tracking, small_world_model_input, train
 
 
@@ -41,8 +41,7 @@ def trained(pgdata, small_world, tmp_path_factory):
 
 
 def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
-    settings = yaml.safe_load((CONF / "parameters_scoring.yml").read_text())["scoring"]
-    settings["challenger_traffic_share"] = share
+    settings = params(ScoringParams, "scoring", challenger_traffic_share=share)
     catalog = DataCatalog(
         {
             "feature_account_day@scoring": PostgresTableDataset(

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -21,9 +20,11 @@ from daily_profit_model.datasets.tracking import (
 )
 from daily_profit_model.db import get_database
 from daily_profit_model.db.tracking import sqlalchemy_url
+from daily_profit_model.params import TrainingParams
 from daily_profit_model.pipelines.training import create_pipeline
-from tests.features.helpers import CONF, build_features, sandbox_plans
+from tests.features.helpers import build_features, sandbox_plans
 from tests.ingestion.helpers import run_ingestion, use_schema
+from tests.params import params
 
 SMALL_WINDOWS = {
     "test_days": 5,
@@ -67,11 +68,12 @@ def train(
     Returns:
         The run id and the test window's predictions.
     """
-    settings = yaml.safe_load((CONF / "parameters_training.yml").read_text())[
-        "training"
-    ]
-    settings["windows"] = SMALL_WINDOWS
-    settings["tuning"] = {**settings["tuning"], "n_trials": 3, "timeout_s": 120}
+    settings = params(
+        TrainingParams,
+        "training",
+        windows=SMALL_WINDOWS,
+        tuning={"n_trials": 3, "timeout_s": 120},
+    )
     catalog = DataCatalog(
         {
             "model_input@pandas": MemoryDataset(model_input),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from daily_profit_model.params import WindowParams
 from daily_profit_model.training.conformal import calibrate
 from daily_profit_model.training.metrics import (
     coverage_interval,
@@ -15,7 +16,9 @@ from daily_profit_model.training.metrics import (
 from daily_profit_model.training.pyfunc_model import conformal_bounds
 from daily_profit_model.training.windows import WindowError, assign_windows
 
-WINDOWS = {"test_days": 5, "calibration_days": 4, "validation_days": 3, "gap_days": 1}
+WINDOWS = WindowParams.model_validate(
+    {"test_days": 5, "calibration_days": 4, "validation_days": 3, "gap_days": 1}
+)
 
 
 def test_windows_are_time_ordered_with_gaps():

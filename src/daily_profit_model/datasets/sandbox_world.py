@@ -51,7 +51,7 @@ class SandboxWorldDataset(AbstractDataset[WorldConfig, SandboxWorld]):
             shutil.rmtree(folder, ignore_errors=True)
             WorldBuilder(data, folder).build()
         self._path.mkdir(parents=True, exist_ok=True)
-        self._export_plans(data.start_date)
+        self._export_plans(str(data.start_date))
         (self._path / "current").write_text(data.fingerprint())
         self._current = folder
 

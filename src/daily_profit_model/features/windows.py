@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
 
 import pandas as pd
 
 from daily_profit_model.ingestion.requests import LOADED_STATUSES
+from daily_profit_model.params import FeatureParams
 
 # The endpoints a day's features read; the day is buildable when all are complete.
 FEATURE_ENDPOINTS = (
@@ -64,10 +64,6 @@ def complete_days(ingestion_state: pd.DataFrame) -> list[dt.date]:
     return sorted(set.intersection(*per_endpoint))
 
 
-def _date(value: Any) -> dt.date | None:
-    return None if value in (None, "") else pd.Timestamp(value).date()
-
-
 def reloaded_days(
     ingestion_state: pd.DataFrame, since: dt.datetime | None
 ) -> list[dt.date]:
@@ -87,7 +83,7 @@ def reloaded_days(
 def plan_window(
     ingestion_state: pd.DataFrame,
     stored_last: dt.date | None,
-    settings: dict[str, Any],
+    settings: FeatureParams,
     built_at: dt.datetime | None = None,
 ) -> BuildWindow:
     """The window of a run: a requested range, or what changed plus the newest few.
@@ -112,8 +108,7 @@ def plan_window(
             "No day is completely ingested (metrics, trades, regimes); "
             "run `kedro run --pipelines ingestion` first"
         )
-    requested_start = _date(settings.get("start_date"))
-    requested_end = _date(settings.get("end_date"))
+    requested_start, requested_end = settings.start_date, settings.end_date
     end = min(requested_end or days[-1], days[-1])
     reloaded_from = None
     if requested_start is not None:
@@ -122,7 +117,7 @@ def plan_window(
         start = days[0]
     else:
         # Late corrections and re-checked days land in the newest days: rebuild them.
-        rebuild = int(settings.get("rebuild_days", 3))
+        rebuild = settings.rebuild_days
         reloaded = reloaded_days(ingestion_state, built_at)
         reloaded_from = reloaded[0] if reloaded and reloaded[0] <= stored_last else None
         start = min(

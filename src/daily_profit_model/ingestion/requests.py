@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from daily_profit_model.params import IngestionParams
+
 DAILY_ENDPOINTS = (
     "v2/trades/closed",
     "v2/trades/open",
@@ -63,16 +65,10 @@ class IngestionPlan:
         return len(self.requests)
 
 
-def _as_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    return pd.Timestamp(str(value)).date()
-
-
 def plan_requests(
     state: pd.DataFrame,
     source_days: list[dt.date],
-    settings: dict[str, Any],
+    settings: IngestionParams,
     source: dict[str, Any],
 ) -> IngestionPlan:
     """Decide the run's requests.
@@ -87,17 +83,8 @@ def plan_requests(
     Raises:
         ValueError: ``start_date`` is after ``end_date`` or outside the source's days.
     """
-    endpoints = list(
-        settings.get("endpoints") or (*DAILY_ENDPOINTS, *SNAPSHOT_ENDPOINTS)
-    )
-    start, end = (
-        _as_date(settings.get("start_date")),
-        _as_date(settings.get("end_date")),
-    )
-    if start and end and start > end:
-        raise ValueError(
-            f"ingestion.start_date {start} is after ingestion.end_date {end}"
-        )
+    endpoints = list(settings.endpoints or (*DAILY_ENDPOINTS, *SNAPSHOT_ENDPOINTS))
+    start, end = settings.start_date, settings.end_date
     days = [
         d for d in source_days if (not start or d >= start) and (not end or d <= end)
     ]
@@ -117,7 +104,7 @@ def plan_requests(
     )
     backfill = start is not None
     # The horizon is the source's newest days, whatever range this run covers.
-    recheck_days = int(settings.get("recheck_days", 2))
+    recheck_days = settings.recheck_days
     horizon = set(source_days[-recheck_days:]) if recheck_days > 0 else set()
     requests = []
     for endpoint in endpoints:

@@ -1,16 +1,18 @@
-"""World parameters (``sandbox:`` in the Kedro parameters)."""
+"""What determines a sandbox world (``sandbox:`` in the parameters, faults aside)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
-@dataclass(frozen=True)
-class WorldConfig:
+class WorldConfig(BaseModel):
     """Everything that determines a sandbox world; the same config gives the same world.
+
+    Its values come from ``conf/base/parameters_sandbox.yml`` (the defaults live there
+    only).
 
     Attributes:
         seed: Seed of every random draw.
@@ -25,30 +27,25 @@ class WorldConfig:
         chunk_days: Days simulated between two writes to disk (bounds memory).
     """
 
-    seed: int = 42
-    n_traders: int = 1500
-    start_date: str = "2025-01-06"
-    n_days: int = 130
-    trader_mix: dict[str, float] = field(
-        default_factory=lambda: {
-            "gambler": 0.3,
-            "scalper": 0.3,
-            "swing": 0.2,
-            "disciplined": 0.2,
-        }
-    )
-    share_starting: float = 0.35
-    retry_probability: float = 0.55
-    oracle_scenarios: int = 200
-    chunk_days: int = 20
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> WorldConfig:
-        """Build from the ``sandbox`` parameters, ignoring the server's keys."""
-        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+    seed: int
+    n_traders: int = Field(ge=1)
+    start_date: dt.date
+    n_days: int = Field(ge=2)
+    trader_mix: dict[str, float]
+    share_starting: float = Field(ge=0, le=1)
+    retry_probability: float = Field(ge=0, le=1)
+    oracle_scenarios: int = Field(ge=0)
+    chunk_days: int = Field(ge=1)
+
+    def world_config(self) -> WorldConfig:
+        """The world's own fields (without the server's, for a subclass)."""
+        return WorldConfig.model_validate(
+            self.model_dump(include=set(WorldConfig.model_fields))
+        )
 
     def fingerprint(self) -> str:
         """A short hash of the config: the name of the world's folder."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        text = self.world_config().model_dump_json()
         return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -482,7 +482,7 @@ class WorldBuilder:
         self._write_alltime(accounts)
         elapsed = time.perf_counter() - started
         summary = {
-            "config": asdict(self.config),
+            "config": self.config.world_config().model_dump(mode="json"),
             "fingerprint": self.config.fingerprint(),
             "first_day": str(self.days[0].date()),
             "last_day": str(self.days[-1].date()),

@@ -9,6 +9,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from daily_profit_model.params import QuantileModelParams
+
 logger = logging.getLogger(__name__)
 
 _EARLY_STOPPING_ROUNDS = 50
@@ -85,17 +87,17 @@ def point_params(
 
 
 def quantile_params(
-    alpha: float, settings: dict[str, Any], seed: int
+    alpha: float, settings: QuantileModelParams, seed: int
 ) -> dict[str, Any]:
     """LightGBM parameters of a quantile model."""
     return {
         "objective": "quantile",
         "alpha": alpha,
         "metric": "quantile",
-        "learning_rate": settings.get("learning_rate", 0.05),
-        "num_leaves": settings.get("num_leaves", 31),
-        "min_data_in_leaf": settings.get("min_data_in_leaf", 100),
-        "feature_fraction": settings.get("feature_fraction", 0.8),
+        "learning_rate": settings.learning_rate,
+        "num_leaves": settings.num_leaves,
+        "min_data_in_leaf": settings.min_data_in_leaf,
+        "feature_fraction": settings.feature_fraction,
         "seed": seed,
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 import lightgbm as lgb
 import optuna
 
+from daily_profit_model.params import TuningParams
 from daily_profit_model.training.models import Rows, fit_booster, point_params
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def tune_point_model(  # noqa: PLR0913
     valid: Rows,
     storage: optuna.storages.BaseStorage,
     study_name: str,
-    settings: dict[str, Any],
+    settings: TuningParams,
     seed: int,
     target_unit: float,
 ) -> optuna.Study:
@@ -83,19 +84,19 @@ def tune_point_model(  # noqa: PLR0913
         t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         for t in study.trials
     )
-    remaining = max(int(settings["n_trials"]) - done, 0)
+    remaining = max(settings.n_trials - done, 0)
     logger.info(
         "Optuna study %s: %d trials stored, running %d more (budget %s s)",
         study_name,
         done,
         remaining,
-        settings.get("timeout_s"),
+        settings.timeout_s,
     )
     started = time.perf_counter()
 
     def objective(trial: optuna.Trial) -> float:
         params = point_params(
-            _suggest(trial, list(settings["objectives"])), seed, target_unit
+            _suggest(trial, list(settings.objectives)), seed, target_unit
         )
         booster = fit_booster(
             params, train, valid, _MAX_ROUNDS, callbacks=[_pruning_callback(trial)]
@@ -119,7 +120,7 @@ def tune_point_model(  # noqa: PLR0913
         study.optimize(
             objective,
             n_trials=remaining,
-            timeout=settings.get("timeout_s"),
+            timeout=settings.timeout_s,
             callbacks=[progress],
         )
     logger.info(

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from daily_profit_model.params import WindowParams
+
 WINDOW_NAMES = ("train", "validation", "calibration", "test")
 
 
@@ -13,7 +15,7 @@ class WindowError(ValueError):
     """The data has too few cutoff days for the configured windows."""
 
 
-def assign_windows(cutoffs: pd.Series, settings: dict[str, Any]) -> pd.Series:
+def assign_windows(cutoffs: pd.Series, settings: WindowParams) -> pd.Series:
     """The window of each row, by its cutoff day: newest days are the test window.
 
     Windows are counted in cutoff days, newest first: test, gap, calibration, gap,
@@ -28,11 +30,11 @@ def assign_windows(cutoffs: pd.Series, settings: dict[str, Any]) -> pd.Series:
         WindowError: Fewer cutoff days than the windows need (train gets fewer than 10).
     """
     days = sorted(pd.to_datetime(cutoffs).unique())
-    gap = int(settings.get("gap_days", 1))
+    gap = settings.gap_days
     sizes = [
-        ("test", int(settings["test_days"])),
-        ("calibration", int(settings["calibration_days"])),
-        ("validation", int(settings["validation_days"])),
+        ("test", settings.test_days),
+        ("calibration", settings.calibration_days),
+        ("validation", settings.validation_days),
     ]
     needed = sum(n for _, n in sizes) + gap * len(sizes) + 10
     if len(days) < needed:

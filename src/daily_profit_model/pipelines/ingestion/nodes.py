@@ -11,6 +11,7 @@ import pandas as pd
 from daily_profit_model.ingestion.batches import IngestionBatch, to_batch
 from daily_profit_model.ingestion.plans import parse_plan_exports
 from daily_profit_model.ingestion.requests import IngestionPlan, plan_requests
+from daily_profit_model.params import IngestionParams, SandboxParams
 from daily_profit_model.plan_format import PlanExport
 from daily_profit_model.sandbox.handle import SandboxWorld
 
@@ -20,8 +21,8 @@ logger = logging.getLogger(__name__)
 def plan_ingestion(
     ingestion_state: pd.DataFrame,
     sandbox_world: SandboxWorld,
-    ingestion: dict[str, Any],
-    sandbox: dict[str, Any],
+    ingestion: IngestionParams,
+    sandbox: SandboxParams,
 ) -> tuple[IngestionPlan, str]:
     """Decide what this run fetches, from the state table and the source's days.
 
@@ -39,7 +40,7 @@ def plan_ingestion(
     source = {
         "kind": "sandbox",
         "folder": str(sandbox_world.folder),
-        "faults": sandbox.get("faults"),
+        "faults": sandbox.faults.model_dump(),
     }
     plan = plan_requests(ingestion_state, days, ingestion, source)
     fetch = sum(r.stored_count is None for r in plan.requests)
@@ -53,7 +54,7 @@ def plan_ingestion(
 
 
 def validate_api_days(
-    api_days: Iterator, ingestion: dict[str, Any]
+    api_days: Iterator, ingestion: IngestionParams
 ) -> Iterator[IngestionBatch]:
     """Validate each fetched endpoint-day; yields one batch per endpoint-day.
 
@@ -63,8 +64,7 @@ def validate_api_days(
     Raises:
         TooManyRejectsError: A day has more invalid rows than ``max_reject_share``.
     """
-    limit = float(ingestion.get("max_reject_share", 0.05))
-    min_rows = int(ingestion.get("reject_share_min_rows", 50))
+    limit, min_rows = ingestion.max_reject_share, ingestion.reject_share_min_rows
     totals: dict[str, dict[str, int]] = {}
     for api_day in api_days:
         batch = to_batch(api_day, limit, min_rows)

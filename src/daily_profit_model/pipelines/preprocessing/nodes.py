@@ -9,30 +9,24 @@ import pandas as pd
 
 from daily_profit_model.datasets.sql_build import SqlBuild
 from daily_profit_model.features.windows import BuildWindow, plan_window
+from daily_profit_model.params import FeatureParams
 
 logger = logging.getLogger(__name__)
 
 
-def symbol_asset_classes(asset_classes: dict[str, list[str]]) -> pd.DataFrame:
-    """The symbol → asset class reference table, from parameters.
-
-    Raises:
-        ValueError: A symbol is listed under two asset classes.
-    """
+def symbol_asset_classes(features: FeatureParams) -> pd.DataFrame:
+    """The symbol → asset class reference table, from ``features.asset_classes``
+    (each symbol under one class: the parameters' model checks it)."""
     rows = [
         (symbol, asset_class)
-        for asset_class, symbols in asset_classes.items()
+        for asset_class, symbols in features.asset_classes.items()
         for symbol in symbols
     ]
-    frame = pd.DataFrame(rows, columns=["symbol", "asset_class"])
-    repeated = frame.loc[frame["symbol"].duplicated(), "symbol"].tolist()
-    if repeated:
-        raise ValueError(f"features.asset_classes lists {repeated} more than once")
-    return frame
+    return pd.DataFrame(rows, columns=["symbol", "asset_class"])
 
 
 def plan_feature_window(
-    ingestion_state: pd.DataFrame, staged: dict[str, Any], features: dict[str, Any]
+    ingestion_state: pd.DataFrame, staged: dict[str, Any], features: FeatureParams
 ) -> BuildWindow:
     """The cutoff days this run builds (see :func:`plan_window`).
 
@@ -65,7 +59,7 @@ def plan_feature_window(
 
 
 def stage_account_days(
-    window: BuildWindow, symbol_classes: pd.DataFrame, features: dict[str, Any]
+    window: BuildWindow, symbol_classes: pd.DataFrame, features: FeatureParams
 ) -> SqlBuild:
     """The densified account days of the window, built in PostgreSQL.
 
@@ -80,9 +74,9 @@ def stage_account_days(
         window.start,
         window.end,
         {
-            "timezone": features.get("timezone", "UTC"),
-            "ewm_halflife_short": float(features.get("ewm_halflife_short", 5)),
-            "ewm_halflife_long": float(features.get("ewm_halflife_long", 20)),
+            "timezone": features.timezone,
+            "ewm_halflife_short": features.ewm_halflife_short,
+            "ewm_halflife_long": features.ewm_halflife_long,
         },
         first_day=window.first_day,
         stamp=window.covers_reloads,

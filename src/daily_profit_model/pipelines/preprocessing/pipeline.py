@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 symbol_asset_classes,
-                inputs="params:features.asset_classes",
+                inputs="params:features",
                 outputs="ref_symbol_asset_class",
                 name="classify_symbols",
             ),

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 
 from daily_profit_model.datasets.scoring import ScoringModel  # noqa: E402
 from daily_profit_model.datasets.sql_build import SqlBuild  # noqa: E402
+from daily_profit_model.params import ScoringParams  # noqa: E402
 from daily_profit_model.scoring.drift import drift_table  # noqa: E402
 from daily_profit_model.scoring.evaluation import (  # noqa: E402
     daily_metrics,
@@ -46,7 +47,7 @@ def score_accounts(
     features: pd.DataFrame,
     models: list[ScoringModel],
     run: dict[str, Any],
-    scoring: dict[str, Any],
+    scoring: ScoringParams,
 ) -> pd.DataFrame:
     """Forecast every account alive at the cutoff with the champion and every shadow.
 
@@ -71,7 +72,7 @@ def score_accounts(
     cutoffs = features["cutoff_date"].unique()
     if len(cutoffs) != 1:
         raise ValueError(f"Scoring takes one cutoff; got {len(cutoffs)}")
-    share = float(scoring.get("challenger_traffic_share", 0.0))
+    share = scoring.challenger_traffic_share
     to_challenger = _served_by_challenger(features["account_id"], share)
     has_challenger = any(m.alias == "challenger" for m in models)
     frames = []
@@ -91,7 +92,7 @@ def score_accounts(
                     "account_id": features["account_id"].to_numpy(),
                     "cutoff_date": features["cutoff_date"].to_numpy(),
                     "target_date": features["target_date"].to_numpy(),
-                    "model_name": scoring.get("model_name", "daily_pnl"),
+                    "model_name": scoring.model_name,
                     "model_version": entry.version,
                     "role": entry.role,
                     "alias": entry.alias,
@@ -114,7 +115,7 @@ def score_accounts(
 
 
 def plan_outcome_build(
-    targets: dict[str, Any], predictions: pd.DataFrame, scoring: dict[str, Any]
+    targets: dict[str, Any], predictions: pd.DataFrame, scoring: ScoringParams
 ) -> SqlBuild:
     """The target days whose forecasts can now be joined to actuals.
 
@@ -127,7 +128,7 @@ def plan_outcome_build(
         scoring: ``evaluation_window_days``: how far back outcomes are rebuilt.
     """
     last = pd.Timestamp(targets["last"]).date() + pd.Timedelta(days=7)
-    days = int(scoring.get("evaluation_window_days", 30))
+    days = scoring.evaluation_window_days
     first = last - pd.Timedelta(days=days + 7)
     if len(predictions):
         target = pd.Timestamp(predictions["target_date"].max()).date()
@@ -136,7 +137,7 @@ def plan_outcome_build(
 
 
 def evaluate_forecasts(
-    outcomes: pd.DataFrame, run: dict[str, Any], scoring: dict[str, Any]
+    outcomes: pd.DataFrame, run: dict[str, Any], scoring: ScoringParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Judge past forecasts against what happened, per model and day; compare models.
 
@@ -148,14 +149,12 @@ def evaluate_forecasts(
         logger.info("No forecast has an actual yet: nothing to evaluate")
         return pd.DataFrame(), pd.DataFrame(), {}
     daily = daily_metrics(outcomes).assign(evaluated_at=run["started_at"])
-    window = int(scoring.get("evaluation_window_days", 30))
+    window = scoring.evaluation_window_days
     recent = daily[
         pd.to_datetime(daily["target_date"])
         > pd.to_datetime(daily["target_date"]).max() - pd.Timedelta(days=window)
     ]
-    comparisons = _compare_with_champion(
-        recent, run, float(scoring.get("significance", 0.05))
-    )
+    comparisons = _compare_with_champion(recent, run, scoring.significance)
     newest = daily[daily["target_date"] == daily["target_date"].max()]
     figures = {}
     for _, row in newest.iterrows():
@@ -224,7 +223,7 @@ def firm_view(
     predictions: pd.DataFrame,
     outcomes: pd.DataFrame,
     test_predictions: pd.DataFrame,
-    scoring: dict[str, Any],
+    scoring: ScoringParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The firm's total forecast with a correlation-aware interval, and its riskiest accounts.
 
@@ -236,7 +235,7 @@ def firm_view(
         independence would give), and the accounts with the widest downside.
     """
     rows = []
-    min_days = int(scoring.get("min_error_days", 10))
+    min_days = scoring.min_error_days
     for version, today in predictions.groupby("model_version"):
         history = (
             outcomes[outcomes["model_version"] == version]
@@ -281,7 +280,7 @@ def firm_view(
     )
     served = predictions[predictions["served"]]
     risk = served.assign(downside=served["forecast"] - served["lower_90"]).nlargest(
-        int(scoring.get("risk_accounts", 20)), "downside"
+        scoring.risk_accounts, "downside"
     )
     return firm, risk.reset_index(drop=True)
 
@@ -290,7 +289,7 @@ def detect_drift(
     features: pd.DataFrame,
     predictions: pd.DataFrame,
     models: list[ScoringModel],
-    scoring: dict[str, Any],
+    scoring: ScoringParams,
 ) -> tuple[pd.DataFrame, plt.Figure, dict[str, float]]:
     """PSI and KS per feature, and for the forecasts, against the champion's reference.
 
@@ -310,7 +309,7 @@ def detect_drift(
         c for c in reference.columns if c != "_forecast" and c in features.columns
     ]
     numeric = [c for c in columns if pd.api.types.is_numeric_dtype(reference[c])]
-    thresholds = scoring["drift"]
+    thresholds = scoring.drift.model_dump()
     table = drift_table(reference, features, numeric, thresholds)
     gone = [c for c in reference.columns if c != "_forecast" and c not in features]
     if gone:  # a feature the model reads is no longer built at all
@@ -375,7 +374,7 @@ def daily_report(  # noqa: PLR0913 (one input per table of the report)
     evaluation: pd.DataFrame,
     outcomes: pd.DataFrame,
     drift: pd.DataFrame,
-    scoring: dict[str, Any],
+    scoring: ScoringParams,
 ) -> dict[str, str]:
     """The scored day's HTML report: firm forecast, riskiest accounts and their
     reasons, yesterday against actuals, coverage over time, drift flags.
@@ -391,6 +390,6 @@ def daily_report(  # noqa: PLR0913 (one input per table of the report)
         evaluation,
         outcomes,
         drift,
-        float(scoring["report"]["coverage_target"]),
+        scoring.report.coverage_target,
     )
     return {f"daily_report_{cutoff.date()}.html": page}

@@ -11,6 +11,7 @@ import optuna
 import pandas as pd
 
 from daily_profit_model.datasets.tracking import ForecasterBundle
+from daily_profit_model.params import TrainingParams
 from daily_profit_model.training import plots
 from daily_profit_model.training.conformal import calibrate
 from daily_profit_model.training.matrix import (
@@ -66,7 +67,7 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
 
 
 def prepare_training_rows(
-    model_input: pd.DataFrame, training: dict[str, Any]
+    model_input: pd.DataFrame, training: TrainingParams
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Label each row with its time window and add the median baselines.
 
@@ -76,7 +77,7 @@ def prepare_training_rows(
     """
     rows = model_input.copy()
     rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
-    rows["window"] = assign_windows(rows["cutoff_date"], training["windows"])
+    rows["window"] = assign_windows(rows["cutoff_date"], training.windows)
     rows = rows.join(rolling_medians(rows, (5, 20)))
     ranges = window_ranges(rows)
     for name, spec in ranges.items():
@@ -107,7 +108,7 @@ def _target_unit(rows: pd.DataFrame, scale_column: str | None) -> float:
 
 
 def tune(
-    rows: pd.DataFrame, storage: optuna.storages.BaseStorage, training: dict[str, Any]
+    rows: pd.DataFrame, storage: optuna.storages.BaseStorage, training: TrainingParams
 ) -> dict[str, Any]:
     """Search the point model's objective and tree parameters with Optuna (TPE, pruning).
 
@@ -116,20 +117,20 @@ def tune(
     """
     features = feature_names(rows)
     fitting = rows[rows["window"].isin(["train", "validation"])]
-    settings = training["tuning"]
-    scale = training.get("target_scale") or "usd"
+    settings = training.tuning
+    scale = training.target_scale or "usd"
     study_name = (
-        f"{settings['study_name']}-{SEARCH_SPACE_VERSION}-{scale}-"
+        f"{settings.study_name}-{SEARCH_SPACE_VERSION}-{scale}-"
         f"{data_fingerprint(fitting)[:12]}"
     )
-    target_unit = _target_unit(rows, training.get("target_scale"))
+    target_unit = _target_unit(rows, training.target_scale)
     study = tune_point_model(
-        _xy(_window(rows, "train"), features, training.get("target_scale")),
-        _xy(_window(rows, "validation"), features, training.get("target_scale")),
+        _xy(_window(rows, "train"), features, training.target_scale),
+        _xy(_window(rows, "validation"), features, training.target_scale),
         storage,
         study_name,
         settings,
-        int(training["seed"]),
+        training.seed,
         target_unit,
     )
     return {
@@ -142,15 +143,15 @@ def tune(
 
 
 def fit_forecaster(
-    rows: pd.DataFrame, tuned: dict[str, Any], training: dict[str, Any]
+    rows: pd.DataFrame, tuned: dict[str, Any], training: TrainingParams
 ) -> DailyPnlForecaster:
     """Fit the point model (tuned) and the 5% / 95% models; conformalise on calibration.
 
     Early stopping always uses the validation window; the test window is not touched.
     """
     features = feature_names(rows)
-    seed = int(training["seed"])
-    scale_column = training.get("target_scale")
+    seed = training.seed
+    scale_column = training.target_scale
     train = _xy(_window(rows, "train"), features, scale_column)
     valid = _xy(_window(rows, "validation"), features, scale_column)
     trial = {
@@ -161,12 +162,12 @@ def fit_forecaster(
     point = fit_booster(
         point_params(trial, seed, float(tuned["target_unit"])), train, valid, 3000
     )
-    settings = training["quantile_model"]
+    settings = training.quantile_model
     lower = fit_booster(
-        quantile_params(0.05, settings, seed), train, valid, settings["max_rounds"]
+        quantile_params(0.05, settings, seed), train, valid, settings.max_rounds
     )
     upper = fit_booster(
-        quantile_params(0.95, settings, seed), train, valid, settings["max_rounds"]
+        quantile_params(0.95, settings, seed), train, valid, settings.max_rounds
     )
     calibration_rows = _window(rows, "calibration")
     matrix = feature_matrix(calibration_rows, features)
@@ -181,9 +182,9 @@ def fit_forecaster(
     )
     calibration = calibrate(
         scores,
-        float(training["interval_coverage"]),
-        int(training["min_calibration_rows_per_phase"]),
-        float(training["phase_shrinkage_rows"]),
+        training.interval_coverage,
+        training.min_calibration_rows_per_phase,
+        training.phase_shrinkage_rows,
     )
     logger.info(
         "Fitted: point %d rounds, 5%% %d, 95%% %d; conformal corrections %s",
@@ -255,7 +256,7 @@ def evaluate(
     rows: pd.DataFrame,
     model: DailyPnlForecaster,
     oracle: pd.DataFrame,
-    training: dict[str, Any],
+    training: TrainingParams,
 ) -> tuple[
     dict[str, float], pd.DataFrame, pd.DataFrame, plt.Figure, plt.Figure, plt.Figure
 ]:
@@ -307,7 +308,7 @@ def evaluate(
         segments,
         frame,
         plots.predicted_vs_actual(frame),
-        plots.interval_calibration(segments, float(training["interval_coverage"])),
+        plots.interval_calibration(segments, training.interval_coverage),
         plots.residuals_by_day(daily),
     )
 
@@ -346,7 +347,7 @@ def _daily_errors(frame: pd.DataFrame, best: str, oracle: pd.DataFrame) -> pd.Da
 
 
 def explain(
-    rows: pd.DataFrame, model: DailyPnlForecaster, training: dict[str, Any]
+    rows: pd.DataFrame, model: DailyPnlForecaster, training: TrainingParams
 ) -> tuple[pd.DataFrame, plt.Figure]:
     """SHAP (TreeSHAP from LightGBM) of the point model on a sample of test rows.
 
@@ -354,9 +355,7 @@ def explain(
         Global importance (mean |contribution| in USD per feature), and the summary plot.
     """
     test = _window(rows, "test")
-    sample = test.sample(
-        min(len(test), int(training["shap_sample_rows"])), random_state=0
-    )
+    sample = test.sample(min(len(test), training.shap_sample_rows), random_state=0)
     matrix = feature_matrix(sample, model.spec["features"])
     values = contributions_usd(
         model.point, matrix, target_scale(sample, model.spec.get("scale")).to_numpy()
@@ -364,7 +363,7 @@ def explain(
     importance = pd.DataFrame(
         {"feature": matrix.columns, "mean_abs_shap_usd": np.abs(values).mean(axis=0)}
     ).sort_values("mean_abs_shap_usd", ascending=False, ignore_index=True)
-    reasons = top_reasons(values[:5], matrix.head(5), int(training["top_reasons"]))
+    reasons = top_reasons(values[:5], matrix.head(5), training.top_reasons)
     logger.info("Top features: %s", ", ".join(importance["feature"].head(8)))
     logger.debug("Example reasons:\n%s", reasons)
     return importance, plots.shap_summary(values, matrix)
