@@ -212,10 +212,16 @@ def model() -> None:
 def list_models(env: str | None) -> None:
     """Registered versions with their aliases and test metrics."""
     import mlflow  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     _session_context(env)
     client = mlflow.MlflowClient()
-    aliases = client.get_registered_model("daily_pnl").aliases
+    try:
+        aliases = client.get_registered_model("daily_pnl").aliases
+    except MlflowException:
+        raise click.ClickException(
+            "No model daily_pnl is registered yet: run `kedro run --pipelines training`"
+        ) from None
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(int(version), []).append(alias)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import time
 from typing import Any
 
 import pandas as pd
+import psutil
 import psycopg
 from kedro.framework.hooks import hook_impl
 from psycopg import sql
@@ -79,12 +81,22 @@ class RunLogHooks:
             catalog.load("params:monitoring")
         ).sla
         self._started["__pipeline__"] = (time.perf_counter(), dt.datetime.now(dt.UTC))
+        close_dead_runs()
+        process = psutil.Process()
         self._execute(
             sql.SQL(
-                "INSERT INTO {table} (run_id, pipeline, node, status, started_at) "
-                "VALUES (%s, %s, NULL, 'running', %s)"
+                "INSERT INTO {table} (run_id, pipeline, node, status, started_at, host, "
+                "pid, process_started_at) VALUES (%s, %s, NULL, 'running', %s, %s, %s, "
+                "to_timestamp(%s))"
             ),
-            [self._run_id, self._pipeline, self._started["__pipeline__"][1]],
+            [
+                self._run_id,
+                self._pipeline,
+                self._started["__pipeline__"][1],
+                socket.gethostname(),
+                process.pid,
+                process.create_time(),
+            ],
         )
         logger.debug("Run %s of %s with %s", self._run_id, self._pipeline, params)
 
@@ -226,6 +238,69 @@ class RunLogHooks:
             pending = self._pending.pop(name)
             self._node_row(pending["node"], pending["rows_in"], None, "failed", text)
         self._close("failed", text)
+
+
+def close_dead_runs() -> int:
+    """Close as ``killed`` the runs of this host still ``running`` whose process is gone.
+
+    A process is the same when its pid exists and it started when the run's did (a
+    reused pid is another process). Runs of other hosts cannot be checked from here
+    and are left alone.
+
+    Returns:
+        How many runs were closed.
+    """
+    database = get_database()
+    table = sql.Identifier(database.schema, "pipeline_run_log")
+    host = socket.gethostname()
+    try:
+        with database.connect() as conn:
+            running = conn.execute(
+                sql.SQL(
+                    "SELECT log_id, run_id, pid, extract(epoch FROM process_started_at) "
+                    "FROM {} WHERE status = 'running' AND node IS NULL AND host = %s"
+                ).format(table),
+                [host],
+            ).fetchall()
+            dead = [
+                (log_id, run_id, pid)
+                for log_id, run_id, pid, started in running
+                if not _alive(pid, started)
+            ]
+            for log_id, run_id, pid in dead:
+                conn.execute(
+                    sql.SQL(
+                        "UPDATE {} SET status = 'killed', finished_at = now(), "
+                        "error = %s WHERE log_id = %s"
+                    ).format(table),
+                    [
+                        f"the process (pid {pid} on {host}) ended without closing its "
+                        "run (killed, or the machine stopped); found at a later start",
+                        log_id,
+                    ],
+                )
+                logger.warning(
+                    "Run %s (pid %s on %s) ended without closing: marked killed",
+                    run_id,
+                    pid,
+                    host,
+                )
+    except (psycopg.Error, DatabaseConnectionError) as exc:
+        logger.error("Could not check the run log for dead runs: %s", exc)
+        return 0
+    return len(dead)
+
+
+def _alive(pid: int | None, started_epoch: float | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        process = psutil.Process(pid)
+        created = process.create_time()
+    except psutil.Error:
+        return False
+    # the same process if it was created when the run recorded it (a second's slack)
+    return started_epoch is None or abs(created - float(started_epoch)) < 1.0
 
 
 def newest_complete_day() -> dt.date | None:

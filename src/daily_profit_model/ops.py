@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from psycopg import sql
 
 from daily_profit_model.db import get_database
+from daily_profit_model.monitoring import close_dead_runs
 from daily_profit_model.redaction import redact_url
 from daily_profit_model.sandbox.handle import SandboxWorld
 
@@ -114,7 +115,9 @@ def check_champion() -> Check:
 
 
 def check_last_run() -> Check:
-    """The last pipeline run's status, duration and SLA breaches."""
+    """The last pipeline run's status, duration and SLA breaches (runs whose process
+    died are closed as killed first)."""
+    close_dead_runs()
     rows = _query(
         "SELECT pipeline, status, started_at, duration_s, sla_breaches, error "
         "FROM pipeline_run_log WHERE node IS NULL ORDER BY started_at DESC LIMIT 1"
@@ -150,6 +153,26 @@ def check_drift() -> Check:
     )
 
 
+def _versions(client: mlflow.MlflowClient) -> list[int]:
+    return sorted(
+        int(v.version) for v in client.search_model_versions(f"name = '{MODEL_NAME}'")
+    )
+
+
+def _champion_version(client: mlflow.MlflowClient) -> int:
+    """The champion's version.
+
+    Raises:
+        ValueError: No model is registered, or none is champion.
+    """
+    try:
+        return int(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+    except MlflowException:
+        raise ValueError(
+            f"{MODEL_NAME} has no champion: run `kedro run --pipelines training` first"
+        ) from None
+
+
 class PromotionRefusedError(RuntimeError):
     """The challenger is not significantly better and the promotion was not forced."""
 
@@ -168,10 +191,15 @@ def promote(
         ValueError: Forced without a reason, or the version is already champion.
     """
     client = mlflow.MlflowClient()
-    champion = int(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+    champion = _champion_version(client)
     if champion == version:
         raise ValueError(f"{MODEL_NAME} v{version} is already the champion")
-    client.get_model_version(MODEL_NAME, str(version))  # raises if it does not exist
+    known = _versions(client)
+    if version not in known:
+        raise ValueError(
+            f"{MODEL_NAME} has no version {version}; its versions are "
+            f"{', '.join(f'v{v}' for v in known)} (`kedro model list` shows them)"
+        )
     rows = _query(
         "SELECT window_start, window_end, days, champion_mae, challenger_mae, "
         "dm_statistic, p_value, challenger_better FROM model_comparisons "

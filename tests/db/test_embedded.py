@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from daily_profit_model.db.embedded import (
+    EmbeddedDatabaseError,
     embedded_server_status,
     ensure_embedded_server,
     stop_embedded_server,
@@ -135,3 +136,23 @@ def test_stop_reports_whether_a_server_ran(server_dir: Path):
     assert stop_embedded_server(server_dir) is True
     assert embedded_server_status(server_dir)["running"] is False
     assert stop_embedded_server(server_dir) is False
+
+
+def test_a_folder_that_cannot_be_written_is_named_with_what_to_fix(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # root writes anywhere chmod allows; an immutable folder stops root too
+    lock, unlock = (
+        (["chattr", "+i", str(locked)], ["chattr", "-i", str(locked)])
+        if os.geteuid() == 0
+        else (["chmod", "555", str(locked)], ["chmod", "755", str(locked)])
+    )
+    subprocess.run(lock, check=True)
+    try:
+        with pytest.raises(EmbeddedDatabaseError) as info:
+            ensure_embedded_server(locked / "postgres")
+    finally:
+        subprocess.run(unlock, check=True)
+    message = str(info.value)
+    assert message.startswith(f"Permission denied on {locked}")
+    assert "DPM_PGDATA" in message and "Do not move the data directory away" in message

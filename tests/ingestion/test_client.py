@@ -150,3 +150,36 @@ def test_rate_limit_spaces_requests(small_world):
             client.get("v2/regimes/daily", {"limit": 1})
         elapsed = time.monotonic() - started
     assert elapsed >= 0.5 - 0.02  # 10 gaps of 50 ms
+
+
+def test_an_api_that_does_not_answer_is_named_with_what_to_check():
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = ClientSettings(
+        base_url=f"http://risk:hunter2@127.0.0.1:{port}/risk-analytics/tft/external/",
+        max_retries=1,
+        backoff_base_s=0.0,
+        rate_limit_per_s=0,
+    )
+    with RiskApiClient(settings, "key") as client, pytest.raises(ApiError) as info:
+        client.get("accounts", {})
+    message = str(info.value)
+    assert f"The API at http://risk:***@127.0.0.1:{port}/" in message
+    assert "did not answer: check that it is running and reachable" in message
+    assert "hunter2" not in message
+
+
+def test_retry_after_is_read_in_both_of_its_forms():
+    import datetime as dt  # noqa: PLC0415
+
+    from daily_profit_model.ingestion.client import retry_after_seconds  # noqa: PLC0415
+
+    now = dt.datetime(2026, 12, 1, 12, 0, 0, tzinfo=dt.UTC)
+    assert retry_after_seconds("3", now) == 3.0
+    assert retry_after_seconds("Tue, 01 Dec 2026 12:00:07 GMT", now) == 7.0
+    assert retry_after_seconds("Tue, 01 Dec 2026 11:59:00 GMT", now) == 0.0  # past
+    assert retry_after_seconds("soon", now) == 0.0
+    assert retry_after_seconds(None, now) == 0.0

@@ -187,6 +187,10 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
 
 
 def test_promotion_needs_evidence_or_a_forced_reason(trained):
+    with pytest.raises(
+        ValueError, match=r"^daily_pnl has no version 99; its versions "
+    ):
+        ops.promote(99, force=True, reason="typo", significance=0.05)
     with pytest.raises(ops.PromotionRefusedError, match="not significantly better"):
         ops.promote(2, force=False, reason=None, significance=0.05)
     with pytest.raises(ValueError, match="needs --reason"):

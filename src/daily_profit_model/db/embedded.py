@@ -163,7 +163,11 @@ def ensure_embedded_server(
             what a crashed server left behind; the message says what to do.
     """
     data_dir = data_dir.expanduser().resolve()
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        _check_writable(data_dir)
+    except PermissionError as exc:
+        raise _permission_error(data_dir, exc.filename or data_dir.parent) from None
     lock = FileLock(str(data_dir.parent / f".{data_dir.name}.start.lock"))
     try:
         with lock.acquire(timeout=_START_LOCK_TIMEOUT_S):
@@ -194,6 +198,11 @@ def _start_or_recover(data_dir: Path, settings: Mapping[str, str]) -> str:
             uri = _start(data_dir, settings)
         except (subprocess.SubprocessError, AssertionError, OSError) as exc:
             log_tail = _log_tail(data_dir)
+            said = f"{exc} {getattr(exc, 'stderr', '') or ''} {log_tail}"
+            if isinstance(exc, PermissionError) or "Permission denied" in said:
+                raise _permission_error(
+                    data_dir, getattr(exc, "filename", None)
+                ) from exc
             raise EmbeddedDatabaseError(
                 f"The embedded PostgreSQL in {data_dir} does not start.\n"
                 f"Its log ends with:\n{log_tail}\n"
@@ -208,6 +217,33 @@ def _start_or_recover(data_dir: Path, settings: Mapping[str, str]) -> str:
         time.perf_counter() - started,
     )
     return uri
+
+
+def _check_writable(data_dir: Path) -> None:
+    """Raise PermissionError when this process cannot write where the server lives.
+
+    (The server itself may run as another user, ``pgserver`` when started by root;
+    what it cannot write shows as "Permission denied" in its start-up.)
+    """
+    for folder in (data_dir, data_dir.parent):
+        if folder.exists():
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(folder))
+            probe = folder / f".{data_dir.name}.write-check"
+            probe.touch()
+            probe.unlink()
+            return
+
+
+def _permission_error(data_dir: Path, where: object) -> EmbeddedDatabaseError:
+    where = Path(str(where)) if where else data_dir
+    return EmbeddedDatabaseError(
+        f"Permission denied on {where}: the embedded PostgreSQL keeps its data in "
+        f"{data_dir}, and this user cannot write there. Make the folder writable "
+        f"(e.g. `chown -R $(whoami) {where}` or `chmod u+w {where}`), or set "
+        "DPM_PGDATA to a folder you can write. Do not move the data directory away: "
+        "the next run would start an empty database."
+    )
 
 
 def _log_tail(data_dir: Path, lines: int = 20) -> str:

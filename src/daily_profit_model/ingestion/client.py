@@ -16,6 +16,7 @@ What it guarantees to its caller:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import operator
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -35,6 +37,35 @@ from daily_profit_model.redaction import redact_url
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+# How _attempt names a request that got no HTTP answer at all.
+_TRANSPORT_PROBLEMS = {
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "WriteTimeout",
+    "PoolTimeout",
+    "RemoteProtocolError",
+    "ReadError",
+    "WriteError",
+    "ConnectionError",
+}
+
+
+def retry_after_seconds(header: str | None, now: dt.datetime | None = None) -> float:
+    """Seconds a ``Retry-After`` header asks to wait: delay-seconds or an HTTP date
+    (RFC 9110); 0 when absent or unreadable."""
+    if not header:
+        return 0.0
+    text = header.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - (now or dt.datetime.now(dt.UTC))).total_seconds(), 0.0)
 
 
 class ApiError(RuntimeError):
@@ -192,6 +223,7 @@ class RiskApiClient:
         self._counters = _Counters()
         self._sleep = sleep
         self._rng = random.Random()
+        self._last_problem = ""
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -229,7 +261,7 @@ class RiskApiClient:
                 with self._counters.lock:
                     self._counters.consecutive_failures = 0
                 return data
-            last_problem = problem
+            last_problem = self._last_problem = problem
             with self._counters.lock:
                 self._counters.consecutive_failures += 1
                 self._counters.retries += 1
@@ -241,8 +273,22 @@ class RiskApiClient:
             )
             self._sleep(delay)
         raise ApiError(
-            f"{what}: gave up after {self.settings.max_retries + 1} attempts; last: {last_problem}"
+            f"{what}: gave up after {self.settings.max_retries + 1} attempts; last: "
+            f"{last_problem}.{self._unreachable_hint(last_problem)}"
         )
+
+    def _unreachable_hint(self, problem: str) -> str:
+        """What to check when the server did not answer at all (or is failing)."""
+        host = redact_url(self.settings.base_url)
+        if problem in _TRANSPORT_PROBLEMS:
+            return (
+                f" The API at {host} did not answer: check that it is running and "
+                "reachable from this machine (the risk_api base_url, "
+                "DPM_API_BASE_URL, a proxy or firewall in between)."
+            )
+        if problem.startswith("HTTP 5"):
+            return f" The API at {host} is failing: check the vendor's status."
+        return ""
 
     def _attempt(
         self, endpoint: str, params: dict[str, Any]
@@ -254,12 +300,7 @@ class RiskApiClient:
         except (httpx.TimeoutException, httpx.TransportError, ConnectionError) as exc:
             return f"{type(exc).__name__}", 0.0, None
         if response.status_code in _RETRY_STATUSES:
-            header = response.headers.get("Retry-After")
-            retry_after = (
-                float(header)
-                if header and header.replace(".", "", 1).isdigit()
-                else 0.0
-            )
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             return f"HTTP {response.status_code}", retry_after, None
         try:
             envelope = orjson.loads(body)
@@ -290,6 +331,7 @@ class RiskApiClient:
                 f"{what}: the API at {redact_url(self.settings.base_url)} failed "
                 f"{self._counters.consecutive_failures} times in a row; the circuit is "
                 f"open and no more requests are sent. Check the service and run again."
+                f"{self._unreachable_hint(self._last_problem)}"
             )
 
     # --- paging ------------------------------------------------------------------
