@@ -178,7 +178,7 @@ def main() -> None:
     config = project_world(
         Path.cwd(), n_traders=args.n_traders, n_days=args.n_days, oracle_scenarios=0
     )
-    WorldBuilder(config, world_dir).build()
+    WorldBuilder(config).build(world_dir)
     days = sorted(
         pq.read_table(world_dir / "trades_closed", columns=["trade_date"])
         .column("trade_date")

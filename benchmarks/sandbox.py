@@ -45,7 +45,7 @@ def main() -> None:
     )
     folder = args.keep or Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     started = time.perf_counter()
-    summary = WorldBuilder(config, folder / config.fingerprint()).build()
+    summary = WorldBuilder(config).build(folder / config.fingerprint())
     seconds = time.perf_counter() - started
     trades = summary["rows"].get("trades_closed", 0)
     if args.keep is None:

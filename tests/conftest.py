@@ -32,15 +32,21 @@ def copy_project(folder: Path) -> Path:
     import shutil  # noqa: PLC0415
 
     copy = folder / "project"
-    copy.mkdir()
+    copy.mkdir(parents=True)
     shutil.copy(PROJECT_PATH / "pyproject.toml", copy / "pyproject.toml")
     (copy / "src").mkdir()  # the package itself is installed in the environment
-    shutil.copytree(
-        PROJECT_PATH / "conf",
-        copy / "conf",
-        ignore=shutil.ignore_patterns("credentials.yml"),
-    )
+
+    def secrets(folder: str, names: list[str]) -> set[str]:
+        # a developer's own credentials (git-ignored) stay out; conf/base's, which
+        # only names environment variables, is part of the project
+        return (
+            {"credentials.yml"} & set(names) if Path(folder).name != "base" else set()
+        )
+
+    shutil.copytree(PROJECT_PATH / "conf", copy / "conf", ignore=secrets)
     shutil.copytree(PROJECT_PATH / "notebooks", copy / "notebooks")
+    for layer in (PROJECT_PATH / "data").glob("[0-9][0-9]_*"):  # what a clone holds
+        (copy / "data" / layer.name).mkdir(parents=True)
     shutil.copytree(PROJECT_PATH / "deploy", copy / "deploy")
     return copy
 
@@ -147,7 +153,7 @@ API_KEY = "test-key"
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory) -> SandboxWorld:
     folder = tmp_path_factory.mktemp("world") / SMALL_WORLD.fingerprint()
-    WorldBuilder(SMALL_WORLD, folder).build()
+    WorldBuilder(SMALL_WORLD).build(folder)
     return SandboxWorld(folder)
 
 
@@ -158,4 +164,4 @@ def tables(small_world):
     return {
         name: pd.read_parquet(folder / name)
         for name in ("trades_closed", "trades_open", "metrics_daily")
-    } | {"accounts": pd.read_parquet(folder / "accounts.parquet")}
+    } | {"accounts": pd.read_parquet(folder / "accounts")}

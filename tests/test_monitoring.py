@@ -12,6 +12,7 @@ import time
 
 import psutil
 
+from daily_profit_model.db import configure_database
 from daily_profit_model.monitoring import close_dead_runs
 
 _RUN = textwrap.dedent(
@@ -41,19 +42,25 @@ def _rows(database, run_status: str) -> list[tuple]:
 
 
 def test_a_killed_run_is_closed_as_killed_and_a_live_one_is_not(database, project_copy):
+    configure_database(database)  # earlier modules may leave another schema configured
     before = {r[0] for r in _rows(database, "running")}
     process = subprocess.Popen(
         [sys.executable, "-c", _RUN, str(project_copy)],
         env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     running = []
     while time.monotonic() < deadline and not running:
         running = [r for r in _rows(database, "running") if r[0] not in before]
         time.sleep(0.1)
-    assert running, "the run never opened its row"
+    if not running:
+        process.kill()
+        _, err = process.communicate()
+    assert running, (
+        f"the run never opened its row: {err.decode()[-3000:] if not running else ''}"
+    )
     (run_id, pid, _, _) = running[0]
     assert pid == process.pid
     # a live run (this test's own process) is not touched

@@ -63,3 +63,42 @@ def test_default_run_from_world_to_registered_model(database, default_run):
     # one kedro-mlflow run per `kedro run`: the report sits beside the training's plots
     logged = {a.path for a in client.list_artifacts(version.run_id, "daily_report")}
     assert f"daily_report/{page.name}" in logged
+
+
+def test_nodes_run_alone_in_fresh_processes(default_run):
+    """`--to-nodes` and `--nodes` in new processes: the plan is a file, not state
+    kept in a dataset object of the process that made it."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from tests.conftest import SMALL_RUN_PARAMS  # noqa: PLC0415
+
+    project = default_run["project"]
+    world = SMALL_RUN_PARAMS["sandbox"]
+    params = ",".join(f"sandbox.{k}={v}" for k, v in world.items())
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    for args in (
+        ["--to-nodes", "ingestion.plan_ingestion", "--params", params],
+        ["--nodes", "ingestion.validate_api_days"],
+        [
+            "--from-nodes",
+            "features.build_targets",
+            "--to-nodes",
+            "features.build_targets",
+        ],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "kedro", "run", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (args, (done.stdout + done.stderr)[-3000:])
+    plan = json.loads(
+        (project / "data/02_intermediate/ingestion_plan.json").read_text()
+    )
+    assert plan["requests"] and plan["run_id"]

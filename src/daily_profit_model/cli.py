@@ -50,7 +50,7 @@ def db() -> None:
 def migrate(env: str | None) -> None:
     """Apply pending schema migrations (starts the embedded server if needed)."""
     database = _load_database(env)
-    with database.connect() as conn:
+    with database.connect_for_migrations() as conn:
         applied = apply_migrations(conn, database.schema)
         version = schema_version(conn, database.schema)
     click.echo(
@@ -95,6 +95,36 @@ def status(env: str | None) -> None:
 
 @db.command()
 @_ENV_OPTION
+@click.option(
+    "--yes", is_flag=True, help="Confirm: every table of the schema is dropped."
+)
+def reset(env: str | None, yes: bool) -> None:
+    """Drop the project's schema (every raw, derived and prediction table) and migrate
+    it again: the database starts over, empty, and may be filled from another source.
+    MLflow's runs and models and Optuna's studies are kept."""
+    from psycopg import sql  # noqa: PLC0415
+
+    database = _load_database(env)
+    if not yes:
+        raise click.ClickException(
+            f"This drops schema {database.schema} of {database.describe()} with "
+            "everything in it; run again with --yes to do it."
+        )
+    with database.connect_for_migrations() as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(database.schema)
+            )
+        )
+        applied = apply_migrations(conn, database.schema)
+    click.echo(
+        f"{database.describe()}: schema {database.schema} dropped and created again "
+        f"({len(applied)} migrations applied); it is empty"
+    )
+
+
+@db.command()
+@_ENV_OPTION
 def url(env: str | None) -> None:
     """Print a connection string for psql or a notebook (password redacted)."""
     database = _load_database(env)
@@ -109,7 +139,6 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@_ENV_OPTION
 @click.option(
     "--port", type=int, default=8765, show_default=True, help="Port on 127.0.0.1."
 )
@@ -124,35 +153,48 @@ def sandbox() -> None:
     callback=_split_params,
     help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
 )
-def serve(env: str | None, port: int, api_key: str | None, params: dict) -> None:
-    """Serve the world the parameters describe on 127.0.0.1 (generated first if needed)."""
-    from daily_profit_model.params import SandboxParams  # noqa: PLC0415
-    from daily_profit_model.sandbox.faults import FaultSettings  # noqa: PLC0415
+@click.option(
+    "--until",
+    default=None,
+    help="Serve the world up to this day (YYYY-MM-DD; default: its last). "
+    "POST {base}_sandbox/clock moves it on, as time passes for a live API.",
+)
+def serve(port: int, api_key: str | None, params: dict, until: str | None) -> None:
+    """Serve the world the parameters describe on 127.0.0.1 (generated first if needed).
+
+    It stands in for the vendor: point ``--env prod`` at it with DPM_API_BASE_URL and
+    DPM_API_KEY. The world and its faults are the ``sandbox`` parameters'.
+    """
+    from daily_profit_model.sandbox.handle import published  # noqa: PLC0415
     from daily_profit_model.sandbox.server import serve as make_server  # noqa: PLC0415
 
     project_path = Path.cwd()
     bootstrap_project(project_path)
     with KedroSession.create(
-        project_path=project_path, env=env, runtime_params=params
-    ) as session:
+        project_path=project_path, runtime_params=params
+    ) as session:  # the sandbox lives in the base environment, whatever --env says
         context = session.load_context()
         session.run(pipeline_names=["sandbox"])
-        world = context.catalog.load("sandbox_world")
-        settings = context.config_loader["parameters"]["sandbox"]
         credentials = read_credentials(context)
+    world, faults = published(project_path / "data/01_raw/sandbox")
     key = api_key or (credentials.get("sandbox") or {}).get("api_key")
     if not key:
         raise click.ClickException(
             "No API key: pass --api-key KEY or set sandbox.api_key in "
             "conf/local/credentials.yml."
         )
-    faults = FaultSettings(**SandboxParams.model_validate(settings).faults.model_dump())
-    server = make_server(world.app(key, faults), port=port)
+    try:
+        app = world.app(key, faults, serve_until=until)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = make_server(app, port=port)
     click.echo(
         f"Sandbox world {world.summary['fingerprint']} "
-        f"({world.summary['first_day']} to {world.summary['last_day']}) at "
+        f"({world.summary['first_day']} to {world.summary['last_day']}, serving up to "
+        f"{app.serve_until}) at "
         f"http://127.0.0.1:{server.server_address[1]}/risk-analytics/tft/external/ "
-        "(Ctrl-C to stop)"
+        "(Ctrl-C to stop)",
+        err=False,
     )
     try:
         server.serve_forever()
@@ -183,9 +225,7 @@ def health(env: str | None) -> None:
     checks = [ops.check_database()]
     if checks[0].ok:
         checks += [
-            ops.check_api(
-                read_credentials(context), Path.cwd() / "data/01_raw/sandbox"
-            ),
+            ops.check_api(context.catalog),
             ops.check_freshness(),
             ops.check_champion(),
             ops.check_last_run(),

@@ -186,6 +186,13 @@ class Endpoint:
     fields: tuple[Field, ...]
     key: tuple[str, ...]
     date_column: str | None
+    # A snapshot "as of now" is stored with the time it was taken, first in its key.
+    snapshot_column: str | None = None
+
+    @property
+    def stored_key(self) -> tuple[str, ...]:
+        """The raw table's primary key."""
+        return (self.snapshot_column, *self.key) if self.snapshot_column else self.key
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -222,12 +229,15 @@ ENDPOINTS: dict[str, Endpoint] = {
             ("login", "platform", "broker", "position", "trade_date"),
             "trade_date",
         ),
+        # A snapshot "as of now": the raw table adds the time it was taken
+        # (snapshot_at) to the key; within one snapshot a position is this key.
         Endpoint(
             "v2/trades/open",
-            "raw_trades_open",
+            "raw_open_positions",
             tuple(OPEN_TRADE_FIELDS),
-            ("login", "platform", "broker", "position", "trade_date"),
-            "trade_date",
+            ("login", "platform", "broker", "position"),
+            None,
+            snapshot_column="snapshot_at",
         ),
     )
 }

@@ -15,6 +15,17 @@ from daily_profit_model.db.tracking import configure_mlflow_tracking
 
 logger = logging.getLogger(__name__)
 
+# The dataset type that makes an environment's source the sandbox (conf/base).
+_SANDBOX_SOURCE = "daily_profit_model.datasets.sandbox_world.SandboxWorldDataset"
+# What the environment of this process's Kedro context says its source is (set as the
+# context is created, before Kedro reads the pipeline registry).
+_source = {"sandbox": True}
+
+
+def source_is_sandbox() -> bool:
+    """Whether the environment's ``api_source`` is the sandbox (the default: base)."""
+    return _source["sandbox"]
+
 
 def read_credentials(context: Any) -> dict[str, Any]:
     """The run environment's credentials, then ``conf/local``'s for keys it lacks.
@@ -49,6 +60,10 @@ class DatabaseHooks:
             config = context.config_loader["database"].get("database", {})
         except MissingConfigException:
             config = {}
+        catalog = context.config_loader["catalog"]
+        _source["sandbox"] = (catalog.get("api_source") or {}).get(
+            "type"
+        ) == _SANDBOX_SOURCE
         settings = settings_from_config(
             config, read_credentials(context), Path(context.project_path)
         )

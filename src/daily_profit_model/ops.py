@@ -10,10 +10,8 @@ import getpass
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import mlflow
 from mlflow.exceptions import MlflowException
 from psycopg import sql
@@ -21,12 +19,10 @@ from psycopg import sql
 from daily_profit_model.db import get_database
 from daily_profit_model.monitoring import close_dead_runs
 from daily_profit_model.redaction import redact_url
-from daily_profit_model.sandbox.handle import SandboxWorld
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "daily_pnl"
-_HTTP_OK = 200
 
 
 @dataclass
@@ -56,34 +52,20 @@ def check_database() -> Check:
     return Check("database", True, f"{get_database().describe()}, PostgreSQL {version}")
 
 
-def check_api(credentials: dict[str, Any], sandbox_path: Path) -> Check:
-    """The Risk Analytics API answers an authenticated request (or the sandbox does)."""
-    api = credentials.get("risk_api") or {}
-    if api.get("base_url"):
-        shown = redact_url(api["base_url"])
-        try:
-            response = httpx.get(
-                f"{api['base_url'].rstrip('/')}/accounts",
-                params={"limit": 1},
-                headers={"apiKey": api.get("api_key", "")},
-                timeout=10,
-            )
-        except httpx.HTTPError as exc:
-            return Check("api", False, f"{shown} unreachable: {type(exc).__name__}")
-        ok = response.status_code == _HTTP_OK
-        return Check("api", ok, f"{shown} answered HTTP {response.status_code}")
-    marker = sandbox_path / "current"
-    if not marker.exists():
-        return Check("api", False, "no risk_api credentials and no sandbox world")
-    world = SandboxWorld(sandbox_path / marker.read_text().strip())
-    with world.client("health-check") as client:
-        response = client.get(
-            "/accounts", params={"limit": 1}, headers={"apiKey": "health-check"}
-        )
+def check_api(catalog: Any) -> Check:
+    """The environment's Risk Analytics API (the firm's, or the sandbox) answers an
+    authenticated request, and what its clock says."""
+    try:
+        status = catalog.load("api_source")
+    except Exception as exc:  # noqa: BLE001 (reported, not raised)
+        while exc.__cause__ is not None:  # the client's own message, not Kedro's wrap
+            exc = exc.__cause__
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        return Check("api", False, redact_url(lines[-1] if lines else repr(exc)))
     return Check(
         "api",
-        response.status_code == _HTTP_OK,
-        f"sandbox world {world.folder.name} answered HTTP {response.status_code}",
+        True,
+        f"{status.identity} answered; its clock says {status.server_time:%Y-%m-%d %H:%M} UTC",
     )
 
 

@@ -27,10 +27,19 @@ class _Params(BaseModel):
 # --- the run ----------------------------------------------------------------------
 
 
-class RunDate(RootModel[dt.date | None]):
-    """``run_date``: the cutoff a run works for (``YYYY-MM-DD``); None: the newest."""
+class RunDate(RootModel[dt.date]):
+    """``run_date``: the cutoff a run works for (``YYYY-MM-DD``).
+
+    Nodes take it as ``RunDate | None`` (None, the YAML's default: the newest day), so
+    that Kedro validates a given value before the first node runs.
+    """
 
     model_config = ConfigDict(frozen=True)
+
+
+def requested_day(run_date: RunDate | None) -> dt.date | None:
+    """The day ``run_date`` names, or None."""
+    return None if run_date is None else run_date.root
 
 
 # --- sandbox -----------------------------------------------------------------------
@@ -57,6 +66,8 @@ class SandboxParams(WorldConfig):
 class IngestionParams(_Params):
     """``ingestion``: what a run fetches and how strict it is with what comes back."""
 
+    history_start: dt.date
+    trading_timezone: str
     start_date: dt.date | None
     end_date: dt.date | None
     endpoints: list[str] | None

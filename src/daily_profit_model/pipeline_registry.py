@@ -9,6 +9,9 @@ import click
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+from daily_profit_model.hooks import source_is_sandbox
+from daily_profit_model.pipelines import sandbox
+
 # Composed of the others (below), beside the pipelines found in pipelines/.
 _COMPOSED = ("__default__",)
 
@@ -45,6 +48,11 @@ def _find_pipelines() -> dict[str, Pipeline]:
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
+    Where the environment's data comes from is its catalog's ``api_source``: when that
+    is the sandbox (``conf/base``), ``daily`` and ``__default__`` start by simulating
+    (or reusing) its world; against the firm's API (``conf/prod``) no sandbox node is
+    in any of them.
+
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
 
@@ -52,9 +60,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         UnknownPipelineError: A run asked for a pipeline that does not exist.
     """
     pipelines = _find_pipelines()
+    source = sandbox.create_pipeline() if source_is_sandbox() else Pipeline([])
+    if "daily" in pipelines:
+        pipelines["daily"] = source + pipelines["daily"]
     # Kedro loads only the requested pipelines' modules; __default__ needs them all.
-    if {"training", "scoring", "database_check"} <= pipelines.keys():
-        # Everything on a fresh machine: the world, its data, a model, a first morning.
+    if {"training", "scoring", "database_check", "daily"} <= pipelines.keys():
+        # Everything on a fresh machine: the data, a model, a first morning.
         pipelines["__default__"] = (
             pipelines["database_check"] + pipelines["daily"] + pipelines["training"]
         )

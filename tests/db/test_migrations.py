@@ -46,7 +46,7 @@ def test_an_edited_migration_is_refused(database, scratch_schema):
 def test_raw_tables_mirror_the_contract(database, endpoint):
     with database.connect() as conn:
         info = describe_table(conn, database.schema, endpoint.table)
-    assert info.primary_key == endpoint.key
+    assert info.primary_key == endpoint.stored_key
     assert info.partition_column == endpoint.date_column
     for field in endpoint.fields:
         assert field.column in info.columns

@@ -165,17 +165,67 @@ def test_a_malformed_url_is_refused_without_a_piece_of_its_password(
     assert "DPM_DATABASE_URL" in str(error) and "percent-encoded" in str(error)
 
 
-def test_health_shows_the_api_url_without_its_user_and_password():
+def test_health_shows_the_api_url_without_its_user_and_password(monkeypatch):
+    from kedro.io import DataCatalog  # noqa: PLC0415
+
+    from daily_profit_model.datasets.risk_api import ApiSourceDataset  # noqa: PLC0415
     from daily_profit_model.ops import check_api  # noqa: PLC0415
 
-    check = check_api(
-        {
-            "risk_api": {
-                "base_url": f"http://risk-user:{SECRET}@127.0.0.1:9/risk-analytics/",
-                "api_key": "k",
-            }
-        },
-        Path("/nonexistent"),
+    monkeypatch.setenv(
+        "DPM_API_BASE_URL", f"http://risk-user:{SECRET}@127.0.0.1:9/risk-analytics/"
     )
+    monkeypatch.setenv("DPM_API_KEY", "k")
+    catalog = DataCatalog(
+        {
+            "api_source": ApiSourceDataset(
+                source={"kind": "http"}, client={"max_retries": 0}
+            )
+        }
+    )
+    check = check_api(catalog)
     assert not check.ok
     assert SECRET not in check.detail and "risk-user:***@127.0.0.1:9" in check.detail
+
+
+def test_with_migrations_a_deploy_step_an_unmigrated_schema_is_refused(
+    tcp_server, tmp_path
+):
+    """apply_migrations: false (conf/prod may set it): runs refuse a schema behind the
+    code, with the command that migrates it; `kedro db migrate` runs them."""
+    settings = DatabaseSettings(
+        mode="url", url=tcp_server.url, schema="deploy_step", apply_migrations=False
+    )
+    with pytest.raises(DatabaseConfigError, match="kedro db migrate"):
+        Database(settings).connect()
+    from daily_profit_model.db.migrations import apply_migrations  # noqa: PLC0415
+
+    database = Database(settings)
+    with database.connect_for_migrations() as conn:
+        apply_migrations(conn, "deploy_step")
+    with database.connect() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_second_source_is_refused_with_both_named():
+    import datetime as dt  # noqa: PLC0415
+
+    import pandas as pd  # noqa: PLC0415
+
+    from daily_profit_model.datasets.risk_api import SourceStatus  # noqa: PLC0415
+    from daily_profit_model.pipelines.ingestion.nodes import (  # noqa: PLC0415
+        SourceMismatchError,
+        record_source,
+    )
+
+    now = dt.datetime(2025, 3, 4, 5, tzinfo=dt.UTC)
+    first = SourceStatus("https://vendor.example/api/", now)
+    recorded = record_source(first, pd.DataFrame(columns=["identity", "recorded_at"]))
+    assert recorded["identity"].tolist() == [first.identity]
+    stored = recorded.assign(recorded_at=pd.Timestamp(now))
+    assert record_source(first, stored)["identity"].tolist() == [first.identity]
+    with pytest.raises(SourceMismatchError) as info:
+        record_source(SourceStatus("sandbox world abc123", now), stored)
+    message = str(info.value)
+    assert "filled from https://vendor.example/api/" in message
+    assert "this run's source is sandbox world abc123" in message
+    assert "kedro db reset --yes" in message

@@ -69,6 +69,8 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     catalog["params:features"] = MemoryDataset(
         params(FeatureParams, "features", **parameters)
     )
+    # Ingestion's cutoff: these tests ingest whole worlds, so nothing caps the window.
+    catalog["run_cutoff"] = MemoryDataset({"cutoff": dt.date.max.isoformat()})
     return catalog
 
 

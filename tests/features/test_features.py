@@ -70,8 +70,12 @@ def test_targets_are_next_day_net_profit(built, tables):
 
 
 def test_future_data_changes_no_feature_of_a_cutoff(pgdata, small_world, tmp_path):
-    """Change or delete every row dated after the cutoff; rebuild the cutoff alone;
-    every feature of every account (and the set of accounts) stays the same."""
+    """Change or delete everything known only after the cutoff; rebuild the cutoff
+    alone; every feature of every account (and the set of accounts) stays the same.
+
+    What a later row may say of the cutoff is only that a position opened before it
+    was open across it (a trade that closes later, a later open-positions snapshot):
+    those rows stay, with everything they learnt later (outcome, P&L) scrambled."""
     database = _schema_with_world(pgdata, small_world, sandbox_plans(tmp_path))
     build_features()
     cutoff = dt.date(2025, 1, 20)
@@ -79,11 +83,17 @@ def test_future_data_changes_no_feature_of_a_cutoff(pgdata, small_world, tmp_pat
     assert len(before) > 50
     with database.connect() as conn:
         conn.execute(f"SET search_path TO {database.schema}")
-        for table, column in (
-            ("raw_trades_closed", "trade_date"),
-            ("raw_trades_open", "trade_date"),
-        ):
-            conn.execute(f"DELETE FROM {table} WHERE {column} > %s", [cutoff])
+        end = dt.datetime.combine(cutoff + dt.timedelta(days=1), dt.time(), dt.UTC)
+        # Trades opened after the cutoff go; those open across it keep their opening
+        # and lose their outcome.
+        conn.execute("DELETE FROM raw_trades_closed WHERE open_time >= %s", [end])
+        conn.execute(
+            "UPDATE raw_trades_closed SET profit = -profit * 5, close_price = 0, "
+            "commission = 99, swap = -99 WHERE trade_date > %s",
+            [cutoff],
+        )
+        conn.execute("DELETE FROM raw_open_positions WHERE open_time >= %s", [end])
+        conn.execute("UPDATE raw_open_positions SET profit = 1e6")
         # Every later metrics row changes (a breach for every account)...
         conn.execute(
             "UPDATE raw_metrics_daily SET net_profit = net_profit * 3 + 7, status = 2, "
@@ -293,3 +303,33 @@ def test_the_feature_schema_refuses_a_missing_rule_where_the_plan_is_known(built
         FEATURE_ACCOUNT_DAY.validate(broken)
     # the same gap is fine where no plan version precedes the cutoff (flagged)
     FEATURE_ACCOUNT_DAY.validate(broken.assign(plan_version_known=False))
+
+
+def test_positions_open_at_a_past_cutoff_come_from_closed_trades(built, tables):
+    """No snapshot was taken at a past cutoff (ingestion ran once, at the end): the
+    positions open at it are rebuilt from closed trades that span it, and match the
+    sandbox's own record of what each account carried past that cutoff."""
+    database, _, _ = built
+    staged = stored_rows(database, "stg_account_day")
+    carried = tables["trades_open"]  # the sandbox's truth: positions past each cutoff
+    last = staged["date"].max()
+    past = staged[staged["date"] < last]
+    accounts = tables["accounts"][["login", "platform", "broker", "account_id"]]
+    truth = (
+        carried.merge(accounts, on=["login", "platform", "broker"])
+        .groupby(["account_id", "trade_date"])
+        .size()
+        .rename("truth")
+    )
+    joined = past.set_index(["account_id", "date"])[["open_positions"]].join(
+        truth.rename_axis(["account_id", "date"])
+    )
+    joined["truth"] = joined["truth"].fillna(0)
+    wrong = joined[joined["open_positions"] != joined["truth"]]
+    assert wrong.empty, wrong.head(10).to_string()
+    assert joined["truth"].sum() > 20
+    assert set(past["exposure_source"]) == {0, 1}  # none, or closed trades only
+    # the newest cutoff's positions are still open: the snapshot taken after it says so
+    newest = staged[staged["date"] == last]
+    assert (newest.loc[newest["open_positions"] > 0, "exposure_source"] == 2).all()
+    assert (newest["open_positions"] > 0).any()

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
+from kedro_datasets.json import JSONDataset
 from psycopg import sql
 
 from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.plan_exports import PlanExportsDataset
 from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
 from daily_profit_model.datasets.risk_api import RiskApiDataset
+from daily_profit_model.datasets.sandbox_world import SandboxWorldDataset
 from daily_profit_model.db.connection import (
     Database,
     DatabaseSettings,
     configure_database,
 )
 from daily_profit_model.db.tables import describe_table
-from daily_profit_model.params import IngestionParams, SandboxParams
+from daily_profit_model.params import IngestionParams, RunDate, SandboxParams
 from daily_profit_model.pipelines.ingestion import create_pipeline
+from daily_profit_model.sandbox.handle import Publication, publish
 from tests.params import params
 
 PLAN_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/plans"
@@ -30,7 +34,7 @@ RAW_TABLES = (
     "raw_metrics_daily",
     "raw_metrics_hourly",
     "raw_trades_closed",
-    "raw_trades_open",
+    "raw_open_positions",
     "raw_regimes_daily",
 )
 FAST_CLIENT = {
@@ -53,19 +57,34 @@ def run_ingestion(
     ingestion: dict | None = None,
     faults: dict | None = None,
     plans_dir: Path = PLAN_FIXTURES,
+    run_date: str | None = None,
 ) -> None:
-    """Run the ingestion pipeline against ``world`` on the configured database."""
+    """Run the ingestion pipeline against ``world`` (served in-process, with
+    ``faults``) on the configured database."""
+    root = world.folder.parent
+    fault_settings = params(SandboxParams, "sandbox", faults=faults or {}).faults
+    publish(root, Publication(world.folder.name, fault_settings.model_dump()))
+    plan_file = Path(tempfile.mkdtemp()) / "ingestion_plan.json"
+    source = {"kind": "sandbox", "path": str(root)}
     catalog = DataCatalog(
         {
             "ingestion_state": PostgresTableDataset(table="ingestion_state"),
-            "sandbox_world": MemoryDataset(world, copy_mode="assign"),
+            "api_source": SandboxWorldDataset(path=str(root), client=FAST_CLIENT),
+            "recorded_source": PostgresTableDataset(table="source_identity"),
+            "source_identity": PostgresTableDataset(table="source_identity"),
+            "params:run_date": MemoryDataset(RunDate(run_date) if run_date else None),
             "params:ingestion": MemoryDataset(
-                params(IngestionParams, "ingestion", **(ingestion or {}))
+                params(
+                    IngestionParams,
+                    "ingestion",
+                    history_start=world.summary["first_day"],
+                    **(ingestion or {}),
+                )
             ),
-            "params:sandbox": MemoryDataset(
-                params(SandboxParams, "sandbox", faults=faults or {})
+            "ingestion_plan@json": JSONDataset(filepath=str(plan_file)),
+            "ingestion_plan@api": RiskApiDataset(
+                filepath=str(plan_file), source=source, client=FAST_CLIENT
             ),
-            "api_requests": RiskApiDataset(client=FAST_CLIENT),
             "raw_api_loads": RawIngestionDataset(),
             "plan_exports": PlanExportsDataset(path=str(plans_dir)),
             "raw_plans": PostgresTableDataset(table="raw_plans"),

@@ -4,17 +4,18 @@ late-data horizon agrees; verified days are left alone."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
 
 from daily_profit_model.ingestion.batches import IngestionBatch
-from daily_profit_model.ingestion.requests import plan_requests
+from daily_profit_model.ingestion.requests import IngestionPlan, plan_requests
 from daily_profit_model.params import IngestionParams
 from tests.params import params
 
 DAYS = [d.date() for d in pd.bdate_range("2025-03-03", periods=10)]
-SOURCE = {"kind": "test"}
+SOURCE = "test source"
 
 
 def _state(rows: list[tuple[str, dt.date, str, int]]) -> pd.DataFrame:
@@ -24,10 +25,11 @@ def _state(rows: list[tuple[str, dt.date, str, int]]) -> pd.DataFrame:
 def _plan(state: pd.DataFrame, **settings):
     plan = plan_requests(
         state,
-        DAYS,
+        DAYS[-1],
         params(
             IngestionParams,
             "ingestion",
+            history_start=DAYS[0],
             endpoints=["v2/regimes/daily"],
             recheck_days=2,
             **settings,
@@ -105,3 +107,44 @@ def _batch(received: int, total: int, **kwargs) -> IngestionBatch:
 )
 def test_a_day_is_complete_only_once_verified(batch, status):
     assert batch.status == status
+
+
+def test_the_calendar_runs_from_history_start_to_the_cutoff_on_weekdays():
+    plan = plan_requests(
+        _state([]),
+        dt.date(2025, 3, 10),  # a Monday
+        params(
+            IngestionParams,
+            "ingestion",
+            history_start=dt.date(2025, 3, 6),
+            endpoints=["v2/trades/closed", "v2/trades/open"],
+        ),
+        SOURCE,
+    )
+    days = {r.day for r in plan.requests if r.endpoint == "v2/trades/closed"}
+    assert days == {dt.date(2025, 3, 6), dt.date(2025, 3, 7), dt.date(2025, 3, 10)}
+    # a snapshot "as of now" is fetched once, recorded against the cutoff
+    snapshots = [r for r in plan.requests if r.endpoint == "v2/trades/open"]
+    assert [r.day for r in snapshots] == [dt.date(2025, 3, 10)]
+    again = IngestionPlan.from_json(json.loads(json.dumps(plan.to_json())))
+    assert again == plan
+
+
+def test_the_cutoff_is_the_last_complete_trading_day_of_the_clock():
+    from daily_profit_model.pipelines.ingestion.nodes import (  # noqa: PLC0415
+        last_complete_trading_day,
+    )
+
+    utc = dt.UTC
+    # Tuesday 06:00 UTC: Monday is complete, Tuesday is not
+    assert last_complete_trading_day(
+        dt.datetime(2025, 3, 11, 6, tzinfo=utc), "UTC"
+    ) == dt.date(2025, 3, 10)
+    # Monday morning: Friday (the weekend has no trading day)
+    assert last_complete_trading_day(
+        dt.datetime(2025, 3, 10, 5, tzinfo=utc), "UTC"
+    ) == dt.date(2025, 3, 7)
+    # 03:00 UTC on Tuesday is still Monday evening in New York: Monday is not over
+    assert last_complete_trading_day(
+        dt.datetime(2025, 3, 11, 3, tzinfo=utc), "America/New_York"
+    ) == dt.date(2025, 3, 7)

@@ -18,7 +18,7 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
 from daily_profit_model.datasets.sql_build import SqlTableBuildDataset
 from daily_profit_model.db import get_database
-from daily_profit_model.params import ScoringParams
+from daily_profit_model.params import RunDate, ScoringParams
 from daily_profit_model.pipelines.scoring import create_pipeline
 from tests.params import params
 from tests.training.helpers import scratch_tracking, small_world_model_input, train
@@ -55,6 +55,7 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
             "daily_pnl_model@aliases": AliasedModelsDataset(model_name="daily_pnl"),
             "run_context": RunContextDataset(),
             "params:scoring": MemoryDataset(settings),
+            "params:run_date": MemoryDataset(RunDate(run_date) if run_date else None),
             "predictions": PostgresTableDataset(
                 table="predictions",
                 load_args={

@@ -17,6 +17,7 @@ from daily_profit_model.datasets.tracking import (
     MlflowFiguresDataset,
     OptunaStorageDataset,
     RegisteredModelDataset,
+    RegistryAliasesDataset,
 )
 from daily_profit_model.db import get_database
 from daily_profit_model.db.tracking import sqlalchemy_url
@@ -79,13 +80,14 @@ def train(
             "model_input@pandas": MemoryDataset(model_input),
             "params:training": MemoryDataset(settings),
             "optuna_storage": OptunaStorageDataset(database=optuna_db),
-            "sandbox_oracle": MemoryDataset(oracle),
+            "oracle_quantiles": MemoryDataset(oracle),
             "training_metrics": MlflowFiguresDataset(str(tmp_path / "metrics.json")),
             "training_run_params": MlflowFiguresDataset(
                 str(tmp_path / "params.json"), kind="params"
             ),
             "test_predictions": MemoryDataset(),
             "daily_pnl_model@bundle": RegisteredModelDataset(model_name="daily_pnl"),
+            "registered_aliases": RegistryAliasesDataset(model_name="daily_pnl"),
         }
     )
     mlflow.set_experiment("daily_pnl")

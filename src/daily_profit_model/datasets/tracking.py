@@ -5,9 +5,10 @@ and the sandbox's ground truth (for oracle comparisons).
   project's PostgreSQL, so studies survive the process and can be resumed or inspected
   (``optuna-dashboard`` or ``optuna.load_study``).
 - ``RegisteredModelDataset``: saving a :class:`ForecasterBundle` logs it as an MLflow
-  pyfunc model in the active run (kedro-mlflow starts it) and registers it; the first
-  version becomes ``champion``, later ones ``challenger``. Loading returns the pyfunc
-  model under an alias.
+  pyfunc model in the active run (kedro-mlflow starts it), registers it and gives it
+  the bundle's alias (which a node decided). Loading returns the pyfunc model under an
+  alias.
+- ``RegistryAliasesDataset``: the registered model's aliases, for that decision.
 - ``SandboxTruthDataset``: a ground-truth table of the current sandbox world (empty when
   there is none, as against the real API).
 """
@@ -32,7 +33,7 @@ from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.tracking import sqlalchemy_url
-from daily_profit_model.sandbox.handle import SandboxWorld
+from daily_profit_model.sandbox.handle import published
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class ForecasterBundle:
         output_example: The model's output on them.
         tags: Tags of the registered version (data fingerprint, windows).
         reference: Training rows and their forecasts (``_forecast``): drift's reference.
+        alias: The alias the new version gets (decided by a node).
     """
 
     boosters: dict[str, str]
@@ -83,6 +85,34 @@ class ForecasterBundle:
     output_example: pd.DataFrame
     tags: dict[str, str]
     reference: pd.DataFrame
+    alias: str = CHALLENGER
+
+
+class RegistryAliasesDataset(AbstractDataset[None, dict[str, int]]):
+    """The aliases of a registered model: ``{alias: version}`` (empty when the model is
+    not registered yet).
+
+    Args:
+        model_name: The registered model.
+    """
+
+    def __init__(self, model_name: str, metadata: dict | None = None) -> None:
+        self._model_name = model_name
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"model_name": self._model_name}
+
+    def load(self) -> dict[str, int]:
+        """Every alias of the model and its version."""
+        try:
+            model = mlflow.MlflowClient().get_registered_model(self._model_name)
+        except MlflowException:
+            return {}
+        return {alias: int(version) for alias, version in model.aliases.items()}
+
+    def save(self, data: None) -> None:
+        raise DatasetError("RegistryAliasesDataset is read-only")
 
 
 class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
@@ -156,11 +186,7 @@ class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
         client = mlflow.MlflowClient()
         for key, value in data.tags.items():
             client.set_model_version_tag(self._model_name, version, key, value)
-        try:
-            client.get_model_version_by_alias(self._model_name, CHAMPION)
-            alias = CHALLENGER
-        except MlflowException:
-            alias = CHAMPION
+        alias = data.alias
         client.set_registered_model_alias(self._model_name, alias, version)
         mlflow.set_tag("registered_model", f"{self._model_name} v{version} @{alias}")
         logger.info("Registered %s version %s as %s", self._model_name, version, alias)
@@ -186,17 +212,18 @@ def _signature(data: ForecasterBundle) -> ModelSignature:
 
 
 class SandboxTruthDataset(AbstractDataset[None, pd.DataFrame]):
-    """A ground-truth table (``oracle``) of the current sandbox world, or an empty frame.
+    """A ground-truth table (``oracle``) of the served sandbox world, or an empty frame.
 
     Args:
-        path: The sandbox folder (the one ``SandboxWorldDataset`` writes).
+        path: The sandbox folder (the one ``SandboxWorldDataset`` writes); None where
+            the source is the firm's API, which knows no truth (``conf/prod``).
         table: ``oracle``, ``traders`` or ``accounts``.
     """
 
     def __init__(
-        self, path: str, table: str = "oracle", metadata: dict | None = None
+        self, path: str | None, table: str = "oracle", metadata: dict | None = None
     ) -> None:
-        self._path = Path(path)
+        self._path = Path(path) if path else None
         self._table = table
         self.metadata = metadata
 
@@ -204,12 +231,12 @@ class SandboxTruthDataset(AbstractDataset[None, pd.DataFrame]):
         return {"path": str(self._path), "table": self._table}
 
     def load(self) -> pd.DataFrame:
-        """The table, or an empty frame when no sandbox world exists (real API)."""
-        marker = self._path / "current"
-        if not marker.exists():
-            logger.info("No sandbox world in %s: no oracle to compare with", self._path)
+        """The table, or an empty frame when the source knows no truth."""
+        found = published(self._path) if self._path else None
+        if found is None:
+            logger.info("No ground truth at this source: no oracle to compare with")
             return pd.DataFrame()
-        world = SandboxWorld(self._path / marker.read_text().strip())
+        world, _ = found
         try:
             return world.truth(self._table)
         except FileNotFoundError:

@@ -28,7 +28,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from daily_profit_model.db.embedded import ensure_embedded_server
 from daily_profit_model.db.identifiers import validate_identifier
-from daily_profit_model.db.migrations import apply_migrations
+from daily_profit_model.db.migrations import (
+    apply_migrations,
+    discover_migrations,
+    schema_version,
+)
 from daily_profit_model.redaction import redact_url, scrub, secret_fragments
 
 logger = logging.getLogger(__name__)
@@ -222,22 +226,53 @@ class Database:
                 self._conninfo = self._prepare()
             return self._conninfo
 
-    def _prepare(self) -> str:
+    def server_conninfo(self) -> str:
+        """Where the server answers (the embedded one started if needed)."""
         if self.settings.mode == "embedded":
             conninfo = ensure_embedded_server(
                 self.settings.embedded_dir, self.settings.server_settings
             )
         else:
             conninfo = self.settings.url or ""
-        conninfo = make_conninfo(
+        return make_conninfo(
             conninfo,
             connect_timeout=str(self.settings.connect_timeout_s),
             application_name="daily-profit-model",
         )
-        if self.settings.apply_migrations:
-            with self._raw_connect(conninfo) as conn:
+
+    def connect_for_migrations(self) -> psycopg.Connection:
+        """A connection that neither applies nor checks migrations (``kedro db
+        migrate`` and ``reset``, where migrating is the point)."""
+        return self._raw_connect(self.server_conninfo())
+
+    def _prepare(self) -> str:
+        conninfo = self.server_conninfo()
+        with self._raw_connect(conninfo) as conn:
+            if self.settings.apply_migrations:
                 apply_migrations(conn, self.schema)
+            else:
+                self._check_migrated(conn)
         return conninfo
+
+    def _check_migrated(self, conn: psycopg.Connection) -> None:
+        """With migrations a separate deploy step, refuse a schema behind the code.
+
+        Raises:
+            DatabaseConfigError: The schema lacks migrations this code needs.
+        """
+        needed = discover_migrations()[-1].version
+        try:
+            applied = schema_version(conn, self.schema)
+        except psycopg.errors.UndefinedTable:
+            conn.rollback()
+            applied = 0
+        if applied < needed:
+            raise DatabaseConfigError(
+                f"Schema {self.schema} of {self.describe()} is at migration {applied}; "
+                f"this code needs {needed}. Migrations are a separate deploy step here "
+                "(database.apply_migrations is false): run `uv run kedro db migrate "
+                "--env <env>` first."
+            )
 
     def _raw_connect(self, conninfo: str, **kwargs: Any) -> psycopg.Connection:
         try:

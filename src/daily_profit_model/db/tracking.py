@@ -31,8 +31,11 @@ def sqlalchemy_url(database: Database, dbname: str) -> str:
     The database is created when it does not exist yet.
     """
     validate_identifier(dbname, "database name")
-    params = conninfo_to_dict(database.conninfo)
-    _ensure_database(database.conninfo, dbname)
+    # The server's address only: the project's schema and its migrations are not
+    # MLflow's concern (and `kedro db migrate` must get here before they are applied).
+    conninfo = database.server_conninfo()
+    params = conninfo_to_dict(conninfo)
+    _ensure_database(conninfo, dbname)
     query = (
         {"host": params["host"]} if str(params.get("host", "")).startswith("/") else {}
     )

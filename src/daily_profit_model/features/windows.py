@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
 from daily_profit_model.ingestion.requests import LOADED_STATUSES
 from daily_profit_model.params import FeatureParams
 
-# The endpoints a day's features read; the day is buildable when all are complete.
-FEATURE_ENDPOINTS = (
-    "v2/metrics/daily",
-    "v2/trades/closed",
-    "v2/trades/open",
-    "v2/regimes/daily",
-)
+# The endpoints a day's features cannot do without; the day is buildable when both are
+# loaded. (Open positions are a snapshot, read for any day; the regime document is
+# optional: its features are NULL where a source has none.)
+FEATURE_ENDPOINTS = ("v2/metrics/daily", "v2/trades/closed")
+# What a day's features read: a reload of any of them rebuilds from that day.
+_READ_ENDPOINTS = (*FEATURE_ENDPOINTS, "v2/regimes/daily", "v2/trades/open")
 
 
 class NothingToBuildError(ValueError):
@@ -43,6 +43,30 @@ class BuildWindow:
     first_day: dt.date
     covers_reloads: bool = True
     reloaded_from: dt.date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The window as JSON-able data (dates as ISO text)."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "first_day": self.first_day.isoformat(),
+            "covers_reloads": self.covers_reloads,
+            "reloaded_from": self.reloaded_from.isoformat()
+            if self.reloaded_from
+            else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BuildWindow:
+        """The window :meth:`to_json` wrote."""
+        day = dt.date.fromisoformat
+        return cls(
+            start=day(data["start"]),
+            end=day(data["end"]),
+            first_day=day(data["first_day"]),
+            covers_reloads=bool(data["covers_reloads"]),
+            reloaded_from=day(data["reloaded_from"]) if data["reloaded_from"] else None,
+        )
 
     def widened(self, days: int) -> BuildWindow:
         """The window started ``days`` calendar days earlier (never before first_day)."""
@@ -74,7 +98,7 @@ def reloaded_days(
     """
     if since is None or ingestion_state.empty:
         return []
-    state = ingestion_state[ingestion_state["endpoint"].isin(FEATURE_ENDPOINTS)]
+    state = ingestion_state[ingestion_state["endpoint"].isin(_READ_ENDPOINTS)]
     loaded = pd.to_datetime(state["loaded_at"], utc=True)
     changed = state.loc[loaded > pd.Timestamp(since).tz_convert("UTC"), "day"]
     return sorted(set(pd.to_datetime(changed).dt.date))
@@ -85,6 +109,7 @@ def plan_window(
     stored_last: dt.date | None,
     settings: FeatureParams,
     built_at: dt.datetime | None = None,
+    cutoff: dt.date | None = None,
 ) -> BuildWindow:
     """The window of a run: a requested range, or what changed plus the newest few.
 
@@ -98,11 +123,12 @@ def plan_window(
         settings: ``features`` parameters: ``start_date``, ``end_date``, ``rebuild_days``.
         built_at: When the last complete build of the staged table started (database
             time; None: unknown).
+        cutoff: The run's cutoff: no later day is built (None: the newest loaded).
 
     Raises:
         NothingToBuildError: No complete day, or the requested range has none.
     """
-    days = complete_days(ingestion_state)
+    days = [d for d in complete_days(ingestion_state) if cutoff is None or d <= cutoff]
     if not days:
         raise NothingToBuildError(
             "No day is completely ingested (metrics, trades, regimes); "

@@ -16,6 +16,7 @@ from daily_profit_model.ingestion.validation import (
 )
 
 REGIMES = "v2/regimes/daily"
+OPEN_POSITIONS = "v2/trades/open"
 RAW_TABLES = {
     **{path: e.table for path, e in ENDPOINTS.items()},
     REGIMES: "raw_regimes_daily",
@@ -139,6 +140,9 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
     )
     newest = ~validated.rows.duplicated(subset=key, keep="last")
     rows = validated.rows[newest].reset_index(drop=True)
+    if api_day.endpoint == OPEN_POSITIONS:
+        # a snapshot "as of now": stored with the time the source took it
+        rows.insert(0, "snapshot_at", pd.Timestamp(api_day.server_time))
     duplicates = api_day.duplicates + int((~newest).sum())
     rejected = validated.rejected.assign(day=api_day.day)
     if received >= min_rows and len(rejected) / received > max_reject_share:

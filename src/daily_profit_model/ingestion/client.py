@@ -105,6 +105,24 @@ class FetchResult:
     duplicates: int = 0
     requests: int = 0
     retries: int = 0
+    server_time: dt.datetime | None = None  # the envelope's Time of the first page
+
+
+def _envelope_time(envelope: dict, response: httpx.Response) -> dt.datetime | None:
+    """The server's clock: the envelope's ``Time``, else the HTTP ``Date`` header."""
+    text = envelope.get("Time")
+    if isinstance(text, str):
+        try:
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    header = response.headers.get("Date")
+    if header:
+        try:
+            return parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def _hashable(value: Any) -> Any:
@@ -224,6 +242,7 @@ class RiskApiClient:
         self._sleep = sleep
         self._rng = random.Random()
         self._last_problem = ""
+        self.last_time: dt.datetime | None = None  # the clock of the latest answer
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -316,6 +335,7 @@ class RiskApiClient:
         if envelope.get("Status") != "ok":
             message = envelope.get("Message") or envelope.get("Error") or "no message"
             return f"Status {envelope.get('Status')!r}: {message}", 0.0, None
+        self.last_time = _envelope_time(envelope, response) or self.last_time
         return None, None, envelope.get("Data")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -333,6 +353,22 @@ class RiskApiClient:
                 f"open and no more requests are sent. Check the service and run again."
                 f"{self._unreachable_hint(self._last_problem)}"
             )
+
+    def server_time(self) -> dt.datetime:
+        """The source's clock, from one cheap request (its answer's time).
+
+        Raises:
+            ApiError: The source answered without saying what time it is.
+        """
+        self.last_time = None
+        self.get("accounts", {"limit": 1, "skip": 0})
+        if self.last_time is None:
+            raise ApiError(
+                f"The API at {redact_url(self.settings.base_url)} answered without a "
+                "time (no envelope Time, no Date header): the run's cutoff cannot be "
+                "set from its clock; pass --params run_date=YYYY-MM-DD."
+            )
+        return self.last_time
 
     # --- paging ------------------------------------------------------------------
 
@@ -365,6 +401,7 @@ class RiskApiClient:
             return int(data.get("total", 0))
 
         total = absorb(page(0))
+        first_time = self.last_time
         pages = 1
         fetched_to = limit
         for _round in range(self.settings.max_retries + 1):
@@ -405,6 +442,7 @@ class RiskApiClient:
             duplicates=gathered.duplicates,
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
+            server_time=first_time,
         )
 
     def fetch_list(

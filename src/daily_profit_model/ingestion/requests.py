@@ -1,24 +1,30 @@
 """What an ingestion run fetches: the endpoints and days, decided from the state table.
 
-Per-day endpoints are fetched day by day; snapshot endpoints (``accounts`` and
-``v2/metrics/alltime``) once per run, dated by the newest day. Without dates a run
-fetches every source day that is not loaded in ``ingestion_state`` and checks again
-every day not verified yet (their count at the source is compared with the stored one,
-and a day that differs is fetched again). With ``start_date`` (and optionally
-``end_date``) it backfills exactly that range.
+The days are the trading calendar of the clock: every weekday from
+``ingestion.history_start`` to the run's cutoff (the last complete trading day the
+source's clock shows, or ``run_date``). Per-day endpoints are fetched day by day;
+snapshot endpoints (``accounts``, ``v2/metrics/alltime`` and ``v2/trades/open``, "as of
+now" in the contract) once per run, recorded against the cutoff day. Without dates a
+run fetches every day that is not loaded in ``ingestion_state`` and checks again every
+day not verified yet (their count at the source is compared with the stored one, and a
+day that differs is fetched again). With ``start_date`` (and optionally ``end_date``)
+it backfills exactly that range.
 
-A day is *complete* only once verified. The newest ``recheck_days`` source days are the
+A day is *complete* only once verified. The newest ``recheck_days`` days are the
 late-data horizon: rows may still arrive for them, so a day loaded inside it is
 *provisional*, and a day the source served no row for is *empty*; later runs check both
 again until a check made past the horizon agrees (then they are complete). Complete
 days inside the horizon are checked again too.
+
+The plan is data (JSON), so that the node that fetches it can run in another process
+(``kedro run --from-nodes``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -27,12 +33,11 @@ from daily_profit_model.params import IngestionParams
 
 DAILY_ENDPOINTS = (
     "v2/trades/closed",
-    "v2/trades/open",
     "v2/metrics/daily",
     "v2/metrics/hourly",
     "v2/regimes/daily",
 )
-SNAPSHOT_ENDPOINTS = ("accounts", "v2/metrics/alltime")
+SNAPSHOT_ENDPOINTS = ("accounts", "v2/metrics/alltime", "v2/trades/open")
 # Days whose rows are stored (the features may read them), verified or not.
 LOADED_STATUSES = ("complete", "provisional", "empty")
 # Loaded, but checked again by every run until a check past the horizon agrees.
@@ -43,8 +48,8 @@ UNVERIFIED_STATUSES = ("provisional", "empty")
 class FetchRequest:
     """One endpoint and day to fetch; ``stored_count`` set when it only needs a check.
 
-    ``in_horizon``: the day is among the newest ``recheck_days`` source days, so what
-    is loaded for it now stays provisional.
+    ``in_horizon``: the day is among the newest ``recheck_days`` days, so what is
+    loaded for it now stays provisional.
     """
 
     endpoint: str
@@ -55,43 +60,72 @@ class FetchRequest:
 
 @dataclass(frozen=True)
 class IngestionPlan:
-    """The requests of one run, where to send them, and the run's id."""
+    """The requests of one run, the cutoff they lead to, and the run's id."""
 
     requests: tuple[FetchRequest, ...]
-    source: dict[str, Any]
+    cutoff: dt.date
+    source: str
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __len__(self) -> int:
         return len(self.requests)
 
+    def to_json(self) -> dict[str, Any]:
+        """The plan as JSON-able data (dates as ISO text)."""
+        return {
+            "run_id": self.run_id,
+            "cutoff": self.cutoff.isoformat(),
+            "source": self.source,
+            "requests": [
+                {**asdict(r), "day": r.day.isoformat()} for r in self.requests
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IngestionPlan:
+        """The plan :meth:`to_json` wrote."""
+        return cls(
+            requests=tuple(
+                FetchRequest(**{**r, "day": dt.date.fromisoformat(r["day"])})
+                for r in data["requests"]
+            ),
+            cutoff=dt.date.fromisoformat(data["cutoff"]),
+            source=data["source"],
+            run_id=data["run_id"],
+        )
+
+
+def trading_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The weekdays from ``first`` to ``last``, both included."""
+    return [d.date() for d in pd.bdate_range(first, last)]
+
 
 def plan_requests(
     state: pd.DataFrame,
-    source_days: list[dt.date],
+    cutoff: dt.date,
     settings: IngestionParams,
-    source: dict[str, Any],
+    source: str,
 ) -> IngestionPlan:
     """Decide the run's requests.
 
     Args:
         state: ``ingestion_state`` rows (endpoint, day, status, stored_count).
-        source_days: The days the source has, oldest first.
-        settings: ``ingestion`` parameters: ``endpoints`` (default all),
-            ``start_date``/``end_date`` (a backfill), ``recheck_days``.
-        source: Where the requests go (see ``RiskApiDataset``).
+        cutoff: The run's cutoff: the newest day to fetch.
+        settings: ``ingestion`` parameters: ``history_start``, ``endpoints`` (default
+            all), ``start_date``/``end_date`` (a backfill), ``recheck_days``.
+        source: The identity of the source (recorded with the plan).
 
     Raises:
-        ValueError: ``start_date`` is after ``end_date`` or outside the source's days.
+        ValueError: A backfill range holds no day of the calendar.
     """
+    calendar = trading_days(settings.history_start, cutoff)
     endpoints = list(settings.endpoints or (*DAILY_ENDPOINTS, *SNAPSHOT_ENDPOINTS))
     start, end = settings.start_date, settings.end_date
-    days = [
-        d for d in source_days if (not start or d >= start) and (not end or d <= end)
-    ]
+    days = [d for d in calendar if (not start or d >= start) and (not end or d <= end)]
     if start and not days:
         raise ValueError(
-            f"No source day between {start} and {end or 'the newest'}; the source has "
-            f"{source_days[0] if source_days else None} to {source_days[-1] if source_days else None}."
+            f"No trading day between ingestion.start_date {start} and "
+            f"{end or 'the cutoff'} within {settings.history_start} to {cutoff}."
         )
     loaded = (
         {
@@ -103,20 +137,19 @@ def plan_requests(
         else {}
     )
     backfill = start is not None
-    # The horizon is the source's newest days, whatever range this run covers.
-    recheck_days = settings.recheck_days
-    horizon = set(source_days[-recheck_days:]) if recheck_days > 0 else set()
+    # The horizon is the calendar's newest days, whatever range this run covers.
+    horizon = (
+        set(calendar[-settings.recheck_days :]) if settings.recheck_days else set()
+    )
     requests = []
     for endpoint in endpoints:
-        targets = (
-            [days[-1]]
-            if endpoint in SNAPSHOT_ENDPOINTS and days
-            else ([] if endpoint in SNAPSHOT_ENDPOINTS else days)
-        )
-        for day in targets:
+        if endpoint in SNAPSHOT_ENDPOINTS:
+            requests.append(FetchRequest(endpoint, cutoff))
+            continue
+        for day in days:
             status, stored = loaded.get((endpoint, day), (None, None))
-            in_horizon = day in horizon and endpoint not in SNAPSHOT_ENDPOINTS
-            if backfill or status is None or endpoint in SNAPSHOT_ENDPOINTS:
+            in_horizon = day in horizon
+            if backfill or status is None:
                 requests.append(FetchRequest(endpoint, day, in_horizon=in_horizon))
             elif in_horizon or status in UNVERIFIED_STATUSES:
                 requests.append(
@@ -125,4 +158,4 @@ def plan_requests(
                     )
                 )
     requests.sort(key=lambda r: (r.day, r.endpoint))
-    return IngestionPlan(requests=tuple(requests), source=source)
+    return IngestionPlan(requests=tuple(requests), cutoff=cutoff, source=source)

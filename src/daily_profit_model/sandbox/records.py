@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from daily_profit_model.sandbox.market import (
     INSTRUMENTS,
@@ -117,6 +114,10 @@ class ServedRows:
             1 + profit / np.where(notional > 0, side * notional, 1)
         )
         open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
+        # a carried position was opened late on the previous trading day (when it
+        # was served as open), whatever the weekend in between
+        opened_before = (self.days[t - 1] if t > 0 else day) + pd.Timedelta(hours=22)
+        open_time = pd.DatetimeIndex(np.where(carried, opened_before, open_time))
         close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
         return pd.DataFrame(
             {
@@ -208,27 +209,22 @@ class ServedRows:
 
 
 class WorldOutput:
-    """Buffers a world's tables and writes them as parquet parts, chunk by chunk."""
+    """Buffers a world's tables between the chunks that carry them out."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self) -> None:
         self.buffers: dict[str, list[pd.DataFrame]] = {}
         self.counts: dict[str, int] = {}
-        self.chunk = 0
 
     def buffer(self, table: str, frame: pd.DataFrame) -> None:
         if len(frame):
             self.buffers.setdefault(table, []).append(frame)
             self.counts[table] = self.counts.get(table, 0) + len(frame)
 
-    def flush(self) -> None:
-        for table, frames in self.buffers.items():
-            folder = self.folder / table
-            folder.mkdir(parents=True, exist_ok=True)
-            frame = pd.concat(frames, ignore_index=True)
-            pq.write_table(
-                pa.Table.from_pandas(frame, preserve_index=False),
-                folder / f"part-{self.chunk:05d}.parquet",
-            )
+    def take(self) -> dict[str, pd.DataFrame]:
+        """The rows buffered since the last call, one frame per table."""
+        tables = {
+            table: pd.concat(frames, ignore_index=True)
+            for table, frames in self.buffers.items()
+        }
         self.buffers = {}
-        self.chunk += 1
+        return tables

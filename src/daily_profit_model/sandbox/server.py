@@ -11,6 +11,15 @@ contract leaves open, the sandbox decides:
   returns each row exactly once;
 - ``v2/regimes/daily`` rows are ``{"date": "YYYY-MM-DD", **document}``;
 - ``providers`` filters on the broker.
+
+The server has a clock, as a live API does: it serves the world up to ``serve_until``
+(its last day by default), and its envelope's ``Time`` is 05:00 UTC of the next
+weekday (the morning the risk team runs its job). Days after the clock are not served;
+``accounts`` and ``v2/metrics/alltime`` are snapshots as of the clock (status and
+lifetime figures from the daily rows up to it); ``v2/trades/open`` is the snapshot of
+positions open then (those carried past the clock's day). ``POST {base}_sandbox/clock``
+with ``{"serve_until": "YYYY-MM-DD"}`` or ``{"advance_days": n}`` (and the API key)
+moves the clock: the sandbox's stand-in for time passing.
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ from wsgiref.simple_server import (
     make_server,
 )
 
+import numpy as np
 import orjson
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -44,8 +55,8 @@ logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
 _TABLES = {
-    "accounts": "accounts.parquet",
-    "v2/metrics/alltime": "metrics_alltime.parquet",
+    "accounts": "accounts",
+    "v2/metrics/alltime": "metrics_daily",  # lifetime figures as of the clock
     "v2/metrics/daily": "metrics_daily",
     "v2/metrics/hourly": "metrics_hourly",
     "v2/trades/closed": "trades_closed",
@@ -65,6 +76,14 @@ _LIST_FILTERS = {
     "hours": ("hour", int),
 }
 _CACHE_ENTRIES = 16
+_DAY_COLUMN = {
+    "v2/metrics/daily": "date",
+    "v2/metrics/hourly": "date",
+    "v2/trades/closed": "trade_date",
+    "v2/regimes/daily": "date",
+}
+_MORNING_HOUR = 5  # the clock's time of day: the morning after its last served day
+CLOCK_PATH = "_sandbox/clock"
 
 
 class BadRequest(ValueError):
@@ -163,7 +182,11 @@ class SandboxApp:
     """
 
     def __init__(
-        self, world: Path, api_key: str, faults: FaultSettings | None = None
+        self,
+        world: Path,
+        api_key: str,
+        faults: FaultSettings | None = None,
+        serve_until: str | dt.date | None = None,
     ) -> None:
         self.world = Path(world)
         self._api_key = api_key
@@ -171,6 +194,42 @@ class SandboxApp:
         self._cache: OrderedDict[tuple, pa.Table] = OrderedDict()
         self._lock = threading.Lock()
         self._datasets: dict[str, ds.Dataset] = {}
+        self._days = sorted(
+            dt.date.fromisoformat(str(d))
+            for d in self._dataset("v2/regimes/daily")
+            .to_table(columns=["date"])
+            .column("date")
+            .to_pylist()
+        )
+        self.serve_until = self._days[-1]
+        if serve_until is not None:
+            self.set_clock(dt.date.fromisoformat(str(serve_until)))
+
+    # --- the clock -----------------------------------------------------------------
+
+    def set_clock(self, serve_until: dt.date) -> None:
+        """Serve the world up to ``serve_until`` (a day of the world)."""
+        if not self._days[0] <= serve_until <= self._days[-1]:
+            raise BadRequest(
+                f"serve_until {serve_until} is outside the world "
+                f"({self._days[0]} to {self._days[-1]})"
+            )
+        with self._lock:
+            self.serve_until = serve_until
+            self._cache.clear()
+        logger.info("Sandbox clock: serving up to %s", serve_until)
+
+    def advance(self, days: int) -> None:
+        """Move the clock ``days`` trading days on (never past the world's end)."""
+        index = self._days.index(max(d for d in self._days if d <= self.serve_until))
+        self.set_clock(self._days[min(index + days, len(self._days) - 1)])
+
+    def now(self) -> dt.datetime:
+        """The server's time: the morning after its last served day."""
+        morning = self.serve_until + dt.timedelta(days=1)
+        while morning.weekday() >= 5:  # noqa: PLR2004 (Saturday, Sunday)
+            morning += dt.timedelta(days=1)
+        return dt.datetime.combine(morning, dt.time(_MORNING_HOUR), tzinfo=dt.UTC)
 
     # --- data --------------------------------------------------------------------
 
@@ -190,14 +249,12 @@ class SandboxApp:
                 if k not in ("limit", "skip", "include-total")
             )
         )
-        key = (endpoint, filters)
+        key = (endpoint, filters, self.serve_until)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        dataset = self._dataset(endpoint)
-        expression = _filter(endpoint, params, set(dataset.schema.names))
-        table = dataset.to_table(filter=expression)
+        table = self._as_of_clock(endpoint, params)
         sort_keys = list(ENDPOINTS[endpoint].key) if endpoint in ENDPOINTS else ["date"]
         table = table.sort_by(
             [(k, "ascending") for k in sort_keys if k in table.column_names]
@@ -207,6 +264,20 @@ class SandboxApp:
             while len(self._cache) > _CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return table
+
+    def _as_of_clock(self, endpoint: str, params: dict[str, str]) -> pa.Table:
+        """The rows the query matches among those the clock lets out."""
+        dataset = self._dataset(endpoint)
+        names = set(dataset.schema.names)
+        clock = pc.field(_DAY_COLUMN.get(endpoint, "trade_date")) <= self.serve_until
+        if endpoint == "v2/trades/open":  # the positions open now
+            clock = pc.field("trade_date") == self.serve_until
+        if endpoint in ("accounts", "v2/metrics/alltime"):
+            return _snapshot(endpoint, self._dataset, self.serve_until, params)
+        expression = _filter(endpoint, params, names)
+        return dataset.to_table(
+            filter=clock if expression is None else clock & expression
+        )
 
     def to_wire(self, endpoint: str, table: pa.Table) -> list[dict[str, Any]]:
         """Rows as the API sends them: camelCase names, JSON-safe values.
@@ -239,6 +310,8 @@ class SandboxApp:
                 401,
                 {"Status": "error", "Message": "missing or invalid apiKey"},
             )
+        if endpoint == CLOCK_PATH:
+            return self._clock(environ, start_response)
         if endpoint not in _TABLES:
             return self._respond(
                 start_response,
@@ -257,6 +330,28 @@ class SandboxApp:
                 start_response, 400, {"Status": "error", "Message": str(exc)}
             )
         return self.faults.deliver(fault, self._respond(start_response, 200, body))
+
+    def _clock(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """``GET``: the clock; ``POST {"serve_until"|"advance_days"}``: move it."""
+        try:
+            if environ.get("REQUEST_METHOD") == "POST":
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                body = orjson.loads(environ["wsgi.input"].read(size) or b"{}")
+                if "serve_until" in body:
+                    self.set_clock(dt.date.fromisoformat(str(body["serve_until"])))
+                else:
+                    self.advance(int(body.get("advance_days", 1)))
+        except (BadRequest, ValueError, orjson.JSONDecodeError) as exc:
+            return self._respond(
+                start_response, 400, {"Status": "error", "Message": str(exc)}
+            )
+        return self._respond(
+            start_response,
+            200,
+            self._envelope(
+                {"serve_until": self.serve_until.isoformat(), "world": self.world.name}
+            ),
+        )
 
     def _page(self, endpoint: str, params: dict[str, str], fault: str | None) -> dict:
         try:
@@ -278,10 +373,12 @@ class SandboxApp:
             data["total"] = total
         return self._envelope(data)
 
-    @staticmethod
-    def _envelope(data: Any) -> dict:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"Status": "ok", "Time": now, "Data": data}
+    def _envelope(self, data: Any) -> dict:
+        return {
+            "Status": "ok",
+            "Time": self.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Data": data,
+        }
 
     @staticmethod
     def _respond(
@@ -307,6 +404,82 @@ class SandboxApp:
             ],
         )
         return [payload]
+
+
+def _snapshot(
+    endpoint: str, dataset, clock: dt.date, params: dict[str, str]
+) -> pa.Table:
+    """``accounts`` or ``v2/metrics/alltime`` as of the clock's day.
+
+    An account exists once created; its status is its last daily row's (breached or
+    passed on that day) or active; its lifetime figures sum its daily rows up to the
+    clock, so a snapshot never holds a later day.
+    """
+    accounts = dataset("accounts").to_table().to_pandas()
+    accounts = accounts[accounts["created_date"].dt.date <= clock]
+    daily = (
+        dataset("v2/metrics/daily")
+        .to_table(filter=pc.field("date") <= clock)
+        .to_pandas()
+        .sort_values(["account_id", "date"])
+    )
+    last = daily.groupby("account_id").tail(1).set_index("account_id")
+    status = last["status"].reindex(accounts["account_id"]).fillna(1).to_numpy()
+    accounts = accounts.assign(status=status.astype("int16"))
+    if endpoint == "accounts":
+        table = pa.Table.from_pandas(accounts, preserve_index=False)
+    else:
+        table = pa.Table.from_pandas(
+            _lifetime(accounts, daily, last, clock), preserve_index=False
+        )
+    expression = _filter(endpoint, params, set(table.column_names))
+    return table if expression is None else table.filter(expression)
+
+
+def _lifetime(
+    accounts: pd.DataFrame, daily: pd.DataFrame, last: pd.DataFrame, clock: dt.date
+) -> pd.DataFrame:
+    """Lifetime figures of every account as of ``clock``, from its daily rows."""
+    traded = daily[daily["num_trades"] > 0]
+    sums = daily.groupby("account_id")[
+        [
+            "net_profit",
+            "num_trades",
+            "total_lots",
+            "total_volume",
+            "gross_profit",
+            "gross_loss",
+        ]
+    ].sum()
+    returns = traded.groupby("account_id")["rel_net_profit"].agg(["mean", "std"])
+    rows = accounts.set_index("account_id").join(sums).join(returns)
+    for column in (
+        "net_profit",
+        "total_lots",
+        "total_volume",
+        "gross_profit",
+        "gross_loss",
+    ):
+        rows[column] = rows[column].fillna(0.0)
+    rows["num_trades"] = rows["num_trades"].fillna(0).astype("int64")
+    balance = last["current_balance"].reindex(rows.index)
+    rows["current_balance"] = balance.fillna(rows["starting_balance"])
+    rows["current_equity"] = (
+        last["current_equity"].reindex(rows.index).fillna(rows["current_balance"])
+    )
+    rows["approved_payouts"] = last["approved_payouts"].reindex(rows.index).fillna(0.0)
+    rows["daily_mean_ret"] = rows.pop("mean")
+    rows["daily_std_ret"] = rows.pop("std").fillna(0.0)
+    rows["daily_sharpe"] = rows["daily_mean_ret"] / rows["daily_std_ret"].replace(
+        0, np.nan
+    )
+    rows["total_ret"] = rows["net_profit"] / rows["starting_balance"]
+    ended = pd.to_datetime(last["date"]).reindex(rows.index).where(rows["status"] != 1)
+    rows["life_time_in_days"] = (
+        ended.fillna(pd.Timestamp(clock)) - rows["created_date"].dt.tz_localize(None)
+    ).dt.days
+    rows["updated_date"] = pd.Timestamp(clock, tz="UTC")
+    return rows.drop(columns=["created_date"]).reset_index()
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

@@ -4,7 +4,8 @@ The world is a folder of parquet datasets, the tables the API serves and, apart,
 ground truth that only scoring may read:
 
 - ``accounts``, ``trades_closed``, ``trades_open``, ``metrics_daily``,
-  ``metrics_hourly``, ``metrics_alltime``, ``regimes``: what the API serves;
+  ``metrics_hourly``, ``regimes``: what the API serves (the server derives the
+  alltime metrics "as of now" from the daily ones);
 - ``truth_oracle``: for every account alive at a cutoff, the true 5%, 50% and 95%
   quantiles and the mean of its next-day ``netProfit``; ``truth_traders``: the hidden
   traits; ``truth_accounts``: which trader owns which account.
@@ -17,20 +18,18 @@ inactivity period) or run out of time. Funded accounts are paid out every 14 day
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from daily_profit_model.sandbox.config import WorldConfig
 from daily_profit_model.sandbox.engine import Accounts, simulate_day
+from daily_profit_model.sandbox.handle import WorldPart, write_part
 from daily_profit_model.sandbox.market import (
     INSTRUMENTS,
     Market,
@@ -60,35 +59,20 @@ _PUBLIC_ACCOUNT_COLUMNS = (
     "starting_balance",
     "created_date",
 )
-# Lifetime sums kept per account as the world runs, so that the alltime table needs no
-# second pass over the daily rows (memory stays bounded for the largest worlds).
-_LIFETIME = (
-    "lt_net_profit",
-    "lt_num_trades",
-    "lt_total_lots",
-    "lt_total_volume",
-    "lt_gross_profit",
-    "lt_gross_loss",
-    "lt_days",
-    "lt_ret_sum",
-    "lt_ret_sq",
-)
 
 
 @dataclass
 class _Registry:
-    """Accounts: the open ones in memory, the closed ones on disk in parts.
+    """Accounts: the open ones in memory; the closed ones leave at every chunk.
 
-    Closed accounts never change again, so they leave memory at every chunk; this keeps
-    the largest worlds (millions of accounts) within a bounded footprint.
+    Closed accounts never change again, so they go out with the chunk's tables; this
+    keeps the largest worlds (millions of accounts) within a bounded footprint.
     """
 
-    folder: Path
     rows: dict[int, dict] = field(default_factory=dict)
     closed: list[dict] = field(default_factory=list)
     next_login: dict[str, int] = field(default_factory=dict)
     opened: int = 0
-    parts: int = 0
 
     def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> int:
         """Open an account; return its registry index."""
@@ -116,41 +100,24 @@ class _Registry:
         }
         return index
 
-    def close(self, index: int, status: int, day: pd.Timestamp, lifetime: dict) -> None:
-        """Record an account's end and its lifetime figures; it leaves memory at flush."""
+    def close(self, index: int, status: int, day: pd.Timestamp) -> None:
+        """Record an account's end; it leaves memory at the next :meth:`take_closed`."""
         record = self.rows.pop(index)
-        record.update(status=status, ended_date=day, **lifetime)
+        record.update(status=status, ended_date=day)
         self.closed.append(record)
 
-    def flush(self) -> None:
-        """Write the accounts closed since the last flush to a part file."""
-        if not self.closed:
-            return
-        parts = self.folder / "_accounts"
-        parts.mkdir(parents=True, exist_ok=True)
+    def take_closed(self) -> pd.DataFrame:
+        """The accounts closed since the last call (they leave memory)."""
         frame = pd.DataFrame(self.closed)
-        pq.write_table(
-            pa.Table.from_pandas(frame, preserve_index=False),
-            parts / f"part-{self.parts:05d}.parquet",
-        )
-        self.parts += 1
         self.closed = []
-
-    def everything(self) -> pd.DataFrame:
-        """Every account, closed and open, as one frame (then the parts are removed)."""
-        self.flush()
-        parts = self.folder / "_accounts"
-        frame = pq.read_table(parts).to_pandas() if parts.exists() else pd.DataFrame()
-        shutil.rmtree(parts, ignore_errors=True)
-        return frame.sort_values("account_id", ignore_index=True)
+        return frame
 
 
 class WorldBuilder:
     """Runs the simulation and writes the world's tables to ``folder``."""
 
-    def __init__(self, config: WorldConfig, folder: Path) -> None:
+    def __init__(self, config: WorldConfig) -> None:
         self.config = config
-        self.folder = folder
         self.rng = np.random.default_rng([config.seed, 0])
         self.oracle_rng = np.random.default_rng([config.seed, 2])
         self.days = pd.bdate_range(config.start_date, periods=config.n_days)
@@ -162,10 +129,10 @@ class WorldBuilder:
         self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
             np.cumsum(self.market.returns, axis=0)
         )
-        self.registry = _Registry(folder)
+        self.registry = _Registry()
         self.live = pd.DataFrame()
         self.served = ServedRows(self.registry, self.market, self.prices, self.days)
-        self.output = WorldOutput(folder)
+        self.output = WorldOutput()
         arrival = self.rng.integers(0, config.n_days, config.n_traders)
         arrival[self.rng.random(config.n_traders) < config.share_starting] = 0
         self.pending: dict[int, list[int]] = {}
@@ -219,15 +186,9 @@ class WorldBuilder:
                     "inactivity_days": plan["inactivity_days"],
                     "upgrade_plan_id": plan["upgrade_plan_id"],
                     "trader_share": plan["trader_share"],
-                    **dict.fromkeys(_LIFETIME, 0.0),
                 }
             )
         self.live = pd.concat([self.live, pd.DataFrame(rows)], ignore_index=True)
-
-    @staticmethod
-    def _lifetime(live: pd.DataFrame, i: int) -> dict:
-        fields = (*_LIFETIME, "balance", "equity", "payouts")
-        return {f: float(live.at[i, f]) for f in fields}
 
     def _entry_plan(self) -> int:
         return int(self.rng.choice(self.plans.entry_plans))
@@ -270,9 +231,6 @@ class WorldBuilder:
         )
         live["balance"] = prior_balance + day_pnl
         traded = outcome.traded
-        self._accumulate(
-            live, outcome.trades["row"], trades, day_pnl / prior_balance, traded
-        )
         live.loc[traded, "last_trade_t"] = t
         live.loc[traded, "days_traded"] += 1
         live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
@@ -320,30 +278,6 @@ class WorldBuilder:
         ):
             self._oracle(t)
 
-    @staticmethod
-    def _accumulate(
-        live: pd.DataFrame,
-        rows: np.ndarray,
-        trades: pd.DataFrame,
-        ret: np.ndarray,
-        traded: np.ndarray,
-    ) -> None:
-        n = len(live)
-        net = trades[["profit", "commission", "swap", "fee"]].sum(axis=1).to_numpy()
-        sums = {
-            "lt_net_profit": net,
-            "lt_num_trades": np.ones(len(rows)),
-            "lt_total_lots": trades["lots"].to_numpy(),
-            "lt_total_volume": trades["volume_usd"].to_numpy(),
-            "lt_gross_profit": np.maximum(net, 0),
-            "lt_gross_loss": np.minimum(net, 0),
-        }
-        for column, values in sums.items():
-            live[column] += np.bincount(rows, weights=values, minlength=n)
-        live["lt_days"] += traded
-        live["lt_ret_sum"] += np.where(traded, ret, 0.0)
-        live["lt_ret_sq"] += np.where(traded, ret**2, 0.0)
-
     def _payouts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> np.ndarray:
         due = (
             (live["phase"].to_numpy() == 4)  # noqa: PLR2004
@@ -365,12 +299,7 @@ class WorldBuilder:
         rules = self.plans.rules
         next_accounts = []
         for i in np.flatnonzero(status != STATUS_ACTIVE):
-            self.registry.close(
-                int(live.at[i, "reg"]),
-                int(status[i]),
-                self.days[t],
-                self._lifetime(live, i),
-            )
+            self.registry.close(int(live.at[i, "reg"]), int(status[i]), self.days[t])
             trader = int(live.at[i, "trader"])
             if status[i] == STATUS_PASSED:
                 upgrade = int(live.at[i, "upgrade_plan_id"])
@@ -453,33 +382,54 @@ class WorldBuilder:
             }
         )
 
-    def build(self) -> dict:
-        """Run every day, write every table, and return the world's summary."""
+    def parts(self) -> Iterator[WorldPart]:
+        """Run every day; yield the world's tables chunk by chunk, then its summary.
+
+        A chunk holds ``chunk_days`` days of every served table, the accounts closed
+        in them and the oracle of their cutoffs; the last part also holds the accounts
+        still open, the traders' hidden traits and the world's summary.
+        """
         started = time.perf_counter()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        fingerprint = self.config.fingerprint()
+        chunk = 0
         for t in range(len(self.days)):
             self.step(t)
-            if (t + 1) % self.config.chunk_days == 0 or t + 1 == len(self.days):
-                self.output.flush()
-                self.registry.flush()
-                logger.info(
-                    "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
-                    t + 1,
-                    len(self.days),
-                    self.days[t].date(),
-                    len(self.live),
-                    self.output.counts.get("trades_closed", 0),
-                )
-        for i in range(len(self.live)):  # accounts still open at the end
-            self.registry.close(
-                int(self.live.at[i, "reg"]),
-                STATUS_ACTIVE,
-                pd.NaT,
-                self._lifetime(self.live, i),
+            last = t + 1 == len(self.days)
+            if (t + 1) % self.config.chunk_days and not last:
+                continue
+            if last:
+                for i in range(len(self.live)):  # accounts still open at the end
+                    self.registry.close(
+                        int(self.live.at[i, "reg"]), STATUS_ACTIVE, pd.NaT
+                    )
+            tables = self.output.take() | self._account_tables(
+                self.registry.take_closed()
             )
-        accounts = self.registry.everything()
-        self._write_static(accounts)
-        self._write_alltime(accounts)
+            logger.info(
+                "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
+                t + 1,
+                len(self.days),
+                self.days[t].date(),
+                len(self.live),
+                self.output.counts.get("trades_closed", 0),
+            )
+            if last:
+                tables["truth_traders"] = self._traits_table()
+            yield WorldPart(
+                fingerprint, chunk, tables, self._summary(started) if last else None
+            )
+            chunk += 1
+
+    def build(self, folder: Path) -> dict:
+        """Run the world and write it to ``folder`` (for scripts and tests; the
+        ``sandbox`` pipeline runs :meth:`parts` in a node and saves them)."""
+        summary: dict = {}
+        for part in self.parts():
+            write_part(folder, part)
+            summary = part.summary or summary
+        return summary
+
+    def _summary(self, started: float) -> dict:
         elapsed = time.perf_counter() - started
         summary = {
             "config": self.config.world_config().model_dump(mode="json"),
@@ -487,10 +437,9 @@ class WorldBuilder:
             "first_day": str(self.days[0].date()),
             "last_day": str(self.days[-1].date()),
             "accounts": self.registry.opened,
-            "rows": self.output.counts,
+            "rows": dict(self.output.counts),
             "seconds": round(elapsed, 2),
         }
-        (self.folder / "world.json").write_text(json.dumps(summary, indent=2))
         logger.info(
             "Sandbox world %s: %d accounts, %d closed trades in %.1f s",
             summary["fingerprint"],
@@ -500,67 +449,25 @@ class WorldBuilder:
         )
         return summary
 
-    def _write_static(self, registry: pd.DataFrame) -> None:
-        public = registry[list(_PUBLIC_ACCOUNT_COLUMNS)].copy()
+    def _account_tables(self, closed: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """The public ``accounts`` rows and the ``truth_accounts`` rows of ``closed``."""
+        if closed.empty:
+            return {}
+        public = closed[list(_PUBLIC_ACCOUNT_COLUMNS)].copy()
         public["created_date"] = pd.to_datetime(public["created_date"]).dt.tz_localize(
             "UTC"
         )
-        pq.write_table(
-            pa.Table.from_pandas(public, preserve_index=False),
-            self.folder / "accounts.parquet",
-        )
-        truth = registry[
+        truth = closed[
             ["account_id", "trader_index", "created_date", "ended_date"]
         ].copy()
         truth["kind"] = self.traits.kind[truth["trader_index"]]
-        pq.write_table(
-            pa.Table.from_pandas(truth, preserve_index=False),
-            self.folder / "truth_accounts.parquet",
-        )
-        traits = (
+        return {"accounts": public, "truth_accounts": truth}
+
+    def _traits_table(self) -> pd.DataFrame:
+        return (
             pd.DataFrame(
                 {k: v for k, v in vars(self.traits).items() if k != "symbol_prefs"}
             )
             .rename_axis("trader_index")
             .reset_index()
-        )
-        pq.write_table(
-            pa.Table.from_pandas(traits, preserve_index=False),
-            self.folder / "truth_traders.parquet",
-        )
-
-    def _write_alltime(self, registry: pd.DataFrame) -> None:
-        """Lifetime statistics of every account as of the world's last day."""
-        rows = registry.drop(columns=["trader_index"]).rename(
-            columns={c: c.removeprefix("lt_") for c in _LIFETIME}
-        )
-        rows = rows.rename(
-            columns={
-                "balance": "current_balance",
-                "equity": "current_equity",
-                "payouts": "approved_payouts",
-            }
-        )
-        days = rows["days"].where(rows["days"] > 0)
-        rows["daily_mean_ret"] = rows["ret_sum"] / days
-        rows["daily_std_ret"] = np.sqrt(
-            np.maximum(rows["ret_sq"] / days - rows["daily_mean_ret"] ** 2, 0)
-        )
-        rows["daily_sharpe"] = rows["daily_mean_ret"] / rows["daily_std_ret"].replace(
-            0, np.nan
-        )
-        rows["total_ret"] = rows["net_profit"] / rows["starting_balance"]
-        rows["num_trades"] = rows["num_trades"].astype(int)
-        last = pd.Timestamp(self.days[-1])
-        rows["life_time_in_days"] = (
-            pd.to_datetime(rows["ended_date"]).fillna(last)
-            - pd.to_datetime(rows["created_date"])
-        ).dt.days
-        rows["updated_date"] = last.tz_localize("UTC")
-        rows = rows.drop(
-            columns=["ended_date", "created_date", "days", "ret_sum", "ret_sq"]
-        )
-        pq.write_table(
-            pa.Table.from_pandas(rows, preserve_index=False),
-            self.folder / "metrics_alltime.parquet",
         )

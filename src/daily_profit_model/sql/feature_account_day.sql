@@ -286,7 +286,7 @@ SELECT
     w.pnl_std_20d / w.equity AS pnl_std_20d_share,
     w.pnl_std_60d / w.equity AS pnl_std_60d_share,
     -- exposure at the cutoff
-    w.open_positions, w.open_notional, w.unrealised_pnl,
+    w.open_positions, w.open_notional, w.unrealised_pnl, w.exposure_source,
     w.open_notional / w.equity AS open_notional_to_equity,
     w.open_fx_notional, w.open_metal_notional, w.open_index_notional,
     w.open_energy_notional, w.open_crypto_notional,

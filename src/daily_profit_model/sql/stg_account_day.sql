@@ -11,8 +11,10 @@
 -- counts, streaks, lifetime sums and EWMs continue from it, so cumulative columns are the
 -- same whether a day is built alone or in a rebuild. An account with no stored row there
 -- (a new or rebuilt table) is computed over its whole history up to end.
+-- Positions open at a cutoff are rebuilt from dated facts (open_positions below): a
+-- snapshot "as of now" never lends its P&L to a past day.
 WITH calendar AS (
-    SELECT date AS day FROM raw_regimes_daily WHERE date <= %(end)s
+    SELECT day FROM trading_calendar WHERE day <= %(end)s
 ),
 seed AS (
     SELECT s.*
@@ -160,24 +162,68 @@ trade_days AS (
     FROM symbol_days
     GROUP BY account_id, day
 ),
+cutoffs AS (
+    SELECT day, (day + 1)::timestamp AT TIME ZONE %(timezone)s AS cutoff_at
+    FROM calendar
+    WHERE day >= %(start)s
+),
+-- Positions open at a cutoff: closed trades that span it (opened before, closed after;
+-- trade_date is the day a trade closed), and, for positions still open later, the
+-- first open-positions snapshot taken at or after the cutoff: only positions opened
+-- before it, and only their size (a later snapshot's P&L is not known at the cutoff;
+-- the day's equity - balance is).
+spanning AS (
+    SELECT acc.account_id, g.day::date AS day, t.std_symbol, t.volume_usd, false AS from_snapshot
+    FROM accounts AS acc
+    JOIN raw_trades_closed AS t
+        ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
+    CROSS JOIN LATERAL generate_series(
+        (t.open_time AT TIME ZONE %(timezone)s)::date,
+        (t.close_time AT TIME ZONE %(timezone)s)::date - 1,
+        interval '1 day'
+    ) AS g (day)
+    WHERE t.trade_date >= %(start)s
+      AND (t.open_time AT TIME ZONE %(timezone)s)::date
+          < (t.close_time AT TIME ZONE %(timezone)s)::date
+      AND g.day::date BETWEEN %(start)s AND %(end)s
+      AND (%(buckets)s = 1
+           OR (hashtext(concat_ws('|', t.login, t.platform, t.broker)) & 2147483647)
+              %% %(buckets)s = %(bucket)s)
+),
+first_snapshots AS (
+    SELECT c.day, c.cutoff_at,
+        (SELECT min(s.snapshot_at) FROM raw_open_positions AS s
+         WHERE s.snapshot_at >= c.cutoff_at) AS snapshot_at
+    FROM cutoffs AS c
+),
+still_open AS (
+    SELECT acc.account_id, f.day, s.std_symbol, s.volume_usd, true AS from_snapshot
+    FROM first_snapshots AS f
+    JOIN raw_open_positions AS s
+        ON s.snapshot_at = f.snapshot_at AND s.open_time < f.cutoff_at
+    JOIN accounts AS acc
+        ON s.login = acc.login AND s.platform = acc.platform AND s.broker = acc.broker
+    WHERE NOT EXISTS (  -- closed since: counted among the spanning trades
+        SELECT 1 FROM raw_trades_closed AS t
+        WHERE t.login = s.login AND t.platform = s.platform AND t.broker = s.broker
+          AND t.position = s.position AND t.trade_date >= f.day
+    )
+),
 open_days AS (
     SELECT
-        acc.account_id,
-        t.trade_date AS day,
+        p.account_id,
+        p.day,
         count(*) AS open_positions,
-        sum(abs(t.volume_usd)) AS open_notional,
-        sum(t.profit + coalesce(t.swap, 0)) AS unrealised_pnl,
-        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'fx'), 0) AS open_fx_notional,
-        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'metal'), 0) AS open_metal_notional,
-        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'index'), 0) AS open_index_notional,
-        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'energy'), 0) AS open_energy_notional,
-        coalesce(sum(abs(t.volume_usd)) FILTER (WHERE sym.asset_class = 'crypto'), 0) AS open_crypto_notional
-    FROM accounts AS acc
-    JOIN raw_trades_open AS t
-        ON t.login = acc.login AND t.platform = acc.platform AND t.broker = acc.broker
-    LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = t.std_symbol
-    WHERE t.trade_date >= %(start)s AND t.trade_date <= %(end)s
-    GROUP BY acc.account_id, t.trade_date
+        sum(abs(p.volume_usd)) AS open_notional,
+        coalesce(sum(abs(p.volume_usd)) FILTER (WHERE sym.asset_class = 'fx'), 0) AS open_fx_notional,
+        coalesce(sum(abs(p.volume_usd)) FILTER (WHERE sym.asset_class = 'metal'), 0) AS open_metal_notional,
+        coalesce(sum(abs(p.volume_usd)) FILTER (WHERE sym.asset_class = 'index'), 0) AS open_index_notional,
+        coalesce(sum(abs(p.volume_usd)) FILTER (WHERE sym.asset_class = 'energy'), 0) AS open_energy_notional,
+        coalesce(sum(abs(p.volume_usd)) FILTER (WHERE sym.asset_class = 'crypto'), 0) AS open_crypto_notional,
+        bool_or(p.from_snapshot) AS from_snapshot
+    FROM (SELECT * FROM spanning UNION ALL SELECT * FROM still_open) AS p
+    LEFT JOIN ref_symbol_asset_class AS sym ON sym.symbol = p.std_symbol
+    GROUP BY p.account_id, p.day
 ),
 joined AS (
     SELECT
@@ -194,9 +240,9 @@ joined AS (
         td.new_york_trades, td.fx_volume, td.metal_volume, td.index_volume,
         td.energy_volume, td.crypto_volume, td.traded_instrument_vol,
         cc.symbol_hhi, cc.symbols_traded,
-        od.open_positions, od.open_notional, od.unrealised_pnl, od.open_fx_notional,
+        od.open_positions, od.open_notional, od.open_fx_notional,
         od.open_metal_notional, od.open_index_notional, od.open_energy_notional,
-        od.open_crypto_notional,
+        od.open_crypto_notional, od.from_snapshot,
         count(m.account_id) OVER by_day AS state_group
     FROM grid AS g
     LEFT JOIN raw_metrics_daily AS m
@@ -327,7 +373,11 @@ SELECT
     coalesce(symbols_traded, 0)::integer AS symbols_traded,
     coalesce(open_positions, 0)::integer AS open_positions,
     coalesce(open_notional, 0) AS open_notional,
-    coalesce(unrealised_pnl, 0) AS unrealised_pnl,
+    equity - balance AS unrealised_pnl,
+    -- where the open positions come from: 0 none, 1 closed trades only, 2 also a
+    -- snapshot taken after the cutoff (positions still open then)
+    (CASE WHEN open_positions IS NULL THEN 0 WHEN from_snapshot THEN 2 ELSE 1 END)::smallint
+        AS exposure_source,
     coalesce(open_fx_notional, 0) AS open_fx_notional,
     coalesce(open_metal_notional, 0) AS open_metal_notional,
     coalesce(open_index_notional, 0) AS open_index_notional,

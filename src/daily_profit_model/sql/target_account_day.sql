@@ -6,9 +6,9 @@
 -- Parameters: start, end (the cutoffs to build); bucket of buckets (see
 -- feature_account_day.sql).
 WITH calendar AS (
-    SELECT date AS day, lead(date) OVER (ORDER BY date) AS next_day
-    FROM raw_regimes_daily
-    WHERE date >= %(start)s
+    SELECT day, lead(day) OVER (ORDER BY day) AS next_day
+    FROM trading_calendar
+    WHERE day >= %(start)s
 )
 SELECT
     s.account_id,

@@ -2,59 +2,140 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from daily_profit_model.datasets.risk_api import ApiDay, SourceStatus
 from daily_profit_model.ingestion.batches import IngestionBatch, to_batch
 from daily_profit_model.ingestion.plans import parse_plan_exports
-from daily_profit_model.ingestion.requests import IngestionPlan, plan_requests
-from daily_profit_model.params import IngestionParams, SandboxParams
+from daily_profit_model.ingestion.requests import plan_requests
+from daily_profit_model.params import IngestionParams, RunDate, requested_day
 from daily_profit_model.plan_format import PlanExport
-from daily_profit_model.sandbox.handle import SandboxWorld
 
 logger = logging.getLogger(__name__)
+
+_SATURDAY = 5
+
+
+class CutoffError(ValueError):
+    """``run_date`` names a day the source cannot have complete."""
+
+
+class SourceMismatchError(RuntimeError):
+    """The database was filled from another source than this run's."""
+
+
+def last_complete_trading_day(now: dt.datetime, timezone: str) -> dt.date:
+    """The newest weekday whose end (midnight in ``timezone``) is at or before ``now``."""
+    day = now.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
+    while day.weekday() >= _SATURDAY:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def resolve_cutoff(
+    source: SourceStatus, run_date: RunDate | None, ingestion: IngestionParams
+) -> dict[str, Any]:
+    """The run's cutoff: ``run_date``, or the last complete trading day of the
+    source's clock in the trading timezone.
+
+    Returns:
+        ``{"cutoff", "newest_complete_day", "source_time", "requested"}`` (ISO text).
+
+    Raises:
+        CutoffError: ``run_date`` is after the newest complete day, or before
+            ``ingestion.history_start``.
+    """
+    newest = last_complete_trading_day(source.server_time, ingestion.trading_timezone)
+    requested = requested_day(run_date)
+    if requested is not None and requested > newest:
+        raise CutoffError(
+            f"run_date {requested} is not complete at the source yet: the newest "
+            f"complete trading day it has is {newest} (its clock says "
+            f"{source.server_time:%Y-%m-%d %H:%M} UTC). Pass run_date={newest} or an "
+            "earlier day, or leave run_date out for the newest."
+        )
+    if requested is not None and requested < ingestion.history_start:
+        raise CutoffError(
+            f"run_date {requested} is before ingestion.history_start "
+            f"{ingestion.history_start}: nothing is fetched for it."
+        )
+    cutoff = requested or newest
+    logger.info(
+        "Cutoff %s (%s; the source's newest complete day is %s)",
+        cutoff,
+        "run_date" if requested else "the newest",
+        newest,
+    )
+    return {
+        "cutoff": cutoff.isoformat(),
+        "newest_complete_day": newest.isoformat(),
+        "source_time": source.server_time.isoformat(),
+        "requested": requested is not None,
+    }
+
+
+def record_source(source: SourceStatus, recorded: pd.DataFrame) -> pd.DataFrame:
+    """The source this database is filled from: this run's, if it has none yet.
+
+    Raises:
+        SourceMismatchError: The database was filled from another source.
+    """
+    if len(recorded) and recorded["identity"].iloc[0] != source.identity:
+        raise SourceMismatchError(
+            f"This database was filled from {recorded['identity'].iloc[0]} (since "
+            f"{recorded['recorded_at'].iloc[0]:%Y-%m-%d}); this run's source is "
+            f"{source.identity}. One database holds one source's data: point this run "
+            "at another database (DPM_PGDATA for the embedded one, DPM_DATABASE_URL "
+            "with --env prod), or start this one over with `uv run kedro db reset "
+            "--yes` (it drops every table of the project's schema)."
+        )
+    if not len(recorded):
+        logger.info("This database is now filled from %s", source.identity)
+    return pd.DataFrame({"singleton": [True], "identity": [source.identity]})
 
 
 def plan_ingestion(
     ingestion_state: pd.DataFrame,
-    sandbox_world: SandboxWorld,
+    run_cutoff: dict[str, Any],
+    source: pd.DataFrame,
     ingestion: IngestionParams,
-    sandbox: SandboxParams,
-) -> tuple[IngestionPlan, str]:
-    """Decide what this run fetches, from the state table and the source's days.
+) -> dict[str, Any]:
+    """Decide what this run fetches, from the state table and the calendar.
 
     Args:
         ingestion_state: What earlier runs loaded.
-        sandbox_world: The sandbox world (its calendar, and where it lives).
-        ingestion: ``ingestion`` parameters (dates, endpoints, recheck_days).
-        sandbox: ``sandbox`` parameters (its faults).
+        run_cutoff: The run's cutoff (:func:`resolve_cutoff`).
+        source: The source of this database (checked by :func:`record_source`).
+        ingestion: ``ingestion`` parameters (history start, dates, endpoints, horizon).
 
     Returns:
-        The plan, and the run's id (which the plan-export load shares).
+        The plan, as JSON (it is fetched by ``ingestion_plan@api``).
     """
-    summary = sandbox_world.summary
-    days = [d.date() for d in pd.bdate_range(summary["first_day"], summary["last_day"])]
-    source = {
-        "kind": "sandbox",
-        "folder": str(sandbox_world.folder),
-        "faults": sandbox.faults.model_dump(),
-    }
-    plan = plan_requests(ingestion_state, days, ingestion, source)
+    plan = plan_requests(
+        ingestion_state,
+        dt.date.fromisoformat(run_cutoff["cutoff"]),
+        ingestion,
+        str(source["identity"].iloc[0]),
+    )
     fetch = sum(r.stored_count is None for r in plan.requests)
     logger.info(
-        "Ingestion run %s: %d endpoint-days to fetch, %d to re-check",
+        "Ingestion run %s up to %s: %d endpoint-days to fetch, %d to re-check",
         plan.run_id,
+        plan.cutoff,
         fetch,
         len(plan) - fetch,
     )
-    return plan, plan.run_id
+    return plan.to_json()
 
 
 def validate_api_days(
-    api_days: Iterator, ingestion: IngestionParams
+    api_days: Iterator[ApiDay], ingestion: IngestionParams
 ) -> Iterator[IngestionBatch]:
     """Validate each fetched endpoint-day; yields one batch per endpoint-day.
 
@@ -96,14 +177,15 @@ def validate_api_days(
 
 
 def ingest_plan_exports(
-    plan_exports: dict[str, PlanExport], ingestion_run_id: str
+    plan_exports: dict[str, PlanExport], ingestion_plan: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Type every plan export row for ``raw_plans``; quarantine what cannot be stored.
 
     Runs under the same run id as the API ingestion. A refused export is logged as an
     error with its name and reason; the others load.
     """
-    plans, quarantine, report = parse_plan_exports(plan_exports, ingestion_run_id)
+    run_id = ingestion_plan["run_id"]
+    plans, quarantine, report = parse_plan_exports(plan_exports, run_id)
     for name, reason in report["refused"].items():
         logger.error("Plan export %s refused: %s", name, reason)
     logger.info(

@@ -1,38 +1,53 @@
-"""``ingestion``: state + source calendar → plan → API → validated batches → raw tables."""
+"""``ingestion``: the source's clock → cutoff; state + calendar → plan → API →
+validated batches → raw tables; plan exports → raw_plans."""
 
 from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.ingestion.nodes import (
     ingest_plan_exports,
     plan_ingestion,
+    record_source,
+    resolve_cutoff,
     validate_api_days,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Fetch what is new (or a backfill range) and load it, day by day."""
+    """Fetch what is new up to the run's cutoff (or a backfill range), day by day."""
     return Pipeline(
         [
+            Node(
+                resolve_cutoff,
+                inputs=["api_source", "params:run_date", "params:ingestion"],
+                outputs="run_cutoff",
+                name="resolve_cutoff",
+            ),
+            Node(
+                record_source,
+                inputs=["api_source", "recorded_source"],
+                outputs="source_identity",
+                name="record_source",
+            ),
             Node(
                 plan_ingestion,
                 inputs=[
                     "ingestion_state",
-                    "sandbox_world",
+                    "run_cutoff",
+                    "source_identity",
                     "params:ingestion",
-                    "params:sandbox",
                 ],
-                outputs=["api_requests", "ingestion_run_id"],
+                outputs="ingestion_plan@json",
                 name="plan_ingestion",
             ),
             Node(
                 validate_api_days,
-                inputs=["api_requests", "params:ingestion"],
+                inputs=["ingestion_plan@api", "params:ingestion"],
                 outputs="raw_api_loads",
-                name="validate_and_load_api_days",
+                name="validate_api_days",
             ),
             Node(
                 ingest_plan_exports,
-                inputs=["plan_exports", "ingestion_run_id"],
+                inputs=["plan_exports", "ingestion_plan@json"],
                 outputs=["raw_plans", "plan_quarantine", "plan_ingestion_report"],
                 name="ingest_plan_exports",
             ),

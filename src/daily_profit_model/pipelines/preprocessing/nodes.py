@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -26,13 +27,18 @@ def symbol_asset_classes(features: FeatureParams) -> pd.DataFrame:
 
 
 def plan_feature_window(
-    ingestion_state: pd.DataFrame, staged: dict[str, Any], features: FeatureParams
+    ingestion_state: pd.DataFrame,
+    staged: dict[str, Any],
+    run_cutoff: dict[str, Any],
+    features: FeatureParams,
 ) -> BuildWindow:
-    """The cutoff days this run builds (see :func:`plan_window`).
+    """The cutoff days this run builds (see :func:`plan_window`), never past the
+    run's cutoff.
 
     Args:
         ingestion_state: The state table after ingestion.
         staged: Coverage of ``stg_account_day`` before this run.
+        run_cutoff: The run's cutoff (ingestion's ``resolve_cutoff``).
         features: ``features`` parameters.
     """
     last = staged.get("last")
@@ -41,6 +47,7 @@ def plan_feature_window(
         None if last is None else pd.Timestamp(last).date(),
         features,
         staged.get("built_at"),
+        dt.date.fromisoformat(run_cutoff["cutoff"]),
     )
     if window.reloaded_from is not None:
         logger.info(

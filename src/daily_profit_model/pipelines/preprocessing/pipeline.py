@@ -21,7 +21,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plan_feature_window,
-                inputs=["raw_api_loads", "stg_account_day_stored", "params:features"],
+                inputs=[
+                    "raw_api_loads",
+                    "stg_account_day_stored",
+                    "run_cutoff",
+                    "params:features",
+                ],
                 outputs="feature_build_window",
                 name="plan_feature_window",
             ),

@@ -16,7 +16,11 @@ import pandas as pd  # noqa: E402
 
 from daily_profit_model.datasets.scoring import ScoringModel  # noqa: E402
 from daily_profit_model.datasets.sql_build import SqlBuild  # noqa: E402
-from daily_profit_model.params import ScoringParams  # noqa: E402
+from daily_profit_model.params import (  # noqa: E402
+    RunDate,
+    ScoringParams,
+    requested_day,
+)
 from daily_profit_model.scoring.drift import drift_table  # noqa: E402
 from daily_profit_model.scoring.evaluation import (  # noqa: E402
     daily_metrics,
@@ -47,6 +51,7 @@ def score_accounts(
     features: pd.DataFrame,
     models: list[ScoringModel],
     run: dict[str, Any],
+    run_date: RunDate | None,
     scoring: ScoringParams,
 ) -> pd.DataFrame:
     """Forecast every account alive at the cutoff with the champion and every shadow.
@@ -55,6 +60,7 @@ def score_accounts(
         features: Feature rows of one cutoff (every account alive at it).
         models: The champion and shadow versions.
         run: ``run_id`` and ``started_at`` of this run.
+        run_date: The cutoff asked for (None: the newest built).
         scoring: ``scoring`` parameters: ``challenger_traffic_share`` (the share of
             accounts whose served forecast comes from the challenger; 0 by default).
 
@@ -66,8 +72,11 @@ def score_accounts(
         ValueError: No feature rows (nothing alive at the cutoff, or no cutoff built).
     """
     if features.empty:
+        day = requested_day(run_date)
         raise ValueError(
-            "No feature rows to score: build features for the cutoff first"
+            f"No feature rows for {f'cutoff {day}' if day else 'any cutoff'}: run "
+            f"`kedro run --pipelines daily{f' --params run_date={day}' if day else ''}` "
+            "to ingest and build them first"
         )
     cutoffs = features["cutoff_date"].unique()
     if len(cutoffs) != 1:

@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_account_day@scoring",
                     "daily_pnl_model@aliases",
                     "run_context",
+                    "params:run_date",
                     "params:scoring",
                 ],
                 outputs="predictions",

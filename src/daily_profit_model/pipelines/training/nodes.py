@@ -10,7 +10,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from daily_profit_model.datasets.tracking import ForecasterBundle
+from daily_profit_model.datasets.tracking import CHALLENGER, CHAMPION, ForecasterBundle
 from daily_profit_model.params import TrainingParams
 from daily_profit_model.training import plots
 from daily_profit_model.training.conformal import calibrate
@@ -369,8 +369,18 @@ def explain(
     return importance, plots.shap_summary(values, matrix)
 
 
+def alias_for_new_version(aliases: dict[str, int]) -> str:
+    """The alias a newly trained version gets: ``champion`` when the model has none
+    yet (the first model serves), else ``challenger`` (it earns promotion by evidence,
+    ``kedro model promote``)."""
+    return CHALLENGER if CHAMPION in aliases else CHAMPION
+
+
 def package(
-    rows: pd.DataFrame, model: DailyPnlForecaster, identity: dict[str, Any]
+    rows: pd.DataFrame,
+    model: DailyPnlForecaster,
+    identity: dict[str, Any],
+    alias: str,
 ) -> ForecasterBundle:
     """The registered model's parts: boosters, spec, an input example and its output,
     and a sample of training rows (with forecasts) as the reference for drift."""
@@ -392,6 +402,7 @@ def package(
         input_example=example,
         output_example=model.predict(None, example),
         tags={k: str(v) for k, v in identity.items()},
+        alias=alias,
     )
 
 

@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.features.nodes import export_model_input
 from daily_profit_model.pipelines.training.nodes import (
+    alias_for_new_version,
     evaluate,
     explain,
     fit_forecaster,
@@ -48,7 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "training_rows",
                     "forecaster",
-                    "sandbox_oracle",
+                    "oracle_quantiles",
                     "params:training",
                 ],
                 outputs=[
@@ -74,10 +75,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="record_run_parameters",
             ),
             Node(
+                alias_for_new_version,
+                inputs="registered_aliases",
+                outputs="new_version_alias",
+                name="alias_for_new_version",
+            ),
+            Node(
                 package,
-                inputs=["training_rows", "forecaster", "training_data_identity"],
+                inputs=[
+                    "training_rows",
+                    "forecaster",
+                    "training_data_identity",
+                    "new_version_alias",
+                ],
                 outputs="daily_pnl_model@bundle",
-                name="register_model",
+                name="package",
             ),
         ],
         tags=["training"],
