@@ -25,6 +25,10 @@ class WorldConfig(BaseModel):
         retry_probability: Chance that a trader buys a new challenge after failing one.
         oracle_scenarios: Monte Carlo draws per account and cutoff for the oracle.
         chunk_days: Days simulated between two writes to disk (bounds memory).
+        market_start: The real day (2014-2018) the first simulated day replays: the
+            market window, with its calm and stressed periods.
+        crowding: How strongly traders lean with the crowd's daily lean on an
+            instrument (0: every trader decides alone).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,6 +42,8 @@ class WorldConfig(BaseModel):
     retry_probability: float = Field(ge=0, le=1)
     oracle_scenarios: int = Field(ge=0)
     chunk_days: int = Field(ge=1)
+    market_start: dt.date
+    crowding: float = Field(ge=0)
 
     def world_config(self) -> WorldConfig:
         """The world's own fields (without the server's, for a subclass)."""

@@ -13,6 +13,7 @@ from daily_profit_model.sandbox.market import (
     Market,
     regime_document,
 )
+from daily_profit_model.sandbox.paths import HOURS_PER_STEP, STEPS
 from daily_profit_model.sandbox.metrics import (
     ACCOUNT_IDENTITY,
     daily_metrics,
@@ -77,6 +78,12 @@ class ServedRows:
             self.position_counter[broker] = start + len(where)
         return numbers
 
+    def previous_close(self, t: int) -> np.ndarray:
+        """Every instrument's close of the day before day ``t`` (day ``t``'s opening)."""
+        return (
+            self.prices[t - 1] if t > 0 else self.prices[0] / np.exp(self.market.returns[0])
+        )
+
     def identity(self, live: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
         records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
         return pd.DataFrame.from_records(
@@ -96,39 +103,41 @@ class ServedRows:
             live["pos_id"].to_numpy()[rows],
             self.next_positions(ident["broker"].to_numpy()),
         )
-        prev_prices = (
-            self.prices[t - 1]
-            if t > 0
-            else self.prices[0] / np.exp(self.market.returns[0])
-        )
+        # prices on the day's path: its opening (the last close) times exp(log move)
         open_price = np.where(
             carried,
             live["pos_open_price"].to_numpy()[rows],
-            prev_prices[sym]
-            * np.exp(
-                self.market.returns[t][sym] * np.clip(trades["open_hour"], 0, 24) / 24
-            ),
+            self.previous_close(t)[sym] * np.exp(trades["entry"]),
         )
         side, notional, profit = trades["side"], trades["notional"], trades["profit"]
         close_price = open_price * (
             1 + profit / np.where(notional > 0, side * notional, 1)
         )
-        open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
-        # a carried position was opened late on the previous trading day (when it
-        # was served as open), whatever the weekend in between
-        opened_before = (self.days[t - 1] if t > 0 else day) + pd.Timedelta(hours=22)
+        open_time = day + pd.to_timedelta(
+            trades["open_step"] * HOURS_PER_STEP * 3600, unit="s"
+        )
+        # a carried position was opened on the previous trading day (when it was
+        # served as open), whatever the weekend in between
+        opened_before = (self.days[t - 1] if t > 0 else day) + pd.to_timedelta(
+            live["pos_open_step"].to_numpy()[rows] * HOURS_PER_STEP, unit="h"
+        )
         open_time = pd.DatetimeIndex(np.where(carried, opened_before, open_time))
-        close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
+        close_time = day + pd.to_timedelta(
+            np.minimum(trades["close_step"], STEPS - 0.01) * HOURS_PER_STEP * 3600,
+            unit="s",
+        )
         return pd.DataFrame(
             {
                 **position_columns(
                     day, ident, position, sym, side, notional, open_price
                 ),
                 "stop_loss": np.where(
-                    trades["sl_used"], open_price * (1 - side * 0.01), np.nan
+                    trades["sl_used"], open_price * np.exp(-side * trades["stop"]), np.nan
                 ),
                 "take_profit": np.where(
-                    trades["tp_used"], open_price * (1 + side * 0.015), np.nan
+                    trades["tp_used"],
+                    open_price * np.exp(side * trades["take_profit"]),
+                    np.nan,
                 ),
                 "open_time": open_time.tz_localize("UTC"),
                 "open_price": open_price,

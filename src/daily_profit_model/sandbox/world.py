@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from daily_profit_model.sandbox.config import WorldConfig
-from daily_profit_model.sandbox.engine import Accounts, simulate_day
+from daily_profit_model.sandbox.engine import ACTIVE, GONE, Accounts, simulate_day
 from daily_profit_model.sandbox.handle import WorldPart, write_part
 from daily_profit_model.sandbox.market import (
     INSTRUMENTS,
@@ -36,6 +36,7 @@ from daily_profit_model.sandbox.market import (
     build_market,
 )
 from daily_profit_model.sandbox.metrics import ACCOUNT_IDENTITY
+from daily_profit_model.sandbox.paths import HOURS_PER_STEP
 from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
 from daily_profit_model.sandbox.records import (
     STATUS_ACTIVE,
@@ -52,6 +53,21 @@ logger = logging.getLogger(__name__)
 PAYOUT_EVERY_DAYS = 14
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
+# The carried position of an account without one.
+_NO_POSITION = {
+    "pos_symbol": -1,
+    "pos_side": 0.0,
+    "pos_notional": 0.0,
+    "pos_unrealised": 0.0,
+    "pos_id": -1,
+    "pos_open_price": 0.0,
+    "pos_open_step": 0,
+    "pos_entry": 0.0,
+    "pos_take_profit": 0.0,
+    "pos_stop": 0.0,
+    "pos_stop_set": False,
+    "pos_take_profit_set": False,
+}
 _PUBLIC_ACCOUNT_COLUMNS = (
     *ACCOUNT_IDENTITY,
     "status",
@@ -121,10 +137,10 @@ class WorldBuilder:
         self.rng = np.random.default_rng([config.seed, 0])
         self.oracle_rng = np.random.default_rng([config.seed, 2])
         self.days = pd.bdate_range(config.start_date, periods=config.n_days)
-        self.market: Market = build_market(self.days, config.seed)
+        self.market: Market = build_market(self.days, config.seed, config.market_start)
         self.plans: PlanBook = load_plan_book()
         self.traits: Traits = sample_traits(
-            config.n_traders, config.trader_mix, self.rng
+            config.n_traders, config.trader_mix, self.rng, config.crowding
         )
         self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
             np.cumsum(self.market.returns, axis=0)
@@ -169,12 +185,11 @@ class WorldBuilder:
                     "daily_by_equity": bool(plan["daily_by_equity"]),
                     "leverage": plan["leverage"],
                     "liquidate_friday": bool(plan["liquidate_friday"]),
-                    "pos_symbol": -1,
-                    "pos_side": 0.0,
-                    "pos_notional": 0.0,
-                    "pos_unrealised": 0.0,
-                    "pos_id": -1,
-                    "pos_open_price": 0.0,
+                    "scenario": 0,
+                    "engagement": ACTIVE,
+                    "tilt_level": 0.0,
+                    "size_level": 0.0,
+                    **_NO_POSITION,
                     "created_t": t,
                     "last_trade_t": t,
                     "days_traded": 0,
@@ -209,14 +224,8 @@ class WorldBuilder:
             return
         live = self.live
         state = self._state(live)
-        returns = np.broadcast_to(self.market.returns[t], (len(live), len(INSTRUMENTS)))
         outcome = simulate_day(
-            state,
-            self.traits,
-            returns,
-            self.market.sigma[t],
-            self.days[t].weekday(),
-            self.rng,
+            state, self.traits, self.market.day(t), self.days[t].weekday(), self.rng
         )
         trades = self.served.trade_rows(t, live, outcome.trades)
         prior_balance = live["balance"].to_numpy().copy()
@@ -235,8 +244,11 @@ class WorldBuilder:
         live.loc[traded, "days_traded"] += 1
         live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
         live["prev_pnl"] = np.where(traded, day_pnl, 0.0)
-        live["pos_symbol"], live["pos_side"], live["pos_notional"] = -1, 0.0, 0.0
-        live["pos_unrealised"], live["pos_id"] = 0.0, -1
+        live["engagement"] = outcome.engagement
+        live["tilt_level"] = outcome.tilt_level
+        live["size_level"] = outcome.size_level
+        for column, value in _NO_POSITION.items():
+            live[column] = value
         status = np.where(outcome.breached, STATUS_BREACHED, STATUS_ACTIVE)
 
         passed = (
@@ -254,9 +266,9 @@ class WorldBuilder:
         out_of_time = (live["max_days"].to_numpy() > 0) & (
             age >= live["max_days"].to_numpy()
         )
-        inactive = (t - live["last_trade_t"].to_numpy()) >= live[
-            "inactivity_days"
-        ].to_numpy()
+        # the plan's inactivity period counts calendar days since the last trade
+        idle_days = (self.days[t] - self.days[live["last_trade_t"].to_numpy()]).days
+        inactive = np.asarray(idle_days) >= live["inactivity_days"].to_numpy()
         status[(status == STATUS_ACTIVE) & (out_of_time | inactive)] = STATUS_BREACHED
 
         payouts = self._payouts(t, live, status)
@@ -305,7 +317,10 @@ class WorldBuilder:
                 upgrade = int(live.at[i, "upgrade_plan_id"])
                 if upgrade in rules.index:
                     next_accounts.append((trader, upgrade))
-            elif self.rng.random() < self.config.retry_probability:
+            elif (
+                live.at[i, "engagement"] != GONE
+                and self.rng.random() < self.config.retry_probability
+            ):
                 restart = t + 1 + int(self.rng.integers(0, 10))
                 self.pending.setdefault(restart, []).append(trader)
         for trader, plan_id in next_accounts:
@@ -319,18 +334,41 @@ class WorldBuilder:
         live = self.live
         k = self.config.oracle_scenarios
         state = self._state(live).repeat(k)
-        scenarios = self.market.sample_returns(t + 1, k, self.oracle_rng)
-        returns = np.repeat(scenarios, len(live), axis=0)
         outcome = simulate_day(
             state,
             self.traits,
-            returns,
-            self.market.sigma[t + 1],
+            self.market.scenarios(t + 1, k, self.oracle_rng),
             self.days[t + 1].weekday(),
             self.oracle_rng,
             detail=False,
         )
+        # one market scenario per draw for every account: the draws' sums are the
+        # firm's total (and the funded book's) in that scenario
         draws = outcome.pnl.reshape(k, len(live))
+        funded = live["phase"].to_numpy() == 4  # noqa: PLR2004
+        totals = {"firm": draws.sum(axis=1), "funded": draws[:, funded].sum(axis=1)}
+        self.output.buffer(
+            "truth_firm",
+            pd.DataFrame(
+                [
+                    {
+                        "cutoff_date": self.days[t].date(),
+                        "target_date": self.days[t + 1].date(),
+                        "book": book,
+                        "accounts": int(len(live) if book == "firm" else funded.sum()),
+                        "mean": float(total.mean()),
+                        **dict(
+                            zip(
+                                ("q05", "q50", "q95"),
+                                np.quantile(total, [0.05, 0.5, 0.95]).tolist(),
+                                strict=True,
+                            )
+                        ),
+                    }
+                    for book, total in totals.items()
+                ]
+            ),
+        )
         q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
         accounts = [self.registry.rows[int(r)]["account_id"] for r in live["reg"]]
         self.output.buffer(
@@ -353,28 +391,45 @@ class WorldBuilder:
     ) -> pd.DataFrame:
         """Record positions held past the cutoff by accounts that stay alive."""
         keep = status[overnight["row"]] == STATUS_ACTIVE
-        rows = overnight["row"][keep]
-        sym = overnight["symbol"][keep]
+        held = {k: v[keep] for k, v in overnight.items()}
+        rows, sym, side = held["row"], held["symbol"], held["side"]
         ident = self.served.identity(live, rows)
         position = self.served.next_positions(ident["broker"].to_numpy())
-        price = self.prices[t][sym]
-        live.loc[rows, "pos_symbol"] = sym
-        live.loc[rows, "pos_side"] = overnight["side"][keep]
-        live.loc[rows, "pos_notional"] = overnight["notional"][keep]
-        live.loc[rows, "pos_unrealised"] = overnight["unrealised"][keep]
-        live.loc[rows, "pos_id"] = position
-        live.loc[rows, "pos_open_price"] = price
+        price = self.served.previous_close(t)[sym] * np.exp(held["entry"])
+        columns = {
+            "pos_symbol": sym,
+            "pos_side": side,
+            "pos_notional": held["notional"],
+            "pos_unrealised": held["unrealised"],
+            "pos_id": position,
+            "pos_open_price": price,
+            "pos_open_step": held["open_step"],
+            # tomorrow's path starts at today's close: the entry relative to it
+            "pos_entry": held["entry"] - held["close"],
+            "pos_take_profit": held["take_profit"],
+            "pos_stop": held["stop"],
+            "pos_stop_set": held["sl_used"],
+            "pos_take_profit_set": held["tp_used"],
+        }
+        for column, values in columns.items():
+            live.loc[rows, column] = values
         day = self.days[t]
-        side = overnight["side"][keep]
-        notional = overnight["notional"][keep]
         return pd.DataFrame(
             {
-                **position_columns(day, ident, position, sym, side, notional, price),
-                "stop_loss": np.nan,
-                "take_profit": np.nan,
-                "open_time": (day + pd.Timedelta(hours=22)).tz_localize("UTC"),
+                **position_columns(
+                    day, ident, position, sym, side, held["notional"], price
+                ),
+                "stop_loss": np.where(
+                    held["sl_used"], price * np.exp(-side * held["stop"]), np.nan
+                ),
+                "take_profit": np.where(
+                    held["tp_used"], price * np.exp(side * held["take_profit"]), np.nan
+                ),
+                "open_time": (
+                    day + pd.to_timedelta(held["open_step"] * HOURS_PER_STEP, unit="h")
+                ).tz_localize("UTC"),
                 "open_price": price,
-                "profit": np.round(overnight["unrealised"][keep], 2),
+                "profit": np.round(held["unrealised"], 2),
                 "commission": 0.0,
                 "fee": 0.0,
                 "swap": 0.0,
