@@ -389,7 +389,9 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         "close_step": cat([c_exits.step[carried_idx], exits.step[trade_idx]]),
         "entry": cat([c_entry[carried_idx], entry[trade_idx]]),
         "costs": cat([c_costs[carried_idx], costs[trade_idx]]),
-        "carried": cat([np.ones(len(carried_idx), bool), np.zeros(len(trade_idx), bool)]),
+        "carried": cat(
+            [np.ones(len(carried_idx), bool), np.zeros(len(trade_idx), bool)]
+        ),
         "sl_used": cat([acc.pos_stop_set[carried][carried_idx], sl_used[trade_idx]]),
         "tp_used": cat(
             [acc.pos_take_profit_set[carried][carried_idx], tp_used[trade_idx]]

@@ -55,13 +55,15 @@ def _dense_daily(daily: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     days = pd.Index(sorted(daily["date"].unique()))
     life = daily.groupby("account_id")["date"].agg(["min", "max"])
     created = accounts.set_index("account_id")["created_date"].dt.date
-    life["min"] = np.minimum(created.reindex(life.index).fillna(life["min"]), life["min"])
+    life["min"] = np.minimum(
+        created.reindex(life.index).fillna(life["min"]), life["min"]
+    )
     pnl = daily.pivot_table(
         index="date", columns="account_id", values="net_profit", aggfunc="sum"
     ).reindex(days)
-    alive = (days.to_numpy()[:, None] >= life["min"].reindex(pnl.columns).to_numpy()) & (
-        days.to_numpy()[:, None] <= life["max"].reindex(pnl.columns).to_numpy()
-    )
+    alive = (
+        days.to_numpy()[:, None] >= life["min"].reindex(pnl.columns).to_numpy()
+    ) & (days.to_numpy()[:, None] <= life["max"].reindex(pnl.columns).to_numpy())
     return pnl.fillna(0.0).where(alive)
 
 
@@ -72,12 +74,16 @@ def _closure_kinds(daily: pd.DataFrame, trades: pd.DataFrame) -> pd.Series:
     last = daily.sort_values("date").groupby("account_id").tail(1)
     closed = last[last["status"] != 1].set_index("account_id")
     traded = daily[daily["num_trades"] > 0].groupby("account_id")["date"].max()
-    idle = (pd.to_datetime(closed["date"]) - pd.to_datetime(traded.reindex(closed.index))).dt.days
+    idle = (
+        pd.to_datetime(closed["date"]) - pd.to_datetime(traded.reindex(closed.index))
+    ).dt.days
     idle = idle.fillna(10_000)
     period = plans["inactivity_days"].reindex(closed["plan_id"]).to_numpy()
     inactive = (closed["num_trades"] == 0) & (idle.to_numpy() >= period)
     return pd.Series(
-        np.where(closed["status"] == 3, "pass", np.where(inactive, "inactivity", "breach")),  # noqa: PLR2004
+        np.where(
+            closed["status"] == 3, "pass", np.where(inactive, "inactivity", "breach")
+        ),  # noqa: PLR2004
         index=closed.index,
     )
 
@@ -195,7 +201,9 @@ def _stops_honoured(trades: pd.DataFrame) -> float:
     stop = trades["stop_loss"]
     long = trades["side"].str.lower() == "buy"
     reached = stop.notna() & np.where(
-        long, trades["close_price"] <= stop * (1 + 1e-9), trades["close_price"] >= stop * (1 - 1e-9)
+        long,
+        trades["close_price"] <= stop * (1 + 1e-9),
+        trades["close_price"] >= stop * (1 - 1e-9),
     )
     beyond = np.where(long, stop - trades["close_price"], trades["close_price"] - stop)
     within = beyond[reached] <= _STOP_TOLERANCE * trades.loc[reached, "open_price"]

@@ -26,8 +26,10 @@ draw per scenario shared by every account, so scenarios also give the firm's tot
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,13 +74,31 @@ _DAILY_VOL = np.array([i.annual_vol for i in INSTRUMENTS]) / np.sqrt(
 )
 
 
+def _arch_series(name: str) -> pd.DataFrame:
+    """One of the daily series the ``arch`` package ships, read from its file.
+
+    ``arch.data.<name>.load()`` would import ``arch`` itself (scipy, statsmodels:
+    about 9 s where bytecode is not cached); the file alone is a plain CSV.
+    """
+    package = importlib.util.find_spec("arch")
+    if package is None or not package.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the sandbox replays the arch package's data: install arch"
+        )
+    folder = Path(package.submodule_search_locations[0]) / "data" / name
+    frame = pd.read_csv(folder / f"{name}.csv.gz", parse_dates=["Date"])
+    return frame.set_index("Date").apply(pd.to_numeric, errors="coerce")
+
+
 @cache
 def _history() -> pd.DataFrame:
     """Daily S&P 500 log return, the day's VIX close and the previous one's."""
-    from arch.data import sp500, vix  # noqa: PLC0415
-
     closes = pd.concat(
-        {"sp500": sp500.load()["Adj Close"], "vix": vix.load()["vix"]}, axis=1
+        {
+            "sp500": _arch_series("sp500")["Adj Close"],
+            "vix": _arch_series("vix")["vix"],
+        },
+        axis=1,
     ).dropna()
     history = np.log(closes[["sp500"]]).diff()
     history["vix_close"] = closes["vix"]
@@ -126,7 +146,9 @@ class DayMarket:
         """Row of (scenario, instrument) in the flattened paths."""
         return scenario * len(INSTRUMENTS) + symbol
 
-    def price(self, scenario: np.ndarray, symbol: np.ndarray, step: np.ndarray) -> np.ndarray:
+    def price(
+        self, scenario: np.ndarray, symbol: np.ndarray, step: np.ndarray
+    ) -> np.ndarray:
         """Log price since the previous close at ``step``."""
         return self.paths[scenario, symbol, step]
 
@@ -163,7 +185,9 @@ class Market:
         return _DAILY_VOL * vix_close / self.vix_mean
 
     def _known(self, t: int) -> tuple[np.ndarray, float]:
-        previous = self.returns[t - 1] / self.sigma[t - 1] if t > 0 else np.zeros(len(SYMBOLS))
+        previous = (
+            self.returns[t - 1] / self.sigma[t - 1] if t > 0 else np.zeros(len(SYMBOLS))
+        )
         return previous, float(np.mean(self.sigma[t] / _DAILY_VOL))
 
     def day(self, t: int) -> DayMarket:
@@ -225,10 +249,13 @@ def build_market(days: pd.DatetimeIndex, seed: int, market_start: dt.date) -> Ma
     crowd = np.empty_like(returns)
     crowd[0] = _crowd_shock(rng, 1)[0]
     for t in range(1, len(days)):
-        crowd[t] = _CROWD_PERSISTENCE * crowd[t - 1] + np.sqrt(
-            1 - _CROWD_PERSISTENCE**2
-        ) * _crowd_shock(rng, 1)[0]
-    paths = np.stack([bridge_paths(returns[t], sigma[t], rng) for t in range(len(days))])
+        crowd[t] = (
+            _CROWD_PERSISTENCE * crowd[t - 1]
+            + np.sqrt(1 - _CROWD_PERSISTENCE**2) * _crowd_shock(rng, 1)[0]
+        )
+    paths = np.stack(
+        [bridge_paths(returns[t], sigma[t], rng) for t in range(len(days))]
+    )
     return Market(
         days=days,
         returns=returns,

@@ -54,28 +54,31 @@ class RangeTables:
 
     def __init__(self, paths: np.ndarray) -> None:
         """``paths``: ``(n_paths, STEPS + 1)``."""
-        self.highs = [paths]
-        self.lows = [paths]
+        width = paths.shape[1]
+        # level k, step i: the extremum of steps i .. i + 2**k - 1 (padded past the end)
+        self.highs = np.full((_LEVELS, *paths.shape), np.inf)
+        self.lows = np.full((_LEVELS, *paths.shape), -np.inf)
+        self.highs[0], self.lows[0] = paths, paths
         for level in range(1, _LEVELS):
-            width = 1 << (level - 1)
-            high, low = self.highs[-1], self.lows[-1]
-            self.highs.append(np.maximum(high[:, :-width], high[:, width:]))
-            self.lows.append(np.minimum(low[:, :-width], low[:, width:]))
+            half = 1 << (level - 1)
+            high, low = self.highs[level - 1], self.lows[level - 1]
+            self.highs[level, :, : width - half] = np.maximum(
+                high[:, : width - half], high[:, half:]
+            )
+            self.lows[level, :, : width - half] = np.minimum(
+                low[:, : width - half], low[:, half:]
+            )
 
     def extremes(
         self, path: np.ndarray, first: np.ndarray, last: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Max and min of ``path`` rows over steps ``first..last`` (inclusive)."""
         level = np.floor(np.log2(np.maximum(last - first + 1, 1))).astype(np.int64)
-        width = 1 << level
-        high = np.empty(len(path))
-        low = np.empty(len(path))
-        for value in np.unique(level):
-            pick = level == value
-            p, a = path[pick], first[pick]
-            b = last[pick] - width[pick] + 1
-            high[pick] = np.maximum(self.highs[value][p, a], self.highs[value][p, b])
-            low[pick] = np.minimum(self.lows[value][p, a], self.lows[value][p, b])
+        second = last - (1 << level) + 1
+        high = np.maximum(
+            self.highs[level, path, first], self.highs[level, path, second]
+        )
+        low = np.minimum(self.lows[level, path, first], self.lows[level, path, second])
         return high, low
 
     def first_crossing(

@@ -36,7 +36,6 @@ from daily_profit_model.sandbox.market import (
     build_market,
 )
 from daily_profit_model.sandbox.metrics import ACCOUNT_IDENTITY
-from daily_profit_model.sandbox.paths import HOURS_PER_STEP
 from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
 from daily_profit_model.sandbox.records import (
     STATUS_ACTIVE,
@@ -45,6 +44,7 @@ from daily_profit_model.sandbox.records import (
     ServedRows,
     WorldOutput,
     position_columns,
+    step_times,
 )
 from daily_profit_model.sandbox.traders import Traits, sample_traits
 
@@ -77,54 +77,77 @@ _PUBLIC_ACCOUNT_COLUMNS = (
 )
 
 
+# Identity columns of a live account (``trader`` is the trader's index there).
+IDENTITY_COLUMNS = {c: "trader_name" if c == "trader" else c for c in ACCOUNT_IDENTITY}
+
+
 @dataclass
 class _Registry:
-    """Accounts: the open ones in memory; the closed ones leave at every chunk.
+    """Accounts' identities: the open ones are columns of the live frame, the closed
+    ones leave at every chunk.
 
     Closed accounts never change again, so they go out with the chunk's tables; this
     keeps the largest worlds (millions of accounts) within a bounded footprint.
     """
 
-    rows: dict[int, dict] = field(default_factory=dict)
-    closed: list[dict] = field(default_factory=list)
+    closed: list[pd.DataFrame] = field(default_factory=list)
     next_login: dict[str, int] = field(default_factory=dict)
     opened: int = 0
 
-    def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> int:
-        """Open an account; return its registry index."""
-        broker = str(plan["broker"])
-        login = self.next_login.get(broker, 100_001)
-        self.next_login[broker] = login + 1
-        index = self.opened
-        self.opened += 1
-        self.rows[index] = {
-            "account_id": f"ACC{index + 1:08d}",
-            "login": login,
-            "platform": str(plan["platform"]),
-            "broker": broker,
-            "trader": f"TR{trader:07d}",
-            "trader_index": trader,
-            "plan_id": int(plan["plan_id"]),
-            "status": STATUS_ACTIVE,
-            "type": int(plan["type"]),
-            "phase": int(plan["phase"]),
-            "starting_balance": float(plan["starting_balance"]),
-            "country": str(rng.choice(_COUNTRIES)),
-            "price_stream": "standard",
-            "created_date": day,
-            "ended_date": pd.NaT,
-        }
-        return index
+    def open(
+        self, traders: np.ndarray, plans: pd.DataFrame, day: pd.Timestamp, rng
+    ) -> pd.DataFrame:
+        """Identities of new accounts of ``traders`` on ``plans`` (one row each)."""
+        n = len(traders)
+        index = self.opened + np.arange(n)
+        self.opened += n
+        broker = plans["broker"].astype(str).to_numpy()
+        login = np.empty(n, dtype=np.int64)
+        for name in np.unique(broker):  # logins are counted per broker
+            where = np.flatnonzero(broker == name)
+            first = self.next_login.get(name, 100_001)
+            login[where] = first + np.arange(len(where))
+            self.next_login[name] = first + len(where)
+        return pd.DataFrame(
+            {
+                "account_id": np.char.add(
+                    "ACC", np.char.zfill((index + 1).astype(str), 8)
+                ),
+                "login": login,
+                "platform": plans["platform"].astype(str).to_numpy(),
+                "broker": broker,
+                "trader_name": np.char.add("TR", np.char.zfill(traders.astype(str), 7)),
+                "plan_id": plans["plan_id"].to_numpy().astype(int),
+                "type": plans["type"].to_numpy().astype(int),
+                "country": rng.choice(_COUNTRIES, n),
+                "price_stream": "standard",
+                "created_date": day,
+            }
+        )
 
-    def close(self, index: int, status: int, day: pd.Timestamp) -> None:
-        """Record an account's end; it leaves memory at the next :meth:`take_closed`."""
-        record = self.rows.pop(index)
-        record.update(status=status, ended_date=day)
-        self.closed.append(record)
+    def close(
+        self, live: pd.DataFrame, rows: np.ndarray, status: np.ndarray, day
+    ) -> None:
+        """Record the end of the accounts at ``rows`` of ``live``; they leave memory
+        at the next :meth:`take_closed`."""
+        if not len(rows):
+            return
+        record = live.iloc[rows][
+            [
+                *IDENTITY_COLUMNS.values(),
+                "trader",
+                "phase",
+                "starting_balance",
+                "created_date",
+            ]
+        ].rename(columns={"trader": "trader_index", "trader_name": "trader"})
+        self.closed.append(record.assign(status=status, ended_date=day))
 
     def take_closed(self) -> pd.DataFrame:
         """The accounts closed since the last call (they leave memory)."""
-        frame = pd.DataFrame(self.closed)
+        frame = (
+            pd.concat(self.closed, ignore_index=True) if self.closed else pd.DataFrame()
+        )
         self.closed = []
         return frame
 
@@ -147,7 +170,7 @@ class WorldBuilder:
         )
         self.registry = _Registry()
         self.live = pd.DataFrame()
-        self.served = ServedRows(self.registry, self.market, self.prices, self.days)
+        self.served = ServedRows(self.market, self.prices, self.days)
         self.output = WorldOutput()
         arrival = self.rng.integers(0, config.n_days, config.n_traders)
         arrival[self.rng.random(config.n_traders) < config.share_starting] = 0
@@ -162,48 +185,46 @@ class WorldBuilder:
         """Open accounts for (trader, plan_id) pairs on day ``t``."""
         if not entries:
             return
-        rules = self.plans.rules
-        rows = []
-        for trader, plan_id in entries:
-            plan = rules.loc[plan_id]
-            index = self.registry.open(trader, plan, self.days[t], self.rng)
-            balance = float(plan["starting_balance"])
-            rows.append(
-                {
-                    "reg": index,
-                    "trader": trader,
-                    "starting_balance": balance,
-                    "balance": balance,
-                    "equity": balance,
-                    "high_water": balance,
-                    "prev_pnl": 0.0,
-                    "phase": plan["phase"],
-                    "target_pct": plan["profit_target_pct"],
-                    "max_dd_pct": plan["max_drawdown_pct"],
-                    "daily_loss_pct": plan["daily_loss_pct"],
-                    "drawdown_static": bool(plan["drawdown_static"]),
-                    "daily_by_equity": bool(plan["daily_by_equity"]),
-                    "leverage": plan["leverage"],
-                    "liquidate_friday": bool(plan["liquidate_friday"]),
-                    "scenario": 0,
-                    "engagement": ACTIVE,
-                    "tilt_level": 0.0,
-                    "size_level": 0.0,
-                    **_NO_POSITION,
-                    "created_t": t,
-                    "last_trade_t": t,
-                    "days_traded": 0,
-                    "first_trade_t": -1,
-                    "next_payout_t": t + PAYOUT_EVERY_DAYS,
-                    "payouts": 0.0,
-                    "min_days": plan["min_days"],
-                    "max_days": plan["max_days"],
-                    "inactivity_days": plan["inactivity_days"],
-                    "upgrade_plan_id": plan["upgrade_plan_id"],
-                    "trader_share": plan["trader_share"],
-                }
-            )
-        self.live = pd.concat([self.live, pd.DataFrame(rows)], ignore_index=True)
+        traders = np.array([trader for trader, _ in entries], dtype=np.int64)
+        plan = self.plans.rules.loc[[plan_id for _, plan_id in entries]].reset_index(
+            drop=True
+        )
+        balance = plan["starting_balance"].to_numpy(dtype=float)
+        rows = self.registry.open(traders, plan, self.days[t], self.rng).assign(
+            trader=traders,
+            starting_balance=balance,
+            balance=balance,
+            equity=balance,
+            high_water=balance,
+            prev_pnl=0.0,
+            phase=plan["phase"].to_numpy(),
+            target_pct=plan["profit_target_pct"].to_numpy(),
+            max_dd_pct=plan["max_drawdown_pct"].to_numpy(),
+            daily_loss_pct=plan["daily_loss_pct"].to_numpy(),
+            drawdown_static=plan["drawdown_static"].to_numpy(dtype=bool),
+            daily_by_equity=plan["daily_by_equity"].to_numpy(dtype=bool),
+            leverage=plan["leverage"].to_numpy(),
+            liquidate_friday=plan["liquidate_friday"].to_numpy(dtype=bool),
+            scenario=0,
+            engagement=ACTIVE,
+            tilt_level=0.0,
+            size_level=0.0,
+            **_NO_POSITION,
+            created_t=t,
+            last_trade_t=t,
+            days_traded=0,
+            first_trade_t=-1,
+            next_payout_t=t + PAYOUT_EVERY_DAYS,
+            payouts=0.0,
+            min_days=plan["min_days"].to_numpy(),
+            max_days=plan["max_days"].to_numpy(),
+            inactivity_days=plan["inactivity_days"].to_numpy(),
+            upgrade_plan_id=plan["upgrade_plan_id"].to_numpy(),
+            trader_share=plan["trader_share"].to_numpy(),
+        )
+        self.live = (
+            rows if self.live.empty else pd.concat([self.live, rows], ignore_index=True)
+        )
 
     def _entry_plan(self) -> int:
         return int(self.rng.choice(self.plans.entry_plans))
@@ -308,24 +329,23 @@ class WorldBuilder:
         return withdrawn
 
     def _close_accounts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> None:
+        ended = np.flatnonzero(status != STATUS_ACTIVE)
+        self.registry.close(live, ended, status[ended], self.days[t])
         rules = self.plans.rules
-        next_accounts = []
-        for i in np.flatnonzero(status != STATUS_ACTIVE):
-            self.registry.close(int(live.at[i, "reg"]), int(status[i]), self.days[t])
-            trader = int(live.at[i, "trader"])
+        trader = live["trader"].to_numpy()
+        upgrade = live["upgrade_plan_id"].to_numpy()
+        engagement = live["engagement"].to_numpy()
+        for i in ended:
             if status[i] == STATUS_PASSED:
-                upgrade = int(live.at[i, "upgrade_plan_id"])
-                if upgrade in rules.index:
-                    next_accounts.append((trader, upgrade))
+                if int(upgrade[i]) in rules.index:
+                    self.pending.setdefault(t + 1, []).append(int(trader[i]))
+                    self._upgrades[(t + 1, int(trader[i]))] = int(upgrade[i])
             elif (
-                live.at[i, "engagement"] != GONE
+                engagement[i] != GONE
                 and self.rng.random() < self.config.retry_probability
             ):
                 restart = t + 1 + int(self.rng.integers(0, 10))
-                self.pending.setdefault(restart, []).append(trader)
-        for trader, plan_id in next_accounts:
-            self.pending.setdefault(t + 1, []).append(trader)
-            self._upgrades[(t + 1, trader)] = plan_id
+                self.pending.setdefault(restart, []).append(int(trader[i]))
 
     # --- the oracle --------------------------------------------------------------
 
@@ -370,7 +390,7 @@ class WorldBuilder:
             ),
         )
         q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
-        accounts = [self.registry.rows[int(r)]["account_id"] for r in live["reg"]]
+        accounts = live["account_id"].to_numpy()
         self.output.buffer(
             "truth_oracle",
             pd.DataFrame(
@@ -425,9 +445,7 @@ class WorldBuilder:
                 "take_profit": np.where(
                     held["tp_used"], price * np.exp(side * held["take_profit"]), np.nan
                 ),
-                "open_time": (
-                    day + pd.to_timedelta(held["open_step"] * HOURS_PER_STEP, unit="h")
-                ).tz_localize("UTC"),
+                "open_time": step_times(day, held["open_step"]).tz_localize("UTC"),
                 "open_price": price,
                 "profit": np.round(held["unrealised"], 2),
                 "commission": 0.0,
@@ -453,10 +471,12 @@ class WorldBuilder:
             if (t + 1) % self.config.chunk_days and not last:
                 continue
             if last:
-                for i in range(len(self.live)):  # accounts still open at the end
-                    self.registry.close(
-                        int(self.live.at[i, "reg"]), STATUS_ACTIVE, pd.NaT
-                    )
+                self.registry.close(  # accounts still open at the end
+                    self.live,
+                    np.arange(len(self.live)),
+                    np.full(len(self.live), STATUS_ACTIVE),
+                    pd.NaT,
+                )
             tables = self.output.take() | self._account_tables(
                 self.registry.take_closed()
             )
