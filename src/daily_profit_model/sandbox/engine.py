@@ -34,10 +34,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from daily_profit_model.sandbox.market import INSTRUMENTS, DayMarket
-from daily_profit_model.sandbox.paths import GAP_STEPS, HOURS_PER_STEP, STEPS
+from daily_profit_model.sandbox.paths import (
+    ELAPSED,
+    GAP_STEPS,
+    HOURS_PER_STEP,
+    NEWS_STEPS,
+    STEPS,
+)
 from daily_profit_model.sandbox.traders import Traits
 
 _FRIDAY = 4
+_FUNDED = 4  # the phase of funded accounts
+_NEWS_CHOICE = np.array([0.15, 0.7, 0.15])  # London open, US data, US open
+_NEWS_TAKE = 0.05  # a news trade's profit is taken at this many hold-volatilities
 _COST_RATE = np.array(
     [
         {"fx": 3e-5, "metal": 4e-5, "index": 2e-5, "energy": 6e-5, "crypto": 4e-4}[
@@ -46,6 +55,9 @@ _COST_RATE = np.array(
         for i in INSTRUMENTS
     ]
 )
+# Traders size by risk: a lot of a volatile instrument is a smaller share of equity
+# (and prop plans cap crypto and energy leverage far below FX).
+_RISK_SIZING = (0.16 / np.array([i.annual_vol for i in INSTRUMENTS])) ** 0.8
 _SWAP_RATE = 5e-5
 _SLIPPAGE = 0.002  # of starting balance, at most, when a breach is hit
 _STOP_SLIPPAGE = 2e-4  # of the price, at most, when a set stop fills
@@ -54,7 +66,7 @@ _EXTENDED_HOLD = 2.5  # a trade in loss at its planned time is held this much lo
 _LAST_OPEN_STEP = int(22 / HOURS_PER_STEP)  # positions carried are opened by 22:00
 _CARRY_CLOSE_STEP = int(21 / HOURS_PER_STEP)
 ACTIVE, DORMANT, GONE = 0, 1, 2
-_TO_DORMANT, _TO_ACTIVE, _DORMANT_ACTIVITY = 0.04, 0.25, 0.04
+_TO_DORMANT, _TO_ACTIVE, _DORMANT_ACTIVITY = 0.02, 0.25, 0.04
 _SIZE_PERSISTENCE, _SIZE_SPREAD = 0.85, 0.35
 _TILT_DECAY = 0.55
 
@@ -212,7 +224,7 @@ def _exits(  # noqa: PLR0913 - one trade's geometry, as arrays
     return _Exits(step=step, price=price, stopped=stopped)
 
 
-def _direction(
+def _direction(  # noqa: PLR0913 - a trade's context, as arrays
     acc: Accounts,
     traits: Traits,
     day: DayMarket,
@@ -221,17 +233,22 @@ def _direction(
     coming_move: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """+1 buy, -1 sell: the trader's bias, the crowd, yesterday's move, skill."""
+    """+1 buy, -1 sell: the trader's bias, the crowd and yesterday's move; then, on a
+    share ``|skill|`` of trades, timing: with the move to come (skill > 0) or against
+    it (skill < 0: buying tops and selling bottoms, as most retail traders do)."""
     tr = acc.trader[row]
     bias = np.log(traits.long_bias[tr] / (1 - traits.long_bias[tr]))
     lean = (
         bias
         + traits.crowd_loading[tr] * day.violence * day.crowd[acc.scenario[row], symbol]
         + traits.momentum[tr] * day.previous_move[symbol]
-        + traits.skill[tr] * coming_move
         + rng.logistic(0, 1, len(row))
     )
-    return np.where(lean > 0, 1.0, -1.0)
+    side = np.where(lean > 0, 1.0, -1.0)
+    skill = traits.skill[tr]
+    timed = rng.random(len(row)) < np.abs(skill)
+    toward = np.where(coming_move >= 0, 1.0, -1.0) * np.sign(skill)
+    return np.where(timed, toward, side)
 
 
 def simulate_day(  # noqa: PLR0913, PLR0915
@@ -279,13 +296,16 @@ def simulate_day(  # noqa: PLR0913, PLR0915
     symbol = _draw_symbols(traits.symbol_prefs[t_tr], rng)
     hold = np.clip(traits.hold_hours[t_tr] * rng.lognormal(0, 0.8, m), 0.25, 20.0)
     hold_steps = np.maximum(np.round(hold / HOURS_PER_STEP).astype(np.int64), 1)
-    open_hour = traits.session_hour[t_tr] + rng.normal(0, 2.0, m)
+    open_hour = traits.session_hour[t_tr] + rng.normal(0, 1.2, m)
     start = np.clip((open_hour / HOURS_PER_STEP).astype(np.int64), 0, STEPS - 1)
+    # news traders open just before a release (most before the US data at 13:30)
+    news = rng.random(m) < traits.news_trading[t_tr]
+    start[news] = rng.choice(NEWS_STEPS, news.sum(), p=_NEWS_CHOICE)
     planned = np.minimum(start + hold_steps, STEPS)
     path = day.path_index(acc.scenario[row], symbol)
     flat = day.paths.reshape(-1, STEPS + 1)
     entry = flat[path, start]
-    hold_sd = day.sigma[symbol] * np.sqrt((planned - start) / STEPS)
+    hold_sd = day.sigma[symbol] * np.sqrt(ELAPSED[planned] - ELAPSED[start])
     coming = (flat[path, planned] - entry) / hold_sd
     side = _direction(acc, traits, day, row, symbol, coming, rng)
     cap = np.minimum(
@@ -293,13 +313,18 @@ def simulate_day(  # noqa: PLR0913, PLR0915
     )
     sl_used = rng.random(m) < traits.stop_loss_use[t_tr]
     tp_used = rng.random(m) < traits.take_profit_use[t_tr]
-    take_at = traits.take_profit_at[t_tr] * hold_sd
+    # a news trade in profit after the release is closed at once (the disposition
+    # effect at its sharpest); one in loss is held
+    take_at = np.where(news, _NEWS_TAKE, traits.take_profit_at[t_tr]) * hold_sd
     stop_at = traits.loss_tolerance[t_tr] * hold_sd
     exits = _exits(
         day, path, side, entry, start, cap, take_at, stop_at, sl_used, tp_used, rng
     )
     notional = (
-        size[row] * np.maximum(acc.equity[row], 0) * rng.lognormal(-0.045, 0.3, m)
+        size[row]
+        * _RISK_SIZING[symbol]
+        * np.maximum(acc.equity[row], 0)
+        * rng.lognormal(-0.045, 0.3, m)
     )
     profit = side * notional * np.expm1(exits.price - entry)
     costs = -notional * _COST_RATE[symbol]
@@ -342,8 +367,15 @@ def simulate_day(  # noqa: PLR0913, PLR0915
             cum[starts] - all_pnl[starts], np.diff(np.r_[starts, len(all_row)])
         )
         balance_path = acc.balance[all_row] + cum - offset
-        # a day up by the trader's goal stops there: later trades are not taken
+        # a day up by the trader's goal stops there, and so does one that reaches the
+        # plan's profit target: later trades are not taken
         goal = acc.balance[all_row] * (1 + traits.daily_goal[tr[all_row]])
+        target = acc.starting_balance * (1 + acc.target_pct / 100)
+        goal = np.where(
+            (acc.target_pct[all_row] > 0) & (acc.phase[all_row] < _FUNDED),
+            np.minimum(goal, target[all_row]),
+            goal,
+        )
         content = _segment_first(balance_path >= goal, starts, len(all_row))
         first = _segment_first(balance_path < floor[all_row], starts, len(all_row))
         first = np.where(content < first, len(all_row), first)
@@ -441,7 +473,9 @@ def _overnight(  # noqa: PLR0913
         day.sigma[symbol] * np.sqrt(np.maximum(STEPS - start, 1) / STEPS)
     )
     side = _direction(acc, traits, day, rows, symbol, coming, rng)
-    notional = size[rows] * np.maximum(acc.balance[rows] + pnl[rows], 0)
+    notional = (
+        size[rows] * _RISK_SIZING[symbol] * np.maximum(acc.balance[rows] + pnl[rows], 0)
+    )
     hold_sd = day.sigma[symbol]  # it is held about a day
     return {
         "row": rows,

@@ -19,11 +19,17 @@ HOURS_PER_STEP = 24 / STEPS
 # Relative variance of each step: bursts at 08:00 (London open), 13:30 (US data) and
 # 14:30 (US open), and a gap at the day's first step (the night between two closes).
 _WEIGHTS = np.ones(STEPS)
-for _hour, _boost in ((8.0, 3.0), (13.5, 6.0), (14.5, 3.0)):
+for _hour, _boost in ((8.0, 8.0), (13.5, 55.0), (14.5, 8.0)):
     _WEIGHTS[int(_hour / HOURS_PER_STEP)] += _boost
-_WEIGHTS[0] += 4.0
+_WEIGHTS[0] += 6.0
 STEP_SHARE = _WEIGHTS / _WEIGHTS.sum()
-GAP_STEPS = np.flatnonzero(_WEIGHTS > 1)  # where a stop can be jumped over
+# The price at step k follows the move of weight k - 1. A news burst is fast but
+# trades through (a stop fills near its level); the open gaps over the night, so a
+# stop there can be jumped over.
+NEWS_STEPS = np.flatnonzero(_WEIGHTS[1:] > 1) + 1  # opened here: the burst comes next
+GAP_STEPS = np.array([1])
+# Share of the day's variance from the previous close to each step (0 .. 1).
+ELAPSED = np.concatenate([[0.0], np.cumsum(STEP_SHARE)])
 _LEVELS = int(np.ceil(np.log2(STEPS + 1)))
 
 
@@ -45,8 +51,7 @@ def bridge_paths(
     steps = rng.standard_normal(shape) * (sigma[..., None] * np.sqrt(STEP_SHARE))
     walk = np.concatenate([np.zeros((*day_returns.shape, 1)), np.cumsum(steps, -1)], -1)
     # a Brownian bridge: remove the walk's end in proportion to the time elapsed
-    elapsed = np.concatenate([[0.0], np.cumsum(STEP_SHARE)])
-    return walk - (walk[..., -1:] - day_returns[..., None]) * elapsed
+    return walk - (walk[..., -1:] - day_returns[..., None]) * ELAPSED
 
 
 class RangeTables:

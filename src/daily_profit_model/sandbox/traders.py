@@ -32,12 +32,26 @@ from daily_profit_model.sandbox.market import INSTRUMENTS
 
 # kind: (skill mean, skill sd, leverage use, activity, trades/day, hold hours, tilt)
 _KINDS = {
-    "gambler": (-0.14, 0.10, 1.2, 0.75, 4.0, 2.0, 0.8),
-    "scalper": (-0.10, 0.08, 0.6, 0.85, 6.0, 0.8, 0.3),
-    "swing": (-0.08, 0.08, 0.5, 0.45, 1.5, 8.0, 0.2),
-    "disciplined": (-0.02, 0.08, 0.35, 0.65, 3.0, 4.0, 0.0),
+    "gambler": (-0.15, 0.08, 1.6, 0.75, 4.0, 2.0, 0.8),
+    "scalper": (-0.11, 0.06, 1.2, 0.85, 6.0, 0.8, 0.3),
+    "swing": (-0.11, 0.08, 1.0, 0.45, 1.5, 8.0, 0.2),
+    "disciplined": (-0.05, 0.06, 0.8, 0.65, 3.0, 4.0, 0.0),
 }
 KINDS = tuple(_KINDS)
+# Each instrument's share of retail prop trading: gold and the Nasdaq lead, then EURUSD
+# (so many accounts trade the same few instruments).
+_POPULARITY = np.array(
+    [
+        {"EURUSD": 0.12, "GBPUSD": 0.07, "USDJPY": 0.05, "XAUUSD": 0.28, "SPX500": 0.06,
+         "NDX100": 0.20, "US30": 0.08, "USOUSD": 0.04, "BTCUSD": 0.07, "ETHUSD": 0.03}[
+            i.symbol
+        ]
+        for i in INSTRUMENTS
+    ]
+)
+# The mean lean on the crowd at ``crowding`` 1: with it, the default world's firm total
+# varies about six times as much as independent accounts would (sandbox.facts).
+_CROWD_LOADING = 8.0
 _SWING_HOLD_HOURS = 5  # kinds holding longer than this usually keep positions overnight
 
 
@@ -66,6 +80,7 @@ class Traits:
     take_profit_use: np.ndarray
     quit_hazard: np.ndarray  # daily chance of giving up, before drawdowns
     daily_goal: np.ndarray  # stop for the day once up this share of the balance
+    news_trading: np.ndarray  # share of trades opened just before a news release
 
     def __len__(self) -> int:
         return len(self.skill)
@@ -87,9 +102,9 @@ def sample_traits(
     skill_mean, skill_sd, lev, activity, tpd, hold, tilt = table.T
     n_inst = len(INSTRUMENTS)
     concentration = rng.uniform(0.2, 1.5, size=(n, 1))
-    prefs = rng.gamma(np.broadcast_to(concentration, (n, n_inst)))
+    prefs = rng.gamma(concentration * _POPULARITY * n_inst, size=(n, n_inst))
     prefs /= prefs.sum(axis=1, keepdims=True)
-    take_profit = 0.55 * rng.lognormal(0, 0.25, n)
+    take_profit = 0.32 * rng.lognormal(0, 0.25, n)
     return Traits(
         kind=np.array(KINDS)[kind],
         skill=rng.normal(skill_mean, skill_sd),
@@ -99,21 +114,22 @@ def sample_traits(
         hold_hours=hold * rng.lognormal(0, 0.4, n),
         # most trade the London open and the US data and open (the busy hours)
         session_hour=rng.choice([3.0, 8.5, 13.5, 14.5], size=n, p=[0.1, 0.3, 0.3, 0.3])
-        + rng.normal(0, 1.0, n),
+        + rng.normal(0, 0.7, n),
         symbol_prefs=prefs,
         long_bias=np.clip(rng.normal(0.58, 0.12, n), 0.05, 0.95),
-        crowd_loading=crowding * rng.gamma(2.0, 0.5, n),
+        crowd_loading=crowding * _CROWD_LOADING * rng.gamma(2.0, 0.5, n),
         momentum=rng.normal(-0.25, 0.35, n),
         take_profit_at=take_profit,
-        loss_tolerance=take_profit * rng.uniform(1.4, 2.2, n),
+        loss_tolerance=take_profit * rng.uniform(1.5, 2.5, n),
         tilt=np.clip(tilt * rng.lognormal(0, 0.5, n), 0, 2),
-        target_caution=rng.uniform(0, 0.7, n),
-        floor_gamble=rng.uniform(0, 0.5, n) * (kind == 0) + rng.uniform(0, 0.15, n),
+        target_caution=rng.uniform(0, 0.4, n),
+        floor_gamble=rng.uniform(0, 0.2, n) * (kind == 0) + rng.uniform(0, 0.05, n),
         overnight=np.clip(
-            rng.beta(1.2, 4, n) + (hold > _SWING_HOLD_HOURS) * 0.4, 0, 0.95
+            rng.beta(1.5, 3, n) + (hold > _SWING_HOLD_HOURS) * 0.4, 0, 0.95
         ),
         stop_loss_use=rng.beta(2, 2, n),
         take_profit_use=rng.beta(1.5, 2.5, n),
-        quit_hazard=rng.uniform(0.002, 0.012, n),
+        quit_hazard=rng.uniform(0.0005, 0.003, n),
         daily_goal=0.012 * rng.lognormal(0, 0.5, n),
+        news_trading=rng.beta(2.0, 1.5, n),
     )

@@ -51,6 +51,7 @@ from daily_profit_model.sandbox.traders import Traits, sample_traits
 logger = logging.getLogger(__name__)
 
 PAYOUT_EVERY_DAYS = 14
+_BALANCE_AVERSION = 0.6  # a 200k challenge sells 1/6 as often as a 10k one
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
 # The carried position of an account without one.
@@ -169,6 +170,10 @@ class WorldBuilder:
             np.cumsum(self.market.returns, axis=0)
         )
         self.registry = _Registry()
+        # most challenges bought are small: a plan's share falls with its balance
+        balances = self.plans.rules.loc[self.plans.entry_plans, "starting_balance"]
+        weights = (balances.to_numpy(dtype=float) / 10_000) ** -_BALANCE_AVERSION
+        self._entry_weights = weights / weights.sum()
         self.live = pd.DataFrame()
         self.served = ServedRows(self.market, self.prices, self.days)
         self.output = WorldOutput()
@@ -227,7 +232,7 @@ class WorldBuilder:
         )
 
     def _entry_plan(self) -> int:
-        return int(self.rng.choice(self.plans.entry_plans))
+        return int(self.rng.choice(self.plans.entry_plans, p=self._entry_weights))
 
     def _state(self, live: pd.DataFrame) -> Accounts:
         return Accounts(**{f: live[f].to_numpy() for f in _STATE_FIELDS})
