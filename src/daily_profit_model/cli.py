@@ -226,7 +226,9 @@ def facts(params: dict, output: Path) -> None:
 
     project_path = Path.cwd()
     bootstrap_project(project_path)
-    with KedroSession.create(project_path=project_path, runtime_params=params) as session:
+    with KedroSession.create(
+        project_path=project_path, runtime_params=params
+    ) as session:
         session.run(pipeline_names=["sandbox"])
     world, _ = published(project_path / "data/01_raw/sandbox")
     measured = stylized.measure(world.folder)

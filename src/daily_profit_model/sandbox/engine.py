@@ -12,17 +12,21 @@ A day of one account:
    take-profit or stop if the path crosses it (a stop jumped over at the open fills at
    the open), else at its planned time. It realises close - open.
 3. An engaged trader trades (probability ``activity``, higher while tilted):
-   ``1 + Poisson`` trades, each on an instrument of the trader's preferences, opened at
-   a step of the trader's session. Its direction leans on the trader's bias, on the
-   crowd's lean of the day (more on violent days), on yesterday's move (momentum or
-   contrarian) and, by the trader's skill, on the move to come. It closes at the first
-   of: its take-profit, its stop (the disposition effect: profits taken early, losses
-   given room), or the end of its (extended) holding time. A stop that is set fills at
-   its level less slippage, unless the path jumped over it (news, the open); a mental
-   stop fills at the price seen after the cross.
+   ``1 + Poisson`` trades, each on an instrument of the trader's preferences (risk-
+   sized: a volatile instrument gets a smaller notional), opened at a step of the
+   trader's session or, for a share ``news_trading``, just before a news release. Its
+   direction leans on the trader's bias, on the crowd's lean of the day (more on
+   violent days) and on yesterday's move (momentum or contrarian); on a share
+   ``|skill|`` of trades it is set by the move to come (against it for negative skill).
+   It closes at the first of: its take-profit, its stop (the disposition effect:
+   profits taken early, a news trade's at once; losses given room), or the end of its
+   (extended) holding time. A stop that is set fills at its level less slippage,
+   unless the path jumped over it (the open); a mental stop fills at the price seen
+   after the cross.
 4. Realised P&L accumulates trade by trade in closing order. If equity falls below the
    daily-loss floor or the drawdown floor, the account breaches there: that trade
-   ends at the floor (minus slippage) and nothing after it happens.
+   ends at the floor (minus slippage) and nothing after it happens. A day that
+   reaches the trader's daily goal, or the plan's profit target, ends there too.
 5. A trader who survives may carry one new position past the cutoff, opened at 22:00
    (never on a Friday for plans that liquidate on Fridays); it is marked at the close.
 """
@@ -353,7 +357,8 @@ def simulate_day(  # noqa: PLR0913, PLR0915
 
     all_row = np.concatenate([carried, row])
     all_pnl = np.concatenate([c_profit + c_costs, profit + costs])
-    all_close = np.concatenate([c_exits.step, exits.step]).astype(float)
+    c_close = c_exits.step.copy()
+    all_close = np.concatenate([c_close, exits.step]).astype(float)
     order = np.lexsort((all_close, all_row))
     all_row, all_pnl = all_row[order], all_pnl[order]
 
@@ -385,11 +390,28 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         slip = rng.uniform(0, _SLIPPAGE, hit.sum()) * acc.starting_balance[hit_rows]
         before = balance_path[first[hit]] - all_pnl[first[hit]]
         all_pnl[first[hit]] = floor[hit_rows] - slip - before
+        lengths = np.diff(np.r_[starts, len(all_row)])
         last_kept = np.repeat(
-            np.where(hit, first, np.minimum(content, len(all_row))),
-            np.diff(np.r_[starts, len(all_row)]),
+            np.where(hit, first, np.minimum(content, len(all_row))), lengths
         )
         keep = np.arange(len(all_row)) <= last_kept
+        # A position carried in was served open: it is never dropped. One still open
+        # when the day ends early (a breach, the goal) is closed then, at the path.
+        late = (order < len(carried)) & ~keep
+        if late.any():
+            ci = order[late]
+            cut = all_close[order][last_kept[late]].astype(np.int64)
+            price = flat[c_path[ci], cut]
+            notional_c = acc.pos_notional[carried][ci]
+            c_profit[ci] = c_side[ci] * notional_c * np.expm1(price - c_entry[ci])
+            c_close[ci] = cut
+            all_pnl[late] = c_profit[ci] + c_costs[ci]
+            keep |= late
+            # a breach still ends the day at the floor: the breaching trade absorbs it
+            segment = np.repeat(np.arange(len(starts)), lengths)
+            absorbed = np.zeros(len(starts))
+            np.add.at(absorbed, segment[late], all_pnl[late])
+            all_pnl[first[hit]] -= absorbed[hit]
         np.add.at(pnl, all_row[keep], all_pnl[keep])
     traded = np.zeros(n, dtype=bool)
     traded[all_row] = True
@@ -418,7 +440,7 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         "side": cat([c_side[carried_idx], side[trade_idx]]),
         "notional": cat([acc.pos_notional[carried][carried_idx], notional[trade_idx]]),
         "open_step": cat([np.full(len(carried_idx), -1), start[trade_idx]]),
-        "close_step": cat([c_exits.step[carried_idx], exits.step[trade_idx]]),
+        "close_step": cat([c_close[carried_idx], exits.step[trade_idx]]),
         "entry": cat([c_entry[carried_idx], entry[trade_idx]]),
         "costs": cat([c_costs[carried_idx], costs[trade_idx]]),
         "carried": cat(

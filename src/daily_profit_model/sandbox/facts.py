@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from daily_profit_model.sandbox.plans import load_plan_book
+from daily_profit_model.sandbox.records import STATUS_ACTIVE, STATUS_PASSED
 
 _LOGIN = ["login", "platform", "broker"]
 _TEST_DAYS = 20  # the training test window's length (parameters_training.yml)
@@ -72,7 +73,7 @@ def _closure_kinds(daily: pd.DataFrame, trades: pd.DataFrame) -> pd.Series:
     and none for the plan's inactivity period before), or breach."""
     plans = load_plan_book().rules
     last = daily.sort_values("date").groupby("account_id").tail(1)
-    closed = last[last["status"] != 1].set_index("account_id")
+    closed = last[last["status"] != STATUS_ACTIVE].set_index("account_id")
     traded = daily[daily["num_trades"] > 0].groupby("account_id")["date"].max()
     idle = (
         pd.to_datetime(closed["date"]) - pd.to_datetime(traded.reindex(closed.index))
@@ -82,8 +83,10 @@ def _closure_kinds(daily: pd.DataFrame, trades: pd.DataFrame) -> pd.Series:
     inactive = (closed["num_trades"] == 0) & (idle.to_numpy() >= period)
     return pd.Series(
         np.where(
-            closed["status"] == 3, "pass", np.where(inactive, "inactivity", "breach")
-        ),  # noqa: PLR2004
+            closed["status"] == STATUS_PASSED,
+            "pass",
+            np.where(inactive, "inactivity", "breach"),
+        ),
         index=closed.index,
     )
 
@@ -100,7 +103,7 @@ def measure(folder: Path) -> list[Fact]:
     by_trader = _net(with_account).groupby(with_account["trader"]).sum()
     kinds = _closure_kinds(daily, trades)
     phase1 = daily.sort_values("date").groupby("account_id").tail(1)
-    phase1 = phase1[(phase1["phase"] == 1) & (phase1["status"] != 1)]
+    phase1 = phase1[(phase1["phase"] == 1) & (phase1["status"] != STATUS_ACTIVE)]
     dense = _dense_daily(daily, accounts)
     firm = dense.sum(axis=1)
     # what the firm's variance would be if accounts were independent: each account's
@@ -126,7 +129,7 @@ def measure(folder: Path) -> list[Fact]:
         ),
         Fact(
             "phase-1 pass rate of resolved phase-1 accounts",
-            float((phase1["status"] == 3).mean()),  # noqa: PLR2004
+            float((phase1["status"] == STATUS_PASSED).mean()),
             0.10,
             0.20,
             REFERENCES["pass"],

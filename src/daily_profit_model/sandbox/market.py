@@ -19,7 +19,7 @@ instrument ``s`` (an AR(1) across days, hidden); traders load on it by their own
 ``crowd_loading``, more on violent days.
 
 The oracle draws day t+1 from its distribution given day t: ``z_eq`` bootstrapped from
-the whole history, ``eps`` afresh, the crowd's lean from its AR(1), a new path; one
+the history before day t+1 (never a later one), ``eps`` afresh, the crowd's lean from its AR(1), a new path; one
 draw per scenario shared by every account, so scenarios also give the firm's total.
 """
 
@@ -166,7 +166,9 @@ class Market:
         crowd: ``(n_days, n_instruments)`` the crowd's daily lean (hidden).
         paths: ``(n_days, n_instruments, STEPS + 1)`` intraday log paths.
         history_dates: The real date each simulated day replays.
-        eq_shocks: All standardised equity shocks of the history, for the oracle.
+        eq_shocks: The standardised equity shocks of the history, for the oracle.
+        shocks_known: How many of them precede each simulated day (the oracle of
+            day t draws from the first ``shocks_known[t]``: nothing after its cutoff).
     """
 
     days: pd.DatetimeIndex
@@ -177,6 +179,7 @@ class Market:
     paths: np.ndarray
     history_dates: pd.DatetimeIndex
     eq_shocks: np.ndarray
+    shocks_known: np.ndarray
     vix_mean: float
 
     def sigma_after(self, vix_close: float) -> np.ndarray:
@@ -205,7 +208,7 @@ class Market:
     def scenarios(self, t: int, n: int, rng: np.random.Generator) -> DayMarket:
         """``n`` draws of day ``t`` from its distribution as of day t-1's cutoff."""
         sigma = self.sigma_after(float(self.vix_close[t - 1]))
-        z_eq = rng.choice(self.eq_shocks, size=(n, 1))
+        z_eq = rng.choice(self.eq_shocks[: self.shocks_known[t]], size=(n, 1))
         shock = _BETA * z_eq + np.sqrt(1 - _BETA**2) * _student(rng, (n, len(SYMBOLS)))
         returns = sigma * shock
         crowd = _CROWD_PERSISTENCE * self.crowd[t - 1] + np.sqrt(
@@ -265,6 +268,7 @@ def build_market(days: pd.DatetimeIndex, seed: int, market_start: dt.date) -> Ma
         paths=paths,
         history_dates=pd.DatetimeIndex(rows.index),
         eq_shocks=all_shocks,
+        shocks_known=np.maximum(start + np.arange(len(days)), 1),
         vix_mean=vix_mean,
     )
 

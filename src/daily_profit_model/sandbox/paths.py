@@ -2,8 +2,11 @@
 
 A day is ``STEPS`` steps of 15 minutes. An instrument's path is its log price relative
 to the previous day's close, step by step; it ends at the day's return. Steps carry
-more variance around news hours and at the open (the overnight gap), so stops are
-jumped over there and nowhere else.
+more variance at news hours (the London open, the US data at 13:30 UTC, the US open)
+and at the open (the night between two closes). A news burst is fast but trades
+through, so a stop fills near its level; the open gaps, so a stop there can be jumped
+over. Every account trading an instrument on a day trades this one path, and a
+release moves every position open across it at once.
 
 Where a trade's take-profit or stop is first crossed is a range-extremum query on the
 path: sparse tables give the max and min of any step range in O(1), and a binary

@@ -42,10 +42,18 @@ KINDS = tuple(_KINDS)
 # (so many accounts trade the same few instruments).
 _POPULARITY = np.array(
     [
-        {"EURUSD": 0.12, "GBPUSD": 0.07, "USDJPY": 0.05, "XAUUSD": 0.28, "SPX500": 0.06,
-         "NDX100": 0.20, "US30": 0.08, "USOUSD": 0.04, "BTCUSD": 0.07, "ETHUSD": 0.03}[
-            i.symbol
-        ]
+        {
+            "EURUSD": 0.12,
+            "GBPUSD": 0.07,
+            "USDJPY": 0.05,
+            "XAUUSD": 0.28,
+            "SPX500": 0.06,
+            "NDX100": 0.20,
+            "US30": 0.08,
+            "USOUSD": 0.04,
+            "BTCUSD": 0.07,
+            "ETHUSD": 0.03,
+        }[i.symbol]
         for i in INSTRUMENTS
     ]
 )
