@@ -3,6 +3,11 @@ facts measure what they claim (a world without crowding is not crowded)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,7 +15,7 @@ from daily_profit_model.params import project_world
 from daily_profit_model.sandbox import facts
 from daily_profit_model.sandbox.paths import STEPS, RangeTables, bridge_paths
 from daily_profit_model.sandbox.world import WorldBuilder
-from tests.conftest import PROJECT_PATH
+from tests.conftest import PROJECT_PATH, copy_project
 
 _CROWD = "variance of the firm's daily total / sum of the accounts' own variances"
 
@@ -61,3 +66,24 @@ def test_first_crossing_is_the_first_step_past_the_level(above):
         hits = np.flatnonzero(window >= level[i] if above else window <= level[i])
         expected = start[i] + 1 + hits[0] if len(hits) else end[i] + 1
         assert found[i] == expected, i
+
+
+def test_kedro_sandbox_facts_prints_and_writes_them(tmp_path):
+    project = copy_project(tmp_path)
+    params = "sandbox.n_traders=200,sandbox.n_days=30,sandbox.oracle_scenarios=0"
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", "sandbox", "facts", "--params", params],
+        cwd=project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "within their range" in done.stdout
+    written = json.loads(
+        (project / "data/08_reporting/sandbox_facts.json").read_text()
+    )
+    assert len(written["facts"]) == 11  # noqa: PLR2004
+    assert _CROWD in done.stdout
