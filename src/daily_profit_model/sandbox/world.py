@@ -231,8 +231,8 @@ class WorldBuilder:
             rows if self.live.empty else pd.concat([self.live, rows], ignore_index=True)
         )
 
-    def _entry_plan(self) -> int:
-        return int(self.rng.choice(self.plans.entry_plans, p=self._entry_weights))
+    def _entry_plans(self, n: int) -> np.ndarray:
+        return self.rng.choice(self.plans.entry_plans, size=n, p=self._entry_weights)
 
     def _state(self, live: pd.DataFrame) -> Accounts:
         return Accounts(**{f: live[f].to_numpy() for f in _STATE_FIELDS})
@@ -241,10 +241,12 @@ class WorldBuilder:
 
     def step(self, t: int) -> None:
         """Simulate day ``t``: arrivals, trading, lifecycle, and the oracle at its cutoff."""
-        entries = [
-            (trader, self._upgrades.pop((t, trader), None) or self._entry_plan())
-            for trader in self.pending.pop(t, [])
-        ]
+        arriving = self.pending.pop(t, [])
+        plans = [self._upgrades.pop((t, trader), None) for trader in arriving]
+        fresh = [i for i, plan in enumerate(plans) if plan is None]
+        for i, plan in zip(fresh, self._entry_plans(len(fresh)), strict=True):
+            plans[i] = int(plan)
+        entries = list(zip(arriving, plans, strict=True))
         self._open_accounts(t, entries)
         if self.live.empty:
             return
