@@ -59,7 +59,7 @@ _POPULARITY = np.array(
 )
 # The mean lean on the crowd at ``crowding`` 1: with it, the default world's firm total
 # varies about six times as much as independent accounts would (sandbox.facts).
-_CROWD_LOADING = 8.0
+_CROWD_LOADING = 10.0
 _SWING_HOLD_HOURS = 5  # kinds holding longer than this usually keep positions overnight
 
 
