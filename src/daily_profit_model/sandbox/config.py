@@ -8,6 +8,10 @@ import hashlib
 from pydantic import BaseModel, ConfigDict, Field
 
 
+# The generator's generation: bumped whenever the same parameters give another world.
+GENERATION = 2
+
+
 class WorldConfig(BaseModel):
     """Everything that determines a sandbox world; the same config gives the same world.
 
@@ -52,6 +56,7 @@ class WorldConfig(BaseModel):
         )
 
     def fingerprint(self) -> str:
-        """A short hash of the config: the name of the world's folder."""
-        text = self.world_config().model_dump_json()
+        """A short hash of the config and the generator's generation: the name of the
+        world's folder (a world made by an older generator is never reused)."""
+        text = f"{GENERATION}:{self.world_config().model_dump_json()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
