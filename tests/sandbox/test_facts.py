@@ -82,8 +82,6 @@ def test_kedro_sandbox_facts_prints_and_writes_them(tmp_path):
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "within their range" in done.stdout
-    written = json.loads(
-        (project / "data/08_reporting/sandbox_facts.json").read_text()
-    )
+    written = json.loads((project / "data/08_reporting/sandbox_facts.json").read_text())
     assert len(written["facts"]) == 11  # noqa: PLR2004
     assert _CROWD in done.stdout

@@ -7,7 +7,6 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 # The generator's generation: bumped whenever the same parameters give another world.
 GENERATION = 2
 
