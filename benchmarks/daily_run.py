@@ -34,6 +34,7 @@ from daily_profit_model.datasets import PostgresTableDataset
 from daily_profit_model.datasets.scoring import AliasedModelsDataset, RunContextDataset
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseSettings, configure_database
+from daily_profit_model.params import RunDate, ScoringParams
 from daily_profit_model.pipelines import features, ingestion, preprocessing, sandbox
 from daily_profit_model.pipelines.scoring.nodes import (
     detect_drift,
@@ -54,11 +55,13 @@ STAGES = {
 }
 
 
-def _daily_run(last_day: str) -> tuple[float, dict[str, float], str]:
+def _daily_run(last_day: str) -> tuple[float, dict[str, float], ScoringParams]:
     started = time.perf_counter()
     with KedroSession.create(PROJECT, runtime_params={"run_date": last_day}) as session:
         session.run(pipeline_names=["daily"])
-        scoring_settings = session.load_context().params["scoring"]
+        scoring_settings = ScoringParams.model_validate(
+            session.load_context().params["scoring"]
+        )
     total = time.perf_counter() - started
     database = get_database()
     with database.connect() as conn:
@@ -73,7 +76,7 @@ def _daily_run(last_day: str) -> tuple[float, dict[str, float], str]:
     for node, seconds in rows:
         stage = next((s for s, nodes in STAGES.items() if node in nodes), "scoring")
         stages[stage] = round(stages.get(stage, 0.0) + seconds, 2)
-    return total, stages, json.dumps(scoring_settings)
+    return total, stages, scoring_settings
 
 
 def _scale_up(features: pd.DataFrame, accounts: int) -> pd.DataFrame:
@@ -85,7 +88,9 @@ def _scale_up(features: pd.DataFrame, accounts: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).head(accounts)
 
 
-def _scoring_at_scale(accounts: int, last_day: str, scoring: dict) -> dict[str, float]:
+def _scoring_at_scale(
+    accounts: int, last_day: str, scoring: ScoringParams
+) -> dict[str, float]:
     features = PostgresTableDataset(
         table="feature_account_day",
         load_args={"date_column": "cutoff_date", "start": last_day, "end": last_day},
@@ -98,7 +103,7 @@ def _scoring_at_scale(accounts: int, last_day: str, scoring: dict) -> dict[str, 
     run = RunContextDataset().load()
     laps: dict[str, float] = {}
     started = time.perf_counter()
-    predictions = score_accounts(rows, models, run, scoring)
+    predictions = score_accounts(rows, models, run, RunDate(last_day), scoring)
     laps["forecasts_intervals_reasons_s"] = time.perf_counter() - started
     mark = time.perf_counter()
     firm_view(predictions, pd.DataFrame(), test_predictions, scoring)
@@ -153,8 +158,8 @@ def main() -> None:
                     sql.Identifier(database.schema, "feature_account_day")
                 )
             ).fetchone()[0]
-    total, stages, scoring_json = _daily_run(str(last))
-    scale = _scoring_at_scale(args.accounts, str(last), json.loads(scoring_json))
+    total, stages, scoring = _daily_run(str(last))
+    scale = _scoring_at_scale(args.accounts, str(last), scoring)
     figures = {
         "default_world": {
             "run_date": str(last),

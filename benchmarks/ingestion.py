@@ -36,7 +36,7 @@ from psycopg import sql
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
-from daily_profit_model.datasets.risk_api import RiskApiDataset
+from daily_profit_model.datasets.risk_api import RiskApiDataset, resolve_source
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseSettings, configure_database
 from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
@@ -119,16 +119,22 @@ def _backfill(
         "ingestion_client": _CpuMeter(lambda: [psutil.Process()]),
         "postgresql": _CpuMeter(_postgres_processes),
     }
-    api = RiskApiDataset(
-        client={"rate_limit_per_s": 0, "concurrency": 4, "prefetch_days": 1},
-        credentials={"base_url": url, "api_key": KEY},
+    # the pipeline's hand-off: the plan as JSON, read by the dataset that fetches it
+    source = {"kind": "http"}
+    credentials = {"base_url": url, "api_key": KEY}
+    plan_file = Path(tempfile.mkdtemp(prefix="bench-plan-")) / "plan.json"
+    plan = IngestionPlan(
+        requests=tuple(FetchRequest(ENDPOINT, day) for day in days),
+        cutoff=max(days),
+        source=resolve_source(source, credentials).identity,
+        run_id="bench",
     )
-    api.save(
-        IngestionPlan(
-            requests=tuple(FetchRequest(ENDPOINT, day) for day in days),
-            source={"kind": "http"},
-            run_id="bench",
-        )
+    plan_file.write_text(json.dumps(plan.to_json()))
+    api = RiskApiDataset(
+        filepath=str(plan_file),
+        source=source,
+        client={"rate_limit_per_s": 0, "concurrency": 4, "prefetch_days": 1},
+        credentials=credentials,
     )
     store = RawIngestionDataset()
     seconds = {"fetch_http_json": 0.0, "validate": 0.0, "store": 0.0}

@@ -18,6 +18,7 @@ import mlflow
 import psycopg
 import pytest
 
+from daily_profit_model.db.embedded import stop_embedded_server
 from tests.conftest import copy_project
 from tests.pg_tcp import start_tcp_server, stop_tcp_server
 
@@ -250,6 +251,8 @@ def test_a_firm_runs_the_morning_job_against_its_api_and_database(tcp_server, tm
         vendor.stop()
         if second is not None:
             second.stop()
+        # the vendor's embedded PostgreSQL outlives its process group: stop it too
+        stop_embedded_server(vendor_project / "data/postgres")
     _no_secret_anywhere(firm, tcp_server, [first_out, daily_out, refused])
     # the walk-through's times, for the README
     print(json.dumps({"first_run_s": round(first_s, 1), "daily_s": round(daily_s, 1)}))  # noqa: T201

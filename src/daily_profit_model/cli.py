@@ -204,6 +204,50 @@ def serve(port: int, api_key: str | None, params: dict, until: str | None) -> No
         server.server_close()
 
 
+@sandbox.command()
+@click.option(
+    "--params",
+    default="",
+    callback=_split_params,
+    help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("data/08_reporting/sandbox_facts.json"),
+    show_default=True,
+    help="Where the facts go as JSON.",
+)
+def facts(params: dict, output: Path) -> None:
+    """The stylized facts of the world the parameters describe (generated first if
+    needed), measured from the tables it serves, against real-world ranges."""
+    from daily_profit_model.sandbox import facts as stylized  # noqa: PLC0415
+    from daily_profit_model.sandbox.handle import published  # noqa: PLC0415
+
+    project_path = Path.cwd()
+    bootstrap_project(project_path)
+    with KedroSession.create(
+        project_path=project_path, runtime_params=params
+    ) as session:
+        session.run(pipeline_names=["sandbox"])
+    world, _ = published(project_path / "data/01_raw/sandbox")
+    measured = stylized.measure(world.folder)
+    click.echo(f"Sandbox world {world.folder.name} ({world.summary['config']})")
+    click.echo(stylized.report(measured))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
+        json.dumps(
+            {"world": world.folder.name, "facts": stylized.as_json(measured)}, indent=1
+        )
+    )
+    outside = [f.name for f in measured if not f.within]
+    click.echo(
+        f"{len(measured) - len(outside)}/{len(measured)} within their range"
+        + (f"; outside: {', '.join(outside)}" if outside else "")
+        + f"; written to {output}"
+    )
+
+
 def _session_context(env: str | None):
     """A session's context: hooks configure the database and MLflow; credentials."""
     project_path = Path.cwd()

@@ -7,6 +7,9 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The generator's generation: bumped whenever the same parameters give another world.
+GENERATION = 2
+
 
 class WorldConfig(BaseModel):
     """Everything that determines a sandbox world; the same config gives the same world.
@@ -25,6 +28,10 @@ class WorldConfig(BaseModel):
         retry_probability: Chance that a trader buys a new challenge after failing one.
         oracle_scenarios: Monte Carlo draws per account and cutoff for the oracle.
         chunk_days: Days simulated between two writes to disk (bounds memory).
+        market_start: The real day (2014-2018) the first simulated day replays: the
+            market window, with its calm and stressed periods.
+        crowding: How strongly traders lean with the crowd's daily lean on an
+            instrument (0: every trader decides alone).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,6 +45,8 @@ class WorldConfig(BaseModel):
     retry_probability: float = Field(ge=0, le=1)
     oracle_scenarios: int = Field(ge=0)
     chunk_days: int = Field(ge=1)
+    market_start: dt.date
+    crowding: float = Field(ge=0)
 
     def world_config(self) -> WorldConfig:
         """The world's own fields (without the server's, for a subclass)."""
@@ -46,6 +55,7 @@ class WorldConfig(BaseModel):
         )
 
     def fingerprint(self) -> str:
-        """A short hash of the config: the name of the world's folder."""
-        text = self.world_config().model_dump_json()
+        """A short hash of the config and the generator's generation: the name of the
+        world's folder (a world made by an older generator is never reused)."""
+        text = f"{GENERATION}:{self.world_config().model_dump_json()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -18,10 +18,19 @@ from daily_profit_model.sandbox.metrics import (
     daily_metrics,
     hourly_metrics,
 )
+from daily_profit_model.sandbox.paths import HOURS_PER_STEP, STEPS
 
 # Account status codes of the contract.
 STATUS_ACTIVE, STATUS_BREACHED, STATUS_PASSED = 1, 2, 3
 _CONTRACT_SIZES = np.array([i.contract_size for i in INSTRUMENTS])
+
+
+def step_times(day: pd.Timestamp, steps: np.ndarray) -> pd.DatetimeIndex:
+    """The times of (fractional) ``steps`` of ``day``, to the millisecond."""
+    millis = np.round(np.asarray(steps, dtype=float) * HOURS_PER_STEP * 3_600_000)
+    return pd.DatetimeIndex(
+        np.datetime64(day.to_datetime64(), "ms") + millis.astype("timedelta64[ms]")
+    ).as_unit("ns")
 
 
 def position_columns(  # noqa: PLR0913
@@ -42,7 +51,7 @@ def position_columns(  # noqa: PLR0913
         "broker": ident["broker"],
         "mngr": "sandbox",
         "platform": ident["platform"],
-        "ticket": [f"T{p}" for p in position],
+        "ticket": np.char.add("T", position.astype(str)),
         "position": position.astype(str),
         "login": ident["login"],
         "std_symbol": np.array(SYMBOLS)[symbol],
@@ -59,9 +68,8 @@ class ServedRows:
     """Builds the rows the API serves from a day's simulation."""
 
     def __init__(
-        self, registry, market: Market, prices: np.ndarray, days: pd.DatetimeIndex
+        self, market: Market, prices: np.ndarray, days: pd.DatetimeIndex
     ) -> None:
-        self.registry = registry
         self.market = market
         self.prices = prices
         self.days = days
@@ -77,11 +85,19 @@ class ServedRows:
             self.position_counter[broker] = start + len(where)
         return numbers
 
+    def previous_close(self, t: int) -> np.ndarray:
+        """Every instrument's close of the day before day ``t`` (day ``t``'s opening)."""
+        return (
+            self.prices[t - 1]
+            if t > 0
+            else self.prices[0] / np.exp(self.market.returns[0])
+        )
+
     def identity(self, live: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-        records = [self.registry.rows[int(r)] for r in live["reg"].to_numpy()[rows]]
-        return pd.DataFrame.from_records(
-            records,
-            columns=list(ACCOUNT_IDENTITY),
+        """The served identity columns of the accounts at ``rows`` of ``live``."""
+        columns = {c: "trader_name" if c == "trader" else c for c in ACCOUNT_IDENTITY}
+        return pd.DataFrame(
+            {c: live[source].to_numpy()[rows] for c, source in columns.items()}
         )
 
     def trade_rows(self, t: int, live: pd.DataFrame, trades: dict) -> pd.DataFrame:
@@ -96,39 +112,38 @@ class ServedRows:
             live["pos_id"].to_numpy()[rows],
             self.next_positions(ident["broker"].to_numpy()),
         )
-        prev_prices = (
-            self.prices[t - 1]
-            if t > 0
-            else self.prices[0] / np.exp(self.market.returns[0])
-        )
+        # prices on the day's path: its opening (the last close) times exp(log move)
         open_price = np.where(
             carried,
             live["pos_open_price"].to_numpy()[rows],
-            prev_prices[sym]
-            * np.exp(
-                self.market.returns[t][sym] * np.clip(trades["open_hour"], 0, 24) / 24
-            ),
+            self.previous_close(t)[sym] * np.exp(trades["entry"]),
         )
         side, notional, profit = trades["side"], trades["notional"], trades["profit"]
         close_price = open_price * (
             1 + profit / np.where(notional > 0, side * notional, 1)
         )
-        open_time = day + pd.to_timedelta(trades["open_hour"] * 3600, unit="s")
-        # a carried position was opened late on the previous trading day (when it
-        # was served as open), whatever the weekend in between
-        opened_before = (self.days[t - 1] if t > 0 else day) + pd.Timedelta(hours=22)
+        open_time = step_times(day, trades["open_step"])
+        # a carried position was opened on the previous trading day (when it was
+        # served as open), whatever the weekend in between
+        opened_before = step_times(
+            self.days[t - 1] if t > 0 else day, live["pos_open_step"].to_numpy()[rows]
+        )
         open_time = pd.DatetimeIndex(np.where(carried, opened_before, open_time))
-        close_time = day + pd.to_timedelta(trades["close_hour"] * 3600, unit="s")
+        close_time = step_times(day, np.minimum(trades["close_step"], STEPS - 0.01))
         return pd.DataFrame(
             {
                 **position_columns(
                     day, ident, position, sym, side, notional, open_price
                 ),
                 "stop_loss": np.where(
-                    trades["sl_used"], open_price * (1 - side * 0.01), np.nan
+                    trades["sl_used"],
+                    open_price * np.exp(-side * trades["stop"]),
+                    np.nan,
                 ),
                 "take_profit": np.where(
-                    trades["tp_used"], open_price * (1 + side * 0.015), np.nan
+                    trades["tp_used"],
+                    open_price * np.exp(side * trades["take_profit"]),
+                    np.nan,
                 ),
                 "open_time": open_time.tz_localize("UTC"),
                 "open_price": open_price,
@@ -181,16 +196,15 @@ class ServedRows:
                 "created_t": live["created_t"].to_numpy()[event_rows],
             }
         )
-        accounts["first_trade_date"] = [
-            self.days[i].date() if i >= 0 else None for i in accounts["first_trade_t"]
-        ]
-        accounts["days_since_initial_deposit"] = [
-            (day - self.days[i]).days for i in accounts["created_t"]
-        ]
-        accounts["days_since_first_trade"] = [
-            (day - self.days[i]).days if i >= 0 else None
-            for i in accounts["first_trade_t"]
-        ]
+        dates = self.days.to_numpy().astype("datetime64[D]")
+        first = accounts["first_trade_t"].to_numpy()
+        traded = first >= 0
+        first_date = pd.Series(dates[np.maximum(first, 0)]).dt.date.to_numpy()
+        accounts["first_trade_date"] = np.where(traded, first_date, None)
+        age = np.datetime64(day.date()) - dates[accounts["created_t"].to_numpy()]
+        accounts["days_since_initial_deposit"] = age.astype(np.int64)
+        since = (np.datetime64(day.date()) - dates[np.maximum(first, 0)]).astype(float)
+        accounts["days_since_first_trade"] = np.where(traded, since, np.nan)
         accounts = accounts.drop(columns=["first_trade_t", "created_t"])
         return {
             "metrics_daily": daily_metrics(day, accounts, trades),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from daily_profit_model.sandbox.config import WorldConfig
-from daily_profit_model.sandbox.engine import Accounts, simulate_day
+from daily_profit_model.sandbox.engine import ACTIVE, GONE, Accounts, simulate_day
 from daily_profit_model.sandbox.handle import WorldPart, write_part
 from daily_profit_model.sandbox.market import (
     INSTRUMENTS,
@@ -44,14 +44,31 @@ from daily_profit_model.sandbox.records import (
     ServedRows,
     WorldOutput,
     position_columns,
+    step_times,
 )
 from daily_profit_model.sandbox.traders import Traits, sample_traits
 
 logger = logging.getLogger(__name__)
 
 PAYOUT_EVERY_DAYS = 14
+_BALANCE_AVERSION = 0.6  # a 200k challenge sells 1/6 as often as a 10k one
 _COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
+# The carried position of an account without one.
+_NO_POSITION = {
+    "pos_symbol": -1,
+    "pos_side": 0.0,
+    "pos_notional": 0.0,
+    "pos_unrealised": 0.0,
+    "pos_id": -1,
+    "pos_open_price": 0.0,
+    "pos_open_step": 0,
+    "pos_entry": 0.0,
+    "pos_take_profit": 0.0,
+    "pos_stop": 0.0,
+    "pos_stop_set": False,
+    "pos_take_profit_set": False,
+}
 _PUBLIC_ACCOUNT_COLUMNS = (
     *ACCOUNT_IDENTITY,
     "status",
@@ -61,54 +78,77 @@ _PUBLIC_ACCOUNT_COLUMNS = (
 )
 
 
+# Identity columns of a live account (``trader`` is the trader's index there).
+IDENTITY_COLUMNS = {c: "trader_name" if c == "trader" else c for c in ACCOUNT_IDENTITY}
+
+
 @dataclass
 class _Registry:
-    """Accounts: the open ones in memory; the closed ones leave at every chunk.
+    """Accounts' identities: the open ones are columns of the live frame, the closed
+    ones leave at every chunk.
 
     Closed accounts never change again, so they go out with the chunk's tables; this
     keeps the largest worlds (millions of accounts) within a bounded footprint.
     """
 
-    rows: dict[int, dict] = field(default_factory=dict)
-    closed: list[dict] = field(default_factory=list)
+    closed: list[pd.DataFrame] = field(default_factory=list)
     next_login: dict[str, int] = field(default_factory=dict)
     opened: int = 0
 
-    def open(self, trader: int, plan: pd.Series, day: pd.Timestamp, rng) -> int:
-        """Open an account; return its registry index."""
-        broker = str(plan["broker"])
-        login = self.next_login.get(broker, 100_001)
-        self.next_login[broker] = login + 1
-        index = self.opened
-        self.opened += 1
-        self.rows[index] = {
-            "account_id": f"ACC{index + 1:08d}",
-            "login": login,
-            "platform": str(plan["platform"]),
-            "broker": broker,
-            "trader": f"TR{trader:07d}",
-            "trader_index": trader,
-            "plan_id": int(plan["plan_id"]),
-            "status": STATUS_ACTIVE,
-            "type": int(plan["type"]),
-            "phase": int(plan["phase"]),
-            "starting_balance": float(plan["starting_balance"]),
-            "country": str(rng.choice(_COUNTRIES)),
-            "price_stream": "standard",
-            "created_date": day,
-            "ended_date": pd.NaT,
-        }
-        return index
+    def open(
+        self, traders: np.ndarray, plans: pd.DataFrame, day: pd.Timestamp, rng
+    ) -> pd.DataFrame:
+        """Identities of new accounts of ``traders`` on ``plans`` (one row each)."""
+        n = len(traders)
+        index = self.opened + np.arange(n)
+        self.opened += n
+        broker = plans["broker"].astype(str).to_numpy()
+        login = np.empty(n, dtype=np.int64)
+        for name in np.unique(broker):  # logins are counted per broker
+            where = np.flatnonzero(broker == name)
+            first = self.next_login.get(name, 100_001)
+            login[where] = first + np.arange(len(where))
+            self.next_login[name] = first + len(where)
+        return pd.DataFrame(
+            {
+                "account_id": np.char.add(
+                    "ACC", np.char.zfill((index + 1).astype(str), 8)
+                ),
+                "login": login,
+                "platform": plans["platform"].astype(str).to_numpy(),
+                "broker": broker,
+                "trader_name": np.char.add("TR", np.char.zfill(traders.astype(str), 7)),
+                "plan_id": plans["plan_id"].to_numpy().astype(int),
+                "type": plans["type"].to_numpy().astype(int),
+                "country": rng.choice(_COUNTRIES, n),
+                "price_stream": "standard",
+                "created_date": day,
+            }
+        )
 
-    def close(self, index: int, status: int, day: pd.Timestamp) -> None:
-        """Record an account's end; it leaves memory at the next :meth:`take_closed`."""
-        record = self.rows.pop(index)
-        record.update(status=status, ended_date=day)
-        self.closed.append(record)
+    def close(
+        self, live: pd.DataFrame, rows: np.ndarray, status: np.ndarray, day
+    ) -> None:
+        """Record the end of the accounts at ``rows`` of ``live``; they leave memory
+        at the next :meth:`take_closed`."""
+        if not len(rows):
+            return
+        record = live.iloc[rows][
+            [
+                *IDENTITY_COLUMNS.values(),
+                "trader",
+                "phase",
+                "starting_balance",
+                "created_date",
+            ]
+        ].rename(columns={"trader": "trader_index", "trader_name": "trader"})
+        self.closed.append(record.assign(status=status, ended_date=day))
 
     def take_closed(self) -> pd.DataFrame:
         """The accounts closed since the last call (they leave memory)."""
-        frame = pd.DataFrame(self.closed)
+        frame = (
+            pd.concat(self.closed, ignore_index=True) if self.closed else pd.DataFrame()
+        )
         self.closed = []
         return frame
 
@@ -121,17 +161,21 @@ class WorldBuilder:
         self.rng = np.random.default_rng([config.seed, 0])
         self.oracle_rng = np.random.default_rng([config.seed, 2])
         self.days = pd.bdate_range(config.start_date, periods=config.n_days)
-        self.market: Market = build_market(self.days, config.seed)
+        self.market: Market = build_market(self.days, config.seed, config.market_start)
         self.plans: PlanBook = load_plan_book()
         self.traits: Traits = sample_traits(
-            config.n_traders, config.trader_mix, self.rng
+            config.n_traders, config.trader_mix, self.rng, config.crowding
         )
         self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
             np.cumsum(self.market.returns, axis=0)
         )
         self.registry = _Registry()
+        # most challenges bought are small: a plan's share falls with its balance
+        balances = self.plans.rules.loc[self.plans.entry_plans, "starting_balance"]
+        weights = (balances.to_numpy(dtype=float) / 10_000) ** -_BALANCE_AVERSION
+        self._entry_weights = weights / weights.sum()
         self.live = pd.DataFrame()
-        self.served = ServedRows(self.registry, self.market, self.prices, self.days)
+        self.served = ServedRows(self.market, self.prices, self.days)
         self.output = WorldOutput()
         arrival = self.rng.integers(0, config.n_days, config.n_traders)
         arrival[self.rng.random(config.n_traders) < config.share_starting] = 0
@@ -146,52 +190,49 @@ class WorldBuilder:
         """Open accounts for (trader, plan_id) pairs on day ``t``."""
         if not entries:
             return
-        rules = self.plans.rules
-        rows = []
-        for trader, plan_id in entries:
-            plan = rules.loc[plan_id]
-            index = self.registry.open(trader, plan, self.days[t], self.rng)
-            balance = float(plan["starting_balance"])
-            rows.append(
-                {
-                    "reg": index,
-                    "trader": trader,
-                    "starting_balance": balance,
-                    "balance": balance,
-                    "equity": balance,
-                    "high_water": balance,
-                    "prev_pnl": 0.0,
-                    "phase": plan["phase"],
-                    "target_pct": plan["profit_target_pct"],
-                    "max_dd_pct": plan["max_drawdown_pct"],
-                    "daily_loss_pct": plan["daily_loss_pct"],
-                    "drawdown_static": bool(plan["drawdown_static"]),
-                    "daily_by_equity": bool(plan["daily_by_equity"]),
-                    "leverage": plan["leverage"],
-                    "liquidate_friday": bool(plan["liquidate_friday"]),
-                    "pos_symbol": -1,
-                    "pos_side": 0.0,
-                    "pos_notional": 0.0,
-                    "pos_unrealised": 0.0,
-                    "pos_id": -1,
-                    "pos_open_price": 0.0,
-                    "created_t": t,
-                    "last_trade_t": t,
-                    "days_traded": 0,
-                    "first_trade_t": -1,
-                    "next_payout_t": t + PAYOUT_EVERY_DAYS,
-                    "payouts": 0.0,
-                    "min_days": plan["min_days"],
-                    "max_days": plan["max_days"],
-                    "inactivity_days": plan["inactivity_days"],
-                    "upgrade_plan_id": plan["upgrade_plan_id"],
-                    "trader_share": plan["trader_share"],
-                }
-            )
-        self.live = pd.concat([self.live, pd.DataFrame(rows)], ignore_index=True)
+        traders = np.array([trader for trader, _ in entries], dtype=np.int64)
+        plan = self.plans.rules.loc[[plan_id for _, plan_id in entries]].reset_index(
+            drop=True
+        )
+        balance = plan["starting_balance"].to_numpy(dtype=float)
+        rows = self.registry.open(traders, plan, self.days[t], self.rng).assign(
+            trader=traders,
+            starting_balance=balance,
+            balance=balance,
+            equity=balance,
+            high_water=balance,
+            prev_pnl=0.0,
+            phase=plan["phase"].to_numpy(),
+            target_pct=plan["profit_target_pct"].to_numpy(),
+            max_dd_pct=plan["max_drawdown_pct"].to_numpy(),
+            daily_loss_pct=plan["daily_loss_pct"].to_numpy(),
+            drawdown_static=plan["drawdown_static"].to_numpy(dtype=bool),
+            daily_by_equity=plan["daily_by_equity"].to_numpy(dtype=bool),
+            leverage=plan["leverage"].to_numpy(),
+            liquidate_friday=plan["liquidate_friday"].to_numpy(dtype=bool),
+            scenario=0,
+            engagement=ACTIVE,
+            tilt_level=0.0,
+            size_level=0.0,
+            **_NO_POSITION,
+            created_t=t,
+            last_trade_t=t,
+            days_traded=0,
+            first_trade_t=-1,
+            next_payout_t=t + PAYOUT_EVERY_DAYS,
+            payouts=0.0,
+            min_days=plan["min_days"].to_numpy(),
+            max_days=plan["max_days"].to_numpy(),
+            inactivity_days=plan["inactivity_days"].to_numpy(),
+            upgrade_plan_id=plan["upgrade_plan_id"].to_numpy(),
+            trader_share=plan["trader_share"].to_numpy(),
+        )
+        self.live = (
+            rows if self.live.empty else pd.concat([self.live, rows], ignore_index=True)
+        )
 
-    def _entry_plan(self) -> int:
-        return int(self.rng.choice(self.plans.entry_plans))
+    def _entry_plans(self, n: int) -> np.ndarray:
+        return self.rng.choice(self.plans.entry_plans, size=n, p=self._entry_weights)
 
     def _state(self, live: pd.DataFrame) -> Accounts:
         return Accounts(**{f: live[f].to_numpy() for f in _STATE_FIELDS})
@@ -200,23 +241,19 @@ class WorldBuilder:
 
     def step(self, t: int) -> None:
         """Simulate day ``t``: arrivals, trading, lifecycle, and the oracle at its cutoff."""
-        entries = [
-            (trader, self._upgrades.pop((t, trader), None) or self._entry_plan())
-            for trader in self.pending.pop(t, [])
-        ]
+        arriving = self.pending.pop(t, [])
+        plans = [self._upgrades.pop((t, trader), None) for trader in arriving]
+        fresh = [i for i, plan in enumerate(plans) if plan is None]
+        for i, plan in zip(fresh, self._entry_plans(len(fresh)), strict=True):
+            plans[i] = int(plan)
+        entries = list(zip(arriving, plans, strict=True))
         self._open_accounts(t, entries)
         if self.live.empty:
             return
         live = self.live
         state = self._state(live)
-        returns = np.broadcast_to(self.market.returns[t], (len(live), len(INSTRUMENTS)))
         outcome = simulate_day(
-            state,
-            self.traits,
-            returns,
-            self.market.sigma[t],
-            self.days[t].weekday(),
-            self.rng,
+            state, self.traits, self.market.day(t), self.days[t].weekday(), self.rng
         )
         trades = self.served.trade_rows(t, live, outcome.trades)
         prior_balance = live["balance"].to_numpy().copy()
@@ -235,8 +272,11 @@ class WorldBuilder:
         live.loc[traded, "days_traded"] += 1
         live.loc[traded & (live["first_trade_t"] < 0), "first_trade_t"] = t
         live["prev_pnl"] = np.where(traded, day_pnl, 0.0)
-        live["pos_symbol"], live["pos_side"], live["pos_notional"] = -1, 0.0, 0.0
-        live["pos_unrealised"], live["pos_id"] = 0.0, -1
+        live["engagement"] = outcome.engagement
+        live["tilt_level"] = outcome.tilt_level
+        live["size_level"] = outcome.size_level
+        for column, value in _NO_POSITION.items():
+            live[column] = value
         status = np.where(outcome.breached, STATUS_BREACHED, STATUS_ACTIVE)
 
         passed = (
@@ -254,9 +294,9 @@ class WorldBuilder:
         out_of_time = (live["max_days"].to_numpy() > 0) & (
             age >= live["max_days"].to_numpy()
         )
-        inactive = (t - live["last_trade_t"].to_numpy()) >= live[
-            "inactivity_days"
-        ].to_numpy()
+        # the plan's inactivity period counts calendar days since the last trade
+        idle_days = (self.days[t] - self.days[live["last_trade_t"].to_numpy()]).days
+        inactive = np.asarray(idle_days) >= live["inactivity_days"].to_numpy()
         status[(status == STATUS_ACTIVE) & (out_of_time | inactive)] = STATUS_BREACHED
 
         payouts = self._payouts(t, live, status)
@@ -296,21 +336,23 @@ class WorldBuilder:
         return withdrawn
 
     def _close_accounts(self, t: int, live: pd.DataFrame, status: np.ndarray) -> None:
+        ended = np.flatnonzero(status != STATUS_ACTIVE)
+        self.registry.close(live, ended, status[ended], self.days[t])
         rules = self.plans.rules
-        next_accounts = []
-        for i in np.flatnonzero(status != STATUS_ACTIVE):
-            self.registry.close(int(live.at[i, "reg"]), int(status[i]), self.days[t])
-            trader = int(live.at[i, "trader"])
+        trader = live["trader"].to_numpy()
+        upgrade = live["upgrade_plan_id"].to_numpy()
+        engagement = live["engagement"].to_numpy()
+        for i in ended:
             if status[i] == STATUS_PASSED:
-                upgrade = int(live.at[i, "upgrade_plan_id"])
-                if upgrade in rules.index:
-                    next_accounts.append((trader, upgrade))
-            elif self.rng.random() < self.config.retry_probability:
+                if int(upgrade[i]) in rules.index:
+                    self.pending.setdefault(t + 1, []).append(int(trader[i]))
+                    self._upgrades[(t + 1, int(trader[i]))] = int(upgrade[i])
+            elif (
+                engagement[i] != GONE
+                and self.rng.random() < self.config.retry_probability
+            ):
                 restart = t + 1 + int(self.rng.integers(0, 10))
-                self.pending.setdefault(restart, []).append(trader)
-        for trader, plan_id in next_accounts:
-            self.pending.setdefault(t + 1, []).append(trader)
-            self._upgrades[(t + 1, trader)] = plan_id
+                self.pending.setdefault(restart, []).append(int(trader[i]))
 
     # --- the oracle --------------------------------------------------------------
 
@@ -319,20 +361,43 @@ class WorldBuilder:
         live = self.live
         k = self.config.oracle_scenarios
         state = self._state(live).repeat(k)
-        scenarios = self.market.sample_returns(t + 1, k, self.oracle_rng)
-        returns = np.repeat(scenarios, len(live), axis=0)
         outcome = simulate_day(
             state,
             self.traits,
-            returns,
-            self.market.sigma[t + 1],
+            self.market.scenarios(t + 1, k, self.oracle_rng),
             self.days[t + 1].weekday(),
             self.oracle_rng,
             detail=False,
         )
+        # one market scenario per draw for every account: the draws' sums are the
+        # firm's total (and the funded book's) in that scenario
         draws = outcome.pnl.reshape(k, len(live))
+        funded = live["phase"].to_numpy() == 4  # noqa: PLR2004
+        totals = {"firm": draws.sum(axis=1), "funded": draws[:, funded].sum(axis=1)}
+        self.output.buffer(
+            "truth_firm",
+            pd.DataFrame(
+                [
+                    {
+                        "cutoff_date": self.days[t].date(),
+                        "target_date": self.days[t + 1].date(),
+                        "book": book,
+                        "accounts": int(len(live) if book == "firm" else funded.sum()),
+                        "mean": float(total.mean()),
+                        **dict(
+                            zip(
+                                ("q05", "q50", "q95"),
+                                np.quantile(total, [0.05, 0.5, 0.95]).tolist(),
+                                strict=True,
+                            )
+                        ),
+                    }
+                    for book, total in totals.items()
+                ]
+            ),
+        )
         q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
-        accounts = [self.registry.rows[int(r)]["account_id"] for r in live["reg"]]
+        accounts = live["account_id"].to_numpy()
         self.output.buffer(
             "truth_oracle",
             pd.DataFrame(
@@ -353,28 +418,43 @@ class WorldBuilder:
     ) -> pd.DataFrame:
         """Record positions held past the cutoff by accounts that stay alive."""
         keep = status[overnight["row"]] == STATUS_ACTIVE
-        rows = overnight["row"][keep]
-        sym = overnight["symbol"][keep]
+        held = {k: v[keep] for k, v in overnight.items()}
+        rows, sym, side = held["row"], held["symbol"], held["side"]
         ident = self.served.identity(live, rows)
         position = self.served.next_positions(ident["broker"].to_numpy())
-        price = self.prices[t][sym]
-        live.loc[rows, "pos_symbol"] = sym
-        live.loc[rows, "pos_side"] = overnight["side"][keep]
-        live.loc[rows, "pos_notional"] = overnight["notional"][keep]
-        live.loc[rows, "pos_unrealised"] = overnight["unrealised"][keep]
-        live.loc[rows, "pos_id"] = position
-        live.loc[rows, "pos_open_price"] = price
+        price = self.served.previous_close(t)[sym] * np.exp(held["entry"])
+        columns = {
+            "pos_symbol": sym,
+            "pos_side": side,
+            "pos_notional": held["notional"],
+            "pos_unrealised": held["unrealised"],
+            "pos_id": position,
+            "pos_open_price": price,
+            "pos_open_step": held["open_step"],
+            # tomorrow's path starts at today's close: the entry relative to it
+            "pos_entry": held["entry"] - held["close"],
+            "pos_take_profit": held["take_profit"],
+            "pos_stop": held["stop"],
+            "pos_stop_set": held["sl_used"],
+            "pos_take_profit_set": held["tp_used"],
+        }
+        for column, values in columns.items():
+            live.loc[rows, column] = values
         day = self.days[t]
-        side = overnight["side"][keep]
-        notional = overnight["notional"][keep]
         return pd.DataFrame(
             {
-                **position_columns(day, ident, position, sym, side, notional, price),
-                "stop_loss": np.nan,
-                "take_profit": np.nan,
-                "open_time": (day + pd.Timedelta(hours=22)).tz_localize("UTC"),
+                **position_columns(
+                    day, ident, position, sym, side, held["notional"], price
+                ),
+                "stop_loss": np.where(
+                    held["sl_used"], price * np.exp(-side * held["stop"]), np.nan
+                ),
+                "take_profit": np.where(
+                    held["tp_used"], price * np.exp(side * held["take_profit"]), np.nan
+                ),
+                "open_time": step_times(day, held["open_step"]).tz_localize("UTC"),
                 "open_price": price,
-                "profit": np.round(overnight["unrealised"][keep], 2),
+                "profit": np.round(held["unrealised"], 2),
                 "commission": 0.0,
                 "fee": 0.0,
                 "swap": 0.0,
@@ -398,10 +478,12 @@ class WorldBuilder:
             if (t + 1) % self.config.chunk_days and not last:
                 continue
             if last:
-                for i in range(len(self.live)):  # accounts still open at the end
-                    self.registry.close(
-                        int(self.live.at[i, "reg"]), STATUS_ACTIVE, pd.NaT
-                    )
+                self.registry.close(  # accounts still open at the end
+                    self.live,
+                    np.arange(len(self.live)),
+                    np.full(len(self.live), STATUS_ACTIVE),
+                    pd.NaT,
+                )
             tables = self.output.take() | self._account_tables(
                 self.registry.take_closed()
             )
