@@ -163,6 +163,7 @@ class TrainingParams(_Params):
     top_reasons: int = Field(ge=0)
     registered_model: str
     target_scale: Literal["starting_balance"] | None
+    num_threads: int = Field(ge=1)
 
 
 # --- scoring -----------------------------------------------------------------------

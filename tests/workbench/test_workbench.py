@@ -341,11 +341,13 @@ def test_mlflow_ui_serves_the_runs_plots_and_aliased_model(default_run):
         start_new_session=True,
     )
     api = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    # a busy machine answers slowly: no request may fall to httpx's 5 s default
+    client = httpx.Client(timeout=120)
     try:
         deadline = time.monotonic() + 240
         while True:
             try:
-                model = httpx.get(
+                model = client.get(
                     f"{api}/registered-models/get", params={"name": "daily_pnl"}
                 )
                 break
@@ -355,11 +357,11 @@ def test_mlflow_ui_serves_the_runs_plots_and_aliased_model(default_run):
                 time.sleep(2)
         aliases = {a["alias"] for a in model.json()["registered_model"]["aliases"]}
         assert "champion" in aliases
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the UI page
-        experiment = httpx.get(
+        assert client.get(f"http://127.0.0.1:{port}/").status_code == 200  # the UI page
+        experiment = client.get(
             f"{api}/experiments/get-by-name", params={"experiment_name": "daily_pnl"}
         ).json()["experiment"]
-        runs = httpx.post(
+        runs = client.post(
             f"{api}/runs/search",
             json={"experiment_ids": [experiment["experiment_id"]], "max_results": 50},
         ).json()["runs"]
@@ -369,11 +371,12 @@ def test_mlflow_ui_serves_the_runs_plots_and_aliased_model(default_run):
             if any(m["key"] == "test_mae" for m in r["data"].get("metrics", []))
         ]
         assert trained
-        plots = httpx.get(
+        plots = client.get(
             f"{api}/artifacts/list",
             params={"run_id": trained[0]["info"]["run_id"], "path": "plots"},
         ).json()["files"]
         assert "plots/shap_summary.png" in {f["path"] for f in plots}
     finally:
+        client.close()
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)

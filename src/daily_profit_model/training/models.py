@@ -34,12 +34,13 @@ def _dataset(rows: Rows, reference=None) -> lgb.Dataset:
     )
 
 
-def fit_booster(
+def fit_booster(  # noqa: PLR0913 - the data, the budget and how to run it
     params: dict[str, Any],
     train: Rows,
     valid: Rows,
     max_rounds: int,
     callbacks: list | None = None,
+    num_threads: int = 2,
 ) -> lgb.Booster:
     """Train with early stopping on the validation window (never on test).
 
@@ -49,11 +50,14 @@ def fit_booster(
         valid: The same of the validation window.
         max_rounds: Upper bound of boosting rounds.
         callbacks: Further LightGBM callbacks (Optuna pruning).
+        num_threads: LightGBM's threads (``training.num_threads``): its OpenMP threads
+            spin, so beside another CPU-bound process more threads than free cores
+            slow it by an order of magnitude.
     """
     train_set = _dataset(train)
     valid_set = _dataset(valid, reference=train_set)
     return lgb.train(
-        {"verbosity": -1, "num_threads": 2, **params},
+        {"verbosity": -1, **params, "num_threads": num_threads},
         train_set,
         num_boost_round=max_rounds,
         valid_sets=[valid_set],

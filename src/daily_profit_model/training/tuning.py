@@ -64,6 +64,7 @@ def tune_point_model(  # noqa: PLR0913
     settings: TuningParams,
     seed: int,
     target_unit: float,
+    num_threads: int = 2,
 ) -> optuna.Study:
     """Run (or resume) the study until it holds ``n_trials`` finished trials.
 
@@ -99,7 +100,12 @@ def tune_point_model(  # noqa: PLR0913
             _suggest(trial, list(settings.objectives)), seed, target_unit
         )
         booster = fit_booster(
-            params, train, valid, _MAX_ROUNDS, callbacks=[_pruning_callback(trial)]
+            params,
+            train,
+            valid,
+            _MAX_ROUNDS,
+            callbacks=[_pruning_callback(trial)],
+            num_threads=num_threads,
         )
         value = booster.best_score["validation"]["l1"]
         trial.set_user_attr("best_iteration", booster.best_iteration)

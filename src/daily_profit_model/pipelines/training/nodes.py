@@ -132,6 +132,7 @@ def tune(
         settings,
         training.seed,
         target_unit,
+        num_threads=training.num_threads,
     )
     return {
         **study.best_params,
@@ -159,15 +160,24 @@ def fit_forecaster(
         for k, v in tuned.items()
         if k not in ("study_name", "trials", "best_validation_mae", "target_unit")
     }
+    threads = training.num_threads
     point = fit_booster(
-        point_params(trial, seed, float(tuned["target_unit"])), train, valid, 3000
+        point_params(trial, seed, float(tuned["target_unit"])),
+        train,
+        valid,
+        3000,
+        num_threads=threads,
     )
     settings = training.quantile_model
-    lower = fit_booster(
-        quantile_params(0.05, settings, seed), train, valid, settings.max_rounds
-    )
-    upper = fit_booster(
-        quantile_params(0.95, settings, seed), train, valid, settings.max_rounds
+    lower, upper = (
+        fit_booster(
+            quantile_params(q, settings, seed),
+            train,
+            valid,
+            settings.max_rounds,
+            num_threads=threads,
+        )
+        for q in (0.05, 0.95)
     )
     calibration_rows = _window(rows, "calibration")
     matrix = feature_matrix(calibration_rows, features)
