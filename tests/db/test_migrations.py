@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 import pytest
 
 from daily_profit_model.contract import ENDPOINTS
@@ -54,8 +55,29 @@ def test_raw_tables_mirror_the_contract(database, endpoint):
 
 
 def test_trade_key_keeps_two_brokers_reusing_a_position(database):
-    key = ENDPOINTS["v2/trades/closed"].key
-    assert set(key) == {"platform", "broker", "login", "position", "trade_date"}
+    """Two brokers may number a position alike: the table keeps both, and refuses the
+    same trade twice."""
+    table = f"{database.schema}.raw_trades_closed"
+    day = dt.date(2031, 7, 1)
+    insert = (
+        f"INSERT INTO {table} (login, platform, broker, position, trade_date)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s)"
+    )
+    with database.connect() as conn:
+        conn.execute(
+            f"SELECT {database.schema}.ensure_month_partition(%s::regclass, %s)",
+            [table, day],
+        )
+        for broker in ("broker-a", "broker-b"):
+            conn.execute(insert, [100001, "mt5", broker, "5000001", day])
+        stored = conn.execute(
+            f"SELECT count(*) FROM {table} WHERE trade_date = %s",  # noqa: S608
+            [day],
+        ).fetchone()[0]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(insert, [100001, "mt5", "broker-a", "5000001", day])
+        conn.rollback()
+    assert stored == 2  # noqa: PLR2004
 
 
 def test_month_partitions_are_created_on_demand_once(database):
