@@ -73,13 +73,14 @@ def test_training_logs_registers_and_resumes(
 
 
 def test_champion_loads_in_a_fresh_process_without_the_project(
-    model_input, tracking, tmp_path
+    model_input, small_world, tracking, tmp_path
 ):
     client = mlflow.MlflowClient()
     try:
         client.get_model_version_by_alias("daily_pnl", "champion")
-    except mlflow.exceptions.MlflowException:
-        pytest.skip("needs the registration test of this module first")
+    except mlflow.exceptions.MlflowException:  # run alone: register one first
+        optuna_db = f"optuna_{uuid.uuid4().hex[:8]}"
+        train(model_input, small_world.truth("oracle"), tmp_path, optuna_db)
     rows = model_input.tail(20).drop(columns=["target_net_profit"])
     rows.to_parquet(tmp_path / "rows.parquet")
     script = textwrap.dedent(
