@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 _ENV_OPTION = click.option(
     "--env", "-e", default=None, help="Kedro configuration environment (e.g. prod)."
 )
+_WORLD_PARAMS_OPTION = click.option(
+    "--params",
+    default="",
+    callback=_split_params,
+    help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
+)
 
 
 def _load_database(env: str | None):
@@ -147,12 +153,7 @@ def sandbox() -> None:
     default=None,
     help="Key clients must send (default: sandbox.api_key in the environment's credentials).",
 )
-@click.option(
-    "--params",
-    default="",
-    callback=_split_params,
-    help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
-)
+@_WORLD_PARAMS_OPTION
 @click.option(
     "--until",
     default=None,
@@ -205,12 +206,7 @@ def serve(port: int, api_key: str | None, params: dict, until: str | None) -> No
 
 
 @sandbox.command()
-@click.option(
-    "--params",
-    default="",
-    callback=_split_params,
-    help='World parameters as for kedro run, e.g. "sandbox.seed=7,sandbox.n_traders=3000".',
-)
+@_WORLD_PARAMS_OPTION
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
