@@ -255,7 +255,8 @@ def _session_context(env: str | None):
 @cli.command()
 @_ENV_OPTION
 def health(env: str | None) -> None:
-    """Report: database, API, newest data, champion model, last run, drift flags.
+    """Report: database, API, newest data, champion model, last run, drift flags,
+    degradation checks (rolling coverage and pinball, the books' traffic lights).
 
     Exits with status 1 when any check fails.
     """
@@ -270,6 +271,7 @@ def health(env: str | None) -> None:
             ops.check_champion(),
             ops.check_last_run(),
             ops.check_drift(),
+            ops.check_performance(),
         ]
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name:<9} {check.detail}")

@@ -30,6 +30,7 @@ from psycopg import sql
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseConnectionError
 from daily_profit_model.params import MonitoringParams, SlaParams
+from daily_profit_model.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -230,14 +231,32 @@ class RunLogHooks:
         self._close("success", None)
 
     @hook_impl
-    def on_pipeline_error(self, error: Exception) -> None:
+    def on_pipeline_error(self, error: Exception, catalog) -> None:
         """Close the pipeline's row as failed, with the error (and a node whose outputs
-        failed to save, with the same error)."""
+        failed to save, with the same error); alert through the catalog's ``alerts``."""
         text = f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
         for name in list(self._pending):
             pending = self._pending.pop(name)
             self._node_row(pending["node"], pending["rows_in"], None, "failed", text)
         self._close("failed", text)
+        self._alert_failure(catalog, text)
+
+    def _alert_failure(self, catalog, text: str) -> None:
+        """A failed run is an alert (never allowed to hide the run's own error)."""
+        if catalog is None or "alerts" not in catalog:
+            return
+        alert = {
+            "project": "daily-profit-model",
+            "check": "failed_run",
+            "status": "failed",
+            "run_id": self._run_id,
+            "pipeline": self._pipeline,
+            "detail": redact_url(text[:500]),
+        }
+        try:
+            catalog.save("alerts", [alert])
+        except Exception as exc:  # noqa: BLE001 - the run's error is the one raised
+            logger.error("Could not send the failed-run alert: %s", exc)
 
 
 def close_dead_runs() -> int:

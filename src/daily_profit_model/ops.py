@@ -135,6 +135,30 @@ def check_drift() -> Check:
     )
 
 
+def check_performance() -> Check:
+    """The newest scored day's degradation checks (rolling coverage and pinball of
+    the champion against its test window, the books' traffic lights)."""
+    try:
+        rows = _query(
+            "SELECT cutoff_date, count(*), "
+            "string_agg(check_name || ' ' || status, ', ') FILTER (WHERE alert) "
+            "FROM performance_checks "
+            "WHERE cutoff_date = (SELECT max(cutoff_date) FROM performance_checks) "
+            "GROUP BY cutoff_date"
+        )
+    except Exception as exc:  # noqa: BLE001
+        return Check("model", False, str(exc).splitlines()[0])
+    if not rows:
+        return Check("model", True, "no day with actuals checked yet")
+    day, checks, failing = rows[0]
+    return Check(
+        "model",
+        failing is None,
+        f"{day}: {checks} checks"
+        + (f"; failing: {failing}" if failing else ", all ok"),
+    )
+
+
 def _versions(client: mlflow.MlflowClient) -> list[int]:
     return sorted(
         int(v.version) for v in client.search_model_versions(f"name = '{MODEL_NAME}'")

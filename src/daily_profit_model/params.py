@@ -184,6 +184,26 @@ class ReportParams(_Params):
     coverage_target: float = Field(gt=0, lt=1)
 
 
+class FirmParams(_Params):
+    """The books' distributions (``daily_profit_model.scoring.firm``)."""
+
+    method: Literal["fhs", "error_ratio", "independent"]
+    ewma_lambda: float = Field(gt=0, lt=1)
+    min_empirical_days: int = Field(ge=2)
+    ratio_days: int = Field(ge=2)
+    hedge_accounts: int = Field(ge=1)
+
+
+class DegradationParams(_Params):
+    """Degradation checks and alerts (``daily_profit_model.scoring.degradation``)."""
+
+    window_days: int = Field(ge=3)
+    book_days: int = Field(ge=10)
+    significance: float = Field(gt=0, lt=1)
+    coverage_margin: float = Field(ge=0, lt=1)
+    pinball_margin: float = Field(ge=0)
+
+
 class ScoringParams(_Params):
     """``scoring``: champion and shadows, evaluation, firm view, drift, the report."""
 
@@ -191,8 +211,9 @@ class ScoringParams(_Params):
     challenger_traffic_share: float = Field(ge=0, le=1)
     evaluation_window_days: int = Field(ge=1)
     significance: float = Field(gt=0, lt=1)
-    min_error_days: int = Field(ge=1)
     risk_accounts: int = Field(ge=1)
+    firm: FirmParams
+    degradation: DegradationParams
     drift: DriftParams
     report: ReportParams
 

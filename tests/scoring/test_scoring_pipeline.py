@@ -90,6 +90,14 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
             ),
             "test_predictions": MemoryDataset(test_predictions),
             "risk_accounts": _KeptDataset(),
+            "performance_checks": PostgresTableDataset(
+                table="performance_checks", save_args={"replace_days_of": "cutoff_date"}
+            ),
+            "performance_metrics": MemoryDataset(),
+            "alerts": MemoryDataset(),
+            "funded_book_backtest_plot": MemoryDataset(),
+            "firm_total_backtest_plot": MemoryDataset(),
+            "hedge_list": _KeptDataset(),
             "drift_plot": MemoryDataset(),
             "daily_report": MemoryDataset(),
             "drift_metrics": MemoryDataset(),
@@ -99,7 +107,13 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
     SequentialRunner().run(create_pipeline(), catalog)
     return {
         name: catalog[name].load()
-        for name in ("risk_accounts", "drift_plot", "drift_metrics", "daily_report")
+        for name in (
+            "risk_accounts",
+            "hedge_list",
+            "drift_plot",
+            "drift_metrics",
+            "daily_report",
+        )
     }
 
 
@@ -157,10 +171,23 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
         "SELECT DISTINCT champion_version, challenger_version FROM model_comparisons"
     ) == [(1, 2)]
     firm = _count(
-        "SELECT model_version, accounts, lower_90 < forecast_total AND forecast_total < upper_90 FROM firm_forecasts WHERE cutoff_date = %s ORDER BY 1",
+        "SELECT model_version, accounts, lower_90 < expected_total "
+        "AND expected_total < upper_90, method FROM firm_forecasts "
+        "WHERE cutoff_date = %s AND book = 'firm' ORDER BY 1",
         [day],
     )
-    assert firm == [(1, alive, True), (2, alive, True)]
+    assert firm == [(1, alive, True, "fhs"), (2, alive, True, "fhs")]
+    funded = model_input[
+        (model_input["cutoff_date"] == cutoff) & (model_input["phase"] == 4)
+    ]["account_id"]
+    books = _count(
+        "SELECT accounts, payout_liability FROM firm_forecasts "
+        "WHERE cutoff_date = %s AND book = 'funded' AND model_version = 1",
+        [day],
+    )
+    assert [b[0] for b in books] == ([len(funded)] if len(funded) else [])
+    assert all(b[1] >= 0 for b in books)
+    assert set(outputs["hedge_list"]["account_id"]) <= set(funded)
     drift = _count(
         "SELECT count(*), count(*) FILTER (WHERE feature = '_forecast') FROM feature_drift WHERE cutoff_date = %s",
         [day],
@@ -175,12 +202,16 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
     assert name == f"daily_report_{day}.html" and not others
     champion_total = _count(
         "SELECT forecast_total FROM firm_forecasts WHERE cutoff_date = %s "
-        "AND role = 'champion'",
+        "AND role = 'champion' AND book = 'firm'",
         [day],
     )[0][0]
     assert f"{champion_total:,.0f} USD" in page
     assert outputs["risk_accounts"]["account_id"].iloc[0] in page
-    assert page.count('<img alt="chart" src="data:image/png;base64,') == 5
+    # the books' backtest bands (the funded one when funded accounts exist), risk,
+    # yesterday's outcomes, coverage, drift
+    charts = 6 if len(funded) else 5
+    assert page.count('<img alt="chart" src="data:image/png;base64,') == charts
+    assert "Traffic light" in page
     assert "No forecast has an actual yet" not in page
     drift_rows = re.findall(r'<td class="t">(?:warn|severe)</td><td>([^<]+)</td>', page)
     assert drift_rows and all(re.fullmatch(r"\d+\.\d{3}", v) for v in drift_rows)

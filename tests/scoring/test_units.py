@@ -1,4 +1,5 @@
-"""Diebold–Mariano, the firm-level interval, drift measures and traffic splitting."""
+"""Diebold–Mariano, the books' distributions and backtests, account means, drift
+measures and traffic splitting."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ import pandas as pd
 import pytest
 
 from daily_profit_model.pipelines.scoring.nodes import _served_by_challenger
+from daily_profit_model.scoring.backtest import (
+    christoffersen_p_value,
+    kupiec_p_value,
+    traffic_light,
+)
 from daily_profit_model.scoring.drift import drift_table, psi
 from daily_profit_model.scoring.evaluation import diebold_mariano
 from daily_profit_model.scoring.firm import (
+    FirmSettings,
     NoErrorHistoryError,
-    daily_total_errors,
-    firm_interval,
+    book_days,
+    book_forecast,
+    implied_correlation,
+    payout_liability,
+    tail_contributions,
 )
+from daily_profit_model.training.conformal import calibrate
+from daily_profit_model.training.pyfunc_model import conformal_bounds, mean_forecast
 
 THRESHOLDS = {"psi_warn": 0.1, "psi_severe": 0.25, "ks_warn": 0.1, "ks_pvalue": 0.01}
 
@@ -30,31 +42,157 @@ def test_diebold_mariano_matches_the_t_statistic_of_daily_differences():
     assert np.isnan(diebold_mariano(np.array([1.0, 2.0]))[0])
 
 
-def test_firm_interval_is_wider_than_independence_when_accounts_move_together():
-    rng = np.random.default_rng(2)
-    days, accounts = 60, 200
-    market = rng.normal(0, 1, days)[:, None]
-    actual = 50 * market + rng.normal(0, 50, (days, accounts))  # a common factor
-    history = pd.DataFrame(
+def _book_history(actual: np.ndarray, lower: float, upper: float) -> pd.DataFrame:
+    """Account rows of ``actual`` (days x accounts) with a constant forecast."""
+    days, accounts = actual.shape
+    cutoffs = pd.bdate_range("2025-01-01", periods=days + 1)
+    return pd.DataFrame(
         {
-            "cutoff_date": np.repeat(np.arange(days), accounts),
+            "cutoff_date": np.repeat(cutoffs[:-1], accounts),
+            "target_date": np.repeat(cutoffs[1:], accounts),
+            "phase": 4,
             "actual": actual.ravel(),
             "forecast": 0.0,
-            "lower_90": -115.0,
-            "upper_90": 115.0,
+            "mean": 0.0,
+            "lower_90": lower,
+            "upper_90": upper,
         }
     )
-    today = pd.DataFrame(
-        {"forecast": np.zeros(accounts), "lower_90": -115.0, "upper_90": 115.0}
-    )
-    firm = firm_interval(today, daily_total_errors(history))
-    correlated = firm["upper_90"] - firm["lower_90"]
-    independent = firm["independent_upper_90"] - firm["independent_lower_90"]
+
+
+def _today(accounts: int, lower: float, upper: float) -> pd.Series:
+    rows = _book_history(np.full((1, accounts), np.nan), lower, upper)
+    return book_days(rows).loc["firm"].iloc[0]
+
+
+def test_fhs_is_as_wide_as_the_common_factor_makes_the_total():
+    rng = np.random.default_rng(2)
+    days, accounts = 120, 200
+    market = rng.normal(0, 1, days)[:, None]
+    actual = 50 * market + rng.normal(0, 50, (days, accounts))  # a common factor
+    history = book_days(_book_history(actual, -115.0, 115.0)).loc["firm"]
+    today = _today(accounts, -115.0, 115.0)
+    fhs = book_forecast(history, today, FirmSettings())
+    independent = book_forecast(history, today, FirmSettings(method="independent"))
+    correlated = fhs["q95"] - fhs["q05"]
     # the true 90% width of the total is 2 * 1.645 * 50 * accounts (the factor dominates)
-    assert correlated > 5 * independent
-    assert correlated == pytest.approx(2 * 1.645 * 50 * accounts, rel=0.35)
+    assert correlated > 5 * (independent["q95"] - independent["q05"])
+    assert correlated == pytest.approx(2 * 1.645 * 50 * accounts, rel=0.3)
+    rho = implied_correlation(
+        fhs["residual_sd"], today["scale_sum"], today["scale_quad"]
+    )
+    # each account: variance 50^2 + 50^2, of which 50^2 common: correlation 0.5
+    assert rho == pytest.approx(0.5, abs=0.15)
     with pytest.raises(NoErrorHistoryError):
-        firm_interval(today, pd.Series(dtype=float))
+        book_forecast(history.iloc[:0], today, FirmSettings())
+
+
+def test_fhs_widens_within_days_of_the_market_turning_violent():
+    rng = np.random.default_rng(5)
+    calm, violent, accounts = 100, 15, 100
+    sd = np.r_[np.full(calm, 10.0), np.full(violent, 40.0)][:, None]
+    actual = sd * rng.normal(0, 1, (calm + violent, 1)) + rng.normal(
+        0, 5, (1, accounts)
+    )
+    days = book_days(_book_history(actual, -20.0, 20.0)).loc["firm"]
+    today = _today(accounts, -20.0, 20.0)
+    before = book_forecast(days.iloc[:calm], today, FirmSettings())
+    after = book_forecast(days, today, FirmSettings())
+    ratio = book_forecast(days, today, FirmSettings(method="error_ratio"))
+    assert (after["q95"] - after["q05"]) > 2 * (before["q95"] - before["q05"])
+    assert (after["q95"] - after["q05"]) > (ratio["q95"] - ratio["q05"]) * 0.8
+
+
+def test_the_mean_of_a_skewed_account_is_unbiased_after_calibration():
+    """Most accounts lose a little, a few win a lot: medians sum far from the mean,
+    and so does the three-point rule; the calibration's offset makes the sum right."""
+    rng = np.random.default_rng(3)
+    n = 20000
+
+    def pnl(size):
+        # 90% of account-days lose 100, 10% win 500: median -100, mean -40
+        return np.where(rng.random(size) < 0.9, -100.0, 500.0)
+
+    scores = pd.DataFrame(
+        {
+            "actual": pnl(n),
+            "raw_lower": -100.0,
+            "raw_upper": 500.0,
+            "forecast": -100.0,  # the median, which an L1 model forecasts
+            "phase": rng.choice([1, 4], n),
+        }
+    )
+    calibration = calibrate(scores, 0.9, 30, 100)
+    lower, upper = conformal_bounds(
+        np.full(300, -100.0), np.full(300, 500.0), pd.Series([1] * 300), calibration
+    )
+    three_point = mean_forecast(
+        lower, np.full(300, -100.0), upper, pd.Series([1] * 300), {}
+    )
+    mean = mean_forecast(
+        lower, np.full(300, -100.0), upper, pd.Series([1] * 300), calibration
+    )
+    assert three_point.mean() > 0  # the rule alone: +11
+    assert mean.sum() == pytest.approx(-40.0 * 300, rel=0.05)
+
+
+def test_tail_contributions_add_up_to_the_books_95_quantile():
+    accounts = pd.DataFrame(
+        {
+            "mean": [10.0, -5.0, 0.0, 30.0],
+            "forecast": 0.0,
+            "lower_90": [-100.0, -50.0, -10.0, -300.0],
+            "upper_90": [100.0, 50.0, 10.0, 300.0],
+        }
+    )
+    forecast = {"q95": 900.0}
+    share = tail_contributions(accounts, forecast, rho=0.4)
+    assert share.sum() == pytest.approx(900.0)
+    assert share.idxmax() == 3  # the largest scale carries most of the tail
+
+
+def test_payout_liability_is_the_share_of_a_sure_profit():
+    funded = pd.DataFrame(
+        {
+            "balance": [110_000.0, 95_000.0],
+            "starting_balance": 100_000.0,
+            "days_to_next_payout": [7, 7],  # five trading days
+            "profit_share_pct": 80.0,
+            "mean": [100.0, 0.0],
+            "forecast": 0.0,
+            "lower_90": [99.0, -1.0],
+            "upper_90": [101.0, 1.0],
+        }
+    )
+    figures = payout_liability(funded, rho=0.3)
+    # 0.8 x (10,000 + 5 x 100); the account below its start is owed nothing
+    assert figures["payout_liability"] == pytest.approx(8400.0, rel=0.001)
+    assert (
+        figures["payout_liability_lower_90"]
+        <= 8400.0
+        <= figures["payout_liability_upper_90"]
+    )
+
+
+def test_backtest_statistics_match_basel_and_catch_clusters():
+    # Basel's table for a 1% VaR over 250 days: green 0-4, yellow 5-9, red 10+
+    assert [traffic_light(x, 250, 0.01) for x in (4, 5, 9, 10)] == [
+        "green",
+        "yellow",
+        "yellow",
+        "red",
+    ]
+    right = np.zeros(250, dtype=bool)
+    right[::20] = True  # 13 of 250 at 5%, evenly spread
+    assert kupiec_p_value(right, 0.05) > 0.5
+    assert christoffersen_p_value(right) > 0.05
+    too_many = np.zeros(250, dtype=bool)
+    too_many[::8] = True
+    assert kupiec_p_value(too_many, 0.05) < 0.01
+    clustered = np.zeros(250, dtype=bool)
+    clustered[100:113] = True  # the right count, all in one stretch
+    assert kupiec_p_value(clustered, 0.05) > 0.5
+    assert christoffersen_p_value(clustered) < 0.001
 
 
 def test_psi_and_drift_severity():
@@ -95,32 +233,3 @@ def test_traffic_split_is_stable_per_account_and_close_to_the_share():
     assert first.mean() == pytest.approx(0.2, abs=0.01)
     assert (first == _served_by_challenger(accounts, 0.2)).all()
     assert not _served_by_challenger(accounts, 0.0).any()
-
-
-def test_firm_expected_total_corrects_a_sum_of_medians():
-    """Most accounts lose a little, a few win a lot: medians sum far from the mean."""
-    rng = np.random.default_rng(3)
-    days, accounts = 80, 300
-
-    def pnl(n):
-        # 90% of account-days lose 100, 10% win 500: median -100, mean -40
-        return np.where(rng.random(n) < 0.9, -100.0, 500.0)
-
-    history = pd.DataFrame(
-        {
-            "cutoff_date": np.repeat(np.arange(days), accounts),
-            "actual": pnl(days * accounts),
-            "forecast": -100.0,  # the median, which an L1 model forecasts
-            "lower_90": -100.0,
-            "upper_90": 500.0,
-        }
-    )
-    today = pd.DataFrame(
-        {"forecast": np.full(accounts, -100.0), "lower_90": -100.0, "upper_90": 500.0}
-    )
-    firm = firm_interval(today, daily_total_errors(history))
-    assert firm["forecast_total"] == -100.0 * accounts
-    assert firm["expected_total"] == pytest.approx(-40.0 * accounts, rel=0.05)
-    actual_totals = [pnl(accounts).sum() for _ in range(200)]
-    inside = np.mean([firm["lower_90"] <= t <= firm["upper_90"] for t in actual_totals])
-    assert 0.8 <= inside <= 0.98

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -36,12 +36,15 @@ class ScoringModel:
         version: Its registry version.
         role: ``champion`` (what users see) or ``shadow``.
         model: The pyfunc model.
+        reference: The metrics of the training run that registered it (its test
+            window's coverage and pinball losses: what degradation is judged against).
     """
 
     alias: str
     version: int
     role: str
     model: Any
+    reference: dict[str, float] = field(default_factory=dict)
 
 
 class AliasedModelsDataset(AbstractDataset[None, list[ScoringModel]]):
@@ -59,6 +62,14 @@ class AliasedModelsDataset(AbstractDataset[None, list[ScoringModel]]):
 
     def _describe(self) -> dict[str, Any]:
         return {"model_name": self._model_name}
+
+    def _reference(self, client: mlflow.MlflowClient, version: int) -> dict[str, float]:
+        """The test-window metrics of the run that logged ``version`` (none if gone)."""
+        run_id = client.get_model_version(self._model_name, str(version)).run_id
+        try:
+            return dict(client.get_run(run_id).data.metrics) if run_id else {}
+        except MlflowException:
+            return {}
 
     def load(self) -> list[ScoringModel]:
         """Load the aliased versions (each version once, under its first alias).
@@ -87,7 +98,11 @@ class AliasedModelsDataset(AbstractDataset[None, list[ScoringModel]]):
         models = []
         for version, (alias, role) in chosen.items():
             model = mlflow.pyfunc.load_model(f"models:/{self._model_name}@{alias}")
-            models.append(ScoringModel(alias, version, role, model))
+            models.append(
+                ScoringModel(
+                    alias, version, role, model, self._reference(client, version)
+                )
+            )
             logger.info("Scoring with %s v%d (%s)", self._model_name, version, role)
         return models
 

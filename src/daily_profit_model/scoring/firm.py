@@ -1,75 +1,325 @@
-"""The firm's total forecast P&L for a day, with an interval that respects correlation.
+"""Tomorrow's total of a book of accounts (the firm, the funded book), with its tails.
 
-Accounts move together (one market, one regime), so the firm's total is far more
-uncertain than a sum of independent account intervals suggests. The interval here is
-built from the firm's own history of *daily total errors*: on each past day with
-actuals, ``(actual total − forecast total) / (sum of account interval widths)``. Those
-daily ratios carry the day's cross-account correlation as it happened; their 5% and 95%
-quantiles, times today's summed widths, bound today's total; their mean corrects the
-sum of account forecasts (conditional medians) into the expected total.
+Accounts move together (one market, one crowd, one regime), so a book's total is far
+more uncertain than a sum of independent account intervals suggests, and how much more
+changes with the market. Three methods are kept side by side; the backtest
+(``benchmarks/firm_backtest.py``, ``tests/scoring/test_firm_backtest.py``) compares them
+and the scoring pipeline serves the best, ``fhs``:
+
+- ``fhs``, filtered historical simulation of the book's standardised residual. On each
+  past day with actuals, ``u = (actual total - sum of account means) / sum of account
+  scales`` (an account's scale: its 90% interval's width over 2 x 1.645). ``u`` is what
+  the day's common move did to the book, in units of a fully correlated book; its
+  volatility clusters, so it is filtered by an EWMA (RiskMetrics, lambda 0.94):
+  ``z = u / sigma``. Tomorrow's total is ``sum of means + sum of scales x sigma_today x
+  z`` for the past ``z``: empirical quantiles once there are enough days, a normal with
+  the ``z``'s own spread before that. Known at the cutoff: every input is a day whose
+  target date is on or before it.
+- ``error_ratio`` (the first design): quantiles of ``(actual - sum of medians) / sum of
+  widths`` over the last days. Too few days, and blind to the market's turns.
+- ``independent``: half-widths added in quadrature, as if accounts were independent.
+
+The book's upper tail is allocated to its accounts (Euler allocation under the one-factor
+correlation the book's variance implies): the hedge list. The funded book's payout
+liability is simulated from the same correlation.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+Z90 = float(stats.norm.ppf(0.95))
+TAIL = 0.05
+FUNDED_PHASE = 4
+METHODS = ("fhs", "error_ratio", "independent")
+_QUANTILES = (TAIL, 0.5, 1 - TAIL)
+
+
+@dataclass(frozen=True)
+class FirmSettings:
+    """How a book's distribution is estimated.
+
+    Attributes:
+        method: One of :data:`METHODS`.
+        ewma_lambda: Decay of the residual's variance (``fhs``).
+        min_empirical_days: Fewest past days whose quantiles ``fhs`` uses as they are
+            (fewer: a normal with their spread).
+        ratio_days: Past days ``error_ratio`` uses (the newest).
+    """
+
+    method: str = "fhs"
+    ewma_lambda: float = 0.94
+    min_empirical_days: int = 60
+    ratio_days: int = 20
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"Unknown firm method {self.method!r}: one of {METHODS}")
 
 
 class NoErrorHistoryError(ValueError):
-    """No past day with actuals to calibrate the firm-level interval on."""
+    """No past day with actuals known at the cutoff to calibrate a book on."""
 
 
-def daily_total_errors(outcomes: pd.DataFrame) -> pd.Series:
-    """Per past day: total error over the summed account interval widths.
+def account_scale(lower: pd.Series, upper: pd.Series) -> pd.Series:
+    """An account's forecast scale: its 90% interval as a normal's sd (at least 1 USD)."""
+    return ((upper - lower) / (2 * Z90)).clip(lower=1.0)
+
+
+def _book_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` once under ``book='firm'`` and its funded accounts under ``'funded'``."""
+    return pd.concat(
+        [
+            rows.assign(book="firm"),
+            rows[rows["phase"] == FUNDED_PHASE].assign(book="funded"),
+        ],
+        ignore_index=True,
+    )
+
+
+def book_days(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each cutoff's book totals: the figures every method needs.
 
     Args:
-        outcomes: One model's account rows with ``cutoff_date``, ``actual``,
-            ``forecast``, ``lower_90`` and ``upper_90``.
+        rows: One model's account rows: ``cutoff_date``, ``target_date``, ``phase``,
+            ``forecast``,
+            ``lower_90``, ``upper_90``, optionally ``mean`` (else the forecast) and
+            ``actual`` (NaN or absent: not known yet).
+
+    Returns:
+        Indexed by ``book`` and ``cutoff_date``: ``target_date``, ``accounts``, ``mean_total``,
+        ``median_total`` (sum of forecasts), ``scale_sum``, ``scale_quad``,
+        ``width_sum`` and ``actual`` (NaN when any account's actual is unknown).
     """
-    days = (
-        outcomes.assign(width=outcomes["upper_90"] - outcomes["lower_90"])
-        .groupby("cutoff_date")
-        .agg(
-            actual=("actual", "sum"),
-            forecast=("forecast", "sum"),
-            width=("width", "sum"),
+    mean = rows["mean"].fillna(rows["forecast"]) if "mean" in rows else rows["forecast"]
+    actual = rows["actual"] if "actual" in rows else pd.Series(np.nan, rows.index)
+    frame = _book_rows(
+        rows[["phase"]].assign(
+            cutoff_date=pd.to_datetime(rows["cutoff_date"]),
+            target_date=pd.to_datetime(rows["target_date"]),
+            mean=mean,
+            forecast=rows["forecast"],
+            scale=account_scale(rows["lower_90"], rows["upper_90"]),
+            scale_sq=account_scale(rows["lower_90"], rows["upper_90"]) ** 2,
+            width=rows["upper_90"] - rows["lower_90"],
+            actual=actual,
+            unknown=actual.isna(),
         )
     )
-    return (days["actual"] - days["forecast"]) / days["width"]
+    days = frame.groupby(["book", "cutoff_date"]).agg(
+        target_date=("target_date", "first"),
+        accounts=("mean", "size"),
+        mean_total=("mean", "sum"),
+        median_total=("forecast", "sum"),
+        scale_sum=("scale", "sum"),
+        scale_quad=("scale_sq", "sum"),
+        width_sum=("width", "sum"),
+        actual=("actual", "sum"),
+        unknown=("unknown", "sum"),
+    )
+    days["scale_quad"] = np.sqrt(days["scale_quad"])
+    days.loc[days["unknown"] > 0, "actual"] = np.nan
+    return days.drop(columns="unknown")
 
 
-def firm_interval(
-    today: pd.DataFrame, errors: pd.Series, coverage: float = 0.9
+def _ewma_sigma(u: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    """Each day's EWMA volatility from the days before it, and the next day's."""
+    seed = min(len(u), 10)
+    variance = float(np.mean(u[:seed] ** 2))
+    sigma = np.empty(len(u))
+    for i, value in enumerate(u):  # a recursion over days (hundreds), not rows
+        sigma[i] = np.sqrt(variance)
+        variance = lam * variance + (1 - lam) * value**2
+    return sigma, float(np.sqrt(variance))
+
+
+def _fhs(history: pd.DataFrame, today: pd.Series, settings: FirmSettings) -> dict:
+    u = ((history["actual"] - history["mean_total"]) / history["scale_sum"]).to_numpy()
+    sigma, sigma_today = _ewma_sigma(u, settings.ewma_lambda)
+    z = u / np.maximum(sigma, 1e-12)
+    # the sum of means is the expected total (unbiased by construction): the past
+    # residuals give the spread and shape around it, not a correction of it
+    z = z - z.mean()
+    if len(z) >= settings.min_empirical_days:
+        q = np.quantile(z, _QUANTILES)
+    else:
+        q = stats.norm.ppf(_QUANTILES) * (z.std(ddof=1) if len(z) > 1 else 1.0)
+    unit = today["scale_sum"] * sigma_today
+    return {
+        "mean": float(today["mean_total"]),
+        **dict(zip(("q05", "q50", "q95"), today["mean_total"] + unit * q, strict=True)),
+        "residual_sd": float(unit * z.std()) if len(z) > 1 else float(unit),
+    }
+
+
+def _error_ratio(
+    history: pd.DataFrame, today: pd.Series, settings: FirmSettings
+) -> dict:
+    recent = history.tail(settings.ratio_days)
+    ratio = (
+        (recent["actual"] - recent["median_total"]) / recent["width_sum"]
+    ).to_numpy()
+    q = np.quantile(ratio, _QUANTILES)
+    width = today["width_sum"]
+    return {
+        "mean": today["median_total"] + float(ratio.mean()) * width,
+        **dict(
+            zip(("q05", "q50", "q95"), today["median_total"] + q * width, strict=True)
+        ),
+        "residual_sd": float(ratio.std() * width),
+    }
+
+
+def _independent(today: pd.Series) -> dict:
+    sd = today["scale_quad"]
+    return {
+        "mean": today["mean_total"],
+        "q05": today["mean_total"] - Z90 * sd,
+        "q50": today["mean_total"],
+        "q95": today["mean_total"] + Z90 * sd,
+        "residual_sd": float(sd),
+    }
+
+
+def book_forecast(
+    history: pd.DataFrame, today: pd.Series, settings: FirmSettings
 ) -> dict[str, float]:
-    """Total forecast and its interval for today's accounts (one model).
+    """One book's mean, 5%, 50% and 95% of tomorrow's total.
 
     Args:
-        today: Today's rows with ``forecast``, ``lower_90``, ``upper_90``.
-        errors: :func:`daily_total_errors` of past days.
-        coverage: Interval coverage.
+        history: :func:`book_days` rows of that book with actuals, target days known at
+            today's cutoff, oldest first.
+        today: Today's :func:`book_days` row of the book.
+        settings: The method and its settings.
 
     Raises:
-        NoErrorHistoryError: ``errors`` is empty.
+        NoErrorHistoryError: The method needs past days and there are none.
     """
-    if errors.empty:
+    if settings.method == "independent":
+        return _independent(today)
+    if history.empty:
         raise NoErrorHistoryError(
-            "No past day with actuals: train a model first (its test window seeds "
-            "the firm-level interval)"
+            f"No past day with actuals known at cutoff {today.name}: train a model "
+            "first (its test window seeds the firm-level distribution)"
         )
-    tail = (1 - coverage) / 2
-    total = float(today["forecast"].sum())
-    width = float((today["upper_90"] - today["lower_90"]).sum())
-    low, high = np.quantile(errors.to_numpy(), [tail, 1 - tail])
-    # what independent accounts would give: half-widths add in quadrature
-    half = (today["upper_90"] - today["lower_90"]) / 2
-    independent = float(np.sqrt((half**2).sum()))
+    if settings.method == "error_ratio":
+        return _error_ratio(history, today, settings)
+    return _fhs(history, today, settings)
+
+
+def implied_correlation(
+    residual_sd: float, scale_sum: float, scale_quad: float
+) -> float:
+    """The equicorrelation ``rho`` under which independent-looking accounts of these
+    scales give the book this residual sd: ``var = rho S^2 + (1 - rho) Q^2``."""
+    if scale_sum <= 0 or scale_sum**2 <= scale_quad**2:
+        return 0.0
+    rho = (residual_sd**2 - scale_quad**2) / (scale_sum**2 - scale_quad**2)
+    return float(np.clip(rho, 0.0, 1.0))
+
+
+def tail_contributions(
+    accounts: pd.DataFrame, forecast: dict[str, float], rho: float
+) -> pd.Series:
+    """Each account's share of the book's 95% quantile (Euler allocation, one factor).
+
+    ``E[pnl_i | total = q95] = mean_i + cov(e_i, total) / var(total) x (q95 - mean)``,
+    with ``cov(e_i, total) = s_i (rho S + (1 - rho) s_i)``: the contributions sum to
+    the book's 95% quantile. Large, confident winners and large accounts carry it.
+
+    Args:
+        accounts: The book's account rows (``mean`` or ``forecast``, ``lower_90``,
+            ``upper_90``).
+        forecast: The book's :func:`book_forecast`.
+        rho: :func:`implied_correlation` of the book.
+    """
+    scale = account_scale(accounts["lower_90"], accounts["upper_90"])
+    mean = (
+        accounts["mean"].fillna(accounts["forecast"])
+        if "mean" in accounts
+        else accounts["forecast"]
+    )
+    total_scale = scale.sum()
+    covariance = scale * (rho * total_scale + (1 - rho) * scale)
+    variance = covariance.sum()
+    excess = forecast["q95"] - mean.sum()
+    return mean + covariance / variance * excess if variance > 0 else mean
+
+
+def payout_liability(  # noqa: PLR0913 - the accounts, their forecasts and the model
+    funded: pd.DataFrame,
+    rho: float,
+    scenarios: int = 4000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The firm's payouts to funded accounts at their next payout dates.
+
+    Each funded account's profit at its payout date is today's (balance - starting
+    balance) plus ``h`` trading days of P&L (``days_to_next_payout`` in calendar days,
+    times 5/7), each day with the
+    account's mean and scale; the days' common moves share one factor across accounts
+    (correlation ``rho``, the funded book's). The firm pays ``profit_share_pct`` of a
+    positive profit. (A breach before the payout date cancels it; not modelled: the
+    figure leans high, the prudent side for a reserve.)
+
+    Args:
+        funded: Funded accounts' rows: ``balance``, ``starting_balance``,
+            ``days_to_next_payout``, ``profit_share_pct``, ``mean`` or ``forecast``,
+            ``lower_90``, ``upper_90``.
+        rho: The funded book's implied correlation.
+        scenarios: Monte Carlo draws.
+        seed: Their seed.
+
+    Returns:
+        ``payout_liability`` (mean) and its 5% / 95% quantiles.
+    """
+    if funded.empty:
+        return dict.fromkeys(
+            (
+                "payout_liability",
+                "payout_liability_lower_90",
+                "payout_liability_upper_90",
+            ),
+            0.0,
+        )
+    rng = np.random.default_rng(seed)
+    # days_to_next_payout counts calendar days; P&L accrues on trading days
+    calendar = funded["days_to_next_payout"].fillna(0).clip(lower=0).to_numpy(float)
+    days = np.maximum(np.ceil(calendar * 5 / 7), 1.0)
+    horizon = np.sqrt(days)
+    scale = account_scale(funded["lower_90"], funded["upper_90"]).to_numpy() * horizon
+    mean = (
+        funded["mean"].fillna(funded["forecast"])
+        if "mean" in funded
+        else funded["forecast"]
+    ).to_numpy(float) * days
+    profit = (funded["balance"] - funded["starting_balance"]).to_numpy(float)
+    share = funded["profit_share_pct"].fillna(80).to_numpy(float) / 100
+    common = rng.standard_normal((scenarios, 1))
+    own = rng.standard_normal((scenarios, len(funded)))
+    shocks = np.sqrt(rho) * common + np.sqrt(1 - rho) * own
+    paid = (share * np.maximum(profit + mean + scale * shocks, 0.0)).sum(axis=1)
+    low, high = np.quantile(paid, [TAIL, 1 - TAIL])
     return {
-        "accounts": len(today),
-        "forecast_total": total,
-        "expected_total": total + float(errors.mean()) * width,
-        "lower_90": total + low * width,
-        "upper_90": total + high * width,
-        "independent_lower_90": total - independent,
-        "independent_upper_90": total + independent,
-        "error_days": len(errors),
+        "payout_liability": float(paid.mean()),
+        "payout_liability_lower_90": float(low),
+        "payout_liability_upper_90": float(high),
     }
+
+
+def known_history(days: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Past book days with actuals whose target day is on or before ``cutoff``.
+
+    Args:
+        days: :func:`book_days` of one book, with a ``target_date`` column.
+        cutoff: Today's cutoff.
+    """
+    known = days[
+        days["actual"].notna()
+        & (pd.to_datetime(days["target_date"]) <= pd.Timestamp(cutoff))
+    ]
+    return known.sort_index()

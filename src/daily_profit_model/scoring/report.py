@@ -14,6 +14,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from daily_profit_model.scoring.backtest import (
+    TAIL,
+    christoffersen_p_value,
+    kupiec_p_value,
+    traffic_light,
+    worst_light,
+)
+from daily_profit_model.scoring.firm import FUNDED_PHASE
+
 _STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 2rem auto; max-width: 1100px; color: #1d2733; }
@@ -28,6 +37,10 @@ th, td { border-bottom: 1px solid #e3e8ee; padding: 4px 8px; text-align: right; 
 th { background: #f3f6f9; } td.t, th.t { text-align: left; }
 img { max-width: 100%; } section { margin-top: 2rem; }
 .note { color: #5b6b7b; font-size: 0.85rem; }
+.light { display: inline-block; padding: 2px 10px; border-radius: 10px;
+         font-weight: 600; color: white; }
+.green { background: #2e7d32; } .yellow { background: #b8860b; }
+.red { background: #b42318; }
 """
 
 
@@ -71,46 +84,75 @@ def _table(
 
 
 def firm_history(firm: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """The champion's firm forecasts by target day, with the firm's actual total."""
+    """The champion's book forecasts by target day, with each book's actual total."""
     champion = firm[firm["role"] == "champion"].copy()
+    if "book" not in champion:
+        champion["book"] = "firm"
+    champion["book"] = champion["book"].fillna("firm")
     champion["target_date"] = pd.to_datetime(champion["target_date"])
     if outcomes.empty:
         return champion.assign(actual_total=np.nan).sort_values("target_date")
+    rows = outcomes.assign(target_date=pd.to_datetime(outcomes["target_date"]))
+    books = [rows.assign(book="firm")]
+    if "phase" in rows:
+        books.append(rows[rows["phase"] == FUNDED_PHASE].assign(book="funded"))
     actual = (
-        outcomes.assign(target_date=pd.to_datetime(outcomes["target_date"]))
-        .groupby(["target_date", "model_version"])["actual"]
+        pd.concat(books)
+        .groupby(["book", "target_date", "model_version"])["actual"]
         .sum()
         .rename("actual_total")
         .reset_index()
     )
     return champion.merge(
-        actual, on=["target_date", "model_version"], how="left"
+        actual, on=["book", "target_date", "model_version"], how="left"
     ).sort_values("target_date")
 
 
-def _firm_chart(history: pd.DataFrame) -> plt.Figure:
+def book_chart(history: pd.DataFrame, title: str) -> plt.Figure:
+    """The forecast band against actual totals, exceptions marked."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
+    if history.empty:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No forecast of this book yet", ha="center", va="center")
+        return fig
     x = history["target_date"]
-    ax.errorbar(
+    ax.fill_between(
         x,
-        history["forecast_total"],
-        yerr=[
-            history["forecast_total"] - history["lower_90"],
-            history["upper_90"] - history["forecast_total"],
-        ],
-        fmt="o-",
-        capsize=4,
-        label="forecast and 90% interval",
+        history["lower_90"],
+        history["upper_90"],
+        color="#8aa4c1",
+        alpha=0.45,
+        step="mid",
+        label="90% interval",
     )
-    if "expected_total" in history:
-        ax.plot(x, history["expected_total"], "D", color="tab:orange", label="expected")
-    ax.plot(x, history["actual_total"], "s", color="black", label="actual")
+    ax.plot(x, history["expected_total"], "-", color="tab:orange", label="expected")
+    known = history.dropna(subset=["actual_total"])
+    out = (known["actual_total"] < known["lower_90"]) | (
+        known["actual_total"] > known["upper_90"]
+    )
+    ax.plot(
+        known["target_date"],
+        known["actual_total"],
+        "s",
+        color="black",
+        ms=4,
+        label="actual",
+    )
+    ax.plot(
+        known.loc[out, "target_date"],
+        known.loc[out, "actual_total"],
+        "x",
+        color="#b42318",
+        ms=10,
+        mew=2,
+        label="exception",
+    )
     ax.axhline(0, color="grey", linewidth=0.7)
     span = pd.Timedelta(days=2)
     ax.set_xlim(x.min() - span, x.max() + span)
-    ax.set_title("Firm-wide P&L by target day (champion)")
+    ax.set_title(title)
     ax.set_ylabel("USD")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", fontsize=8)
     fig.autofmt_xdate()
     return fig
 
@@ -198,29 +240,103 @@ def _reasons(risk: pd.DataFrame) -> pd.Series:
     return pd.Series(parts, index=risk.index)
 
 
-def _headline(champion: pd.Series, cutoff: pd.Timestamp) -> list[str]:
-    return [
-        f"<h1>Daily P&amp;L forecast — {pd.Timestamp(champion['target_date']).date()}</h1>",
+def _card(label: str, value: str) -> str:
+    return (
+        f'<div class="card"><div class="l">{label}</div>'
+        f'<div class="v">{value}</div></div>'
+    )
+
+
+def _headline(books: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
+    """The funded book first (the firm's own money), then the firm's total."""
+    firm = books[books["book"] == "firm"].iloc[0]
+    lines = [
+        f"<h1>Daily P&amp;L forecast — {pd.Timestamp(firm['target_date']).date()}</h1>",
         f'<p class="sub">Accounts alive at the close of {cutoff.date()}; '
-        f"champion model v{int(champion['model_version'])}; "
-        f"{int(champion['accounts']):,} accounts.</p>",
+        f"champion model v{int(firm['model_version'])}; "
+        f"{int(firm['accounts']):,} accounts.</p>",
+    ]
+    funded = books[books["book"] == "funded"]
+    if len(funded):
+        row = funded.iloc[0]
+        lines += [
+            f"<h2>Funded book ({int(row['accounts']):,} accounts: the firm pays "
+            "their gains)</h2>",
+            '<div class="cards">',
+            _card("expected funded P&amp;L", _usd(row["expected_total"])),
+            _card(
+                "90% interval",
+                f"{_usd(row['lower_90'])} … {_usd(row['upper_90'])}",
+            ),
+            _card(
+                "payout liability at next payout dates",
+                f"{_usd(row.get('payout_liability'))}<div class='l'>90%: "
+                f"{_usd(row.get('payout_liability_lower_90'))} … "
+                f"{_usd(row.get('payout_liability_upper_90'))}</div>",
+            ),
+            "</div>",
+        ]
+    else:
+        lines.append('<p class="note">No funded account is alive at the cutoff.</p>')
+    lines += [
+        "<h2>Firm total (every account)</h2>",
         '<div class="cards">',
-        f'<div class="card"><div class="l">expected firm P&amp;L</div>'
-        f'<div class="v">{_usd(champion.get("expected_total"))}</div></div>',
-        f'<div class="card"><div class="l">sum of account forecasts</div>'
-        f'<div class="v">{_usd(champion["forecast_total"])}</div></div>',
-        f'<div class="card"><div class="l">90% interval</div>'
-        f'<div class="v">{_usd(champion["lower_90"])} … {_usd(champion["upper_90"])}'
-        "</div></div>",
-        f'<div class="card"><div class="l">if accounts were independent</div>'
-        f'<div class="v">{_usd(champion["independent_lower_90"])} … '
-        f"{_usd(champion['independent_upper_90'])}</div></div>",
+        _card("expected firm P&amp;L", _usd(firm.get("expected_total"))),
+        _card("sum of account forecasts", _usd(firm["forecast_total"])),
+        _card("90% interval", f"{_usd(firm['lower_90'])} … {_usd(firm['upper_90'])}"),
+        _card(
+            "if accounts were independent",
+            f"{_usd(firm['independent_lower_90'])} … "
+            f"{_usd(firm['independent_upper_90'])}",
+        ),
         "</div>",
-        f'<p class="note">The firm interval comes from {int(champion["error_days"])} '
-        f"days of {html.escape(str(champion['error_source']))}; it accounts for "
-        "accounts moving together, which the independent interval does not. Account "
-        "forecasts are medians (most accounts lose a little, a few win a lot): the "
-        "expected total adds the firm's mean daily error to their sum.</p>",
+        f'<p class="note">Both books\' intervals come from '
+        f"{int(firm['error_days'])} past days of "
+        f"{html.escape(str(firm['error_source']))} ({html.escape(str(firm.get('method')))}:"
+        " the book's residual in units of its accounts' summed scales, filtered by its "
+        "recent volatility), so they account for accounts moving together, which the "
+        "independent interval does not. Expected totals are sums of account means.</p>",
+    ]
+    return lines
+
+
+def _hedge_section(hedges: pd.DataFrame) -> list[str]:
+    if hedges.empty:
+        return ['<p class="note">No funded account is alive at the cutoff.</p>']
+    shown = hedges[
+        ["account_id", "mean", "upper_90", "tail_contribution", "tail_share", "why"]
+    ].assign(tail_share=hedges["tail_share"] * 100)
+    return [
+        _table(
+            shown.rename(columns={"tail_share": "tail_share_%"}),
+            text_columns=("account_id", "why"),
+            decimals={"tail_share_%": 1},
+        ),
+        "<p class=\"note\">Each funded account's share of the funded book's 95% "
+        "quantile (Euler allocation under the book's implied correlation): what the "
+        "firm would hedge or cap first.</p>",
+    ]
+
+
+def _backtest_section(history: pd.DataFrame, book: str, title: str) -> list[str]:
+    rows = history[history["book"] == book].dropna(subset=["actual_total"])
+    shown = history[history["book"] == book]
+    if shown.empty:
+        return ['<p class="note">No forecast of this book yet.</p>']
+    low = (rows["actual_total"] < rows["lower_90"]).to_numpy()
+    high = (rows["actual_total"] > rows["upper_90"]).to_numpy()
+    n = len(rows)
+    light = worst_light(
+        traffic_light(int(low.sum()), n, TAIL), traffic_light(int(high.sum()), n, TAIL)
+    )
+    return [
+        _png(book_chart(shown, title)),
+        f'<p>Traffic light <span class="light {light}">{light}</span> over {n} days '
+        f"with actuals: {int(low.sum())} below the 5% bound, {int(high.sum())} above "
+        f"the 95% bound (a correct band: {TAIL * n:.1f} each); Kupiec p "
+        f"{kupiec_p_value(low):.2f} / {kupiec_p_value(high):.2f}, Christoffersen p "
+        f"{christoffersen_p_value(low):.2f} / {christoffersen_p_value(high):.2f} "
+        "(low / high).</p>",
     ]
 
 
@@ -282,6 +398,7 @@ def build_report(  # noqa: PLR0913 (one argument per table of the report)
     cutoff: pd.Timestamp,
     firm: pd.DataFrame,
     risk: pd.DataFrame,
+    hedges: pd.DataFrame,
     evaluation: pd.DataFrame,
     outcomes: pd.DataFrame,
     drift: pd.DataFrame,
@@ -294,6 +411,7 @@ def build_report(  # noqa: PLR0913 (one argument per table of the report)
         cutoff: The scored cutoff day.
         firm: ``firm_forecasts`` (every day stored).
         risk: The cutoff's riskiest served accounts, with reasons.
+        hedges: The funded accounts carrying the funded book's upper tail.
         evaluation: ``prediction_evaluation`` (daily metrics per model version).
         outcomes: Past forecasts with actuals (``prediction_outcomes``).
         drift: ``feature_drift`` rows.
@@ -306,22 +424,30 @@ def build_report(  # noqa: PLR0913 (one argument per table of the report)
     firm = _as_of(firm, "cutoff_date", cutoff)
     outcomes = _as_of(outcomes, "target_date", cutoff)
     evaluation = _as_of(evaluation, "target_date", cutoff)
-    today = firm[pd.to_datetime(firm["cutoff_date"]) == cutoff]
-    champion = today[today["role"] == "champion"].iloc[0]
-    history = firm_history(firm, outcomes).tail(60)
+    history = firm_history(firm, outcomes)
+    history = history[
+        history["target_date"] >= history["target_date"].max() - pd.Timedelta(days=365)
+    ]
+    today = history[pd.to_datetime(history["cutoff_date"]) == cutoff]
     coverage = (
         [_png(_coverage_chart(evaluation, coverage_target))]
         if len(evaluation)
         else ['<p class="note">No evaluated day yet.</p>']
     )
     sections = {
-        "Firm forecast over time": [_png(_firm_chart(history))],
+        "Funded accounts carrying the upper tail (hedge list)": _hedge_section(hedges),
+        "Backtest: funded book": _backtest_section(
+            history, "funded", "Funded book P&L by target day (champion)"
+        ),
+        "Backtest: firm total": _backtest_section(
+            history, "firm", "Firm-wide P&L by target day (champion)"
+        ),
         "Accounts carrying most risk": _risk_section(risk),
         "Yesterday's forecasts against actuals": _outcome_section(outcomes),
         "Coverage over time": coverage,
         "Drift flags": _drift_section(drift, cutoff),
     }
-    body = _headline(champion, cutoff) + [
+    body = _headline(today, cutoff) + [
         f"<section><h2>{html.escape(title)}</h2>{''.join(content)}</section>"
         for title, content in sections.items()
     ]

@@ -9,7 +9,9 @@ SELECT
     p.cutoff_date,
     p.role,
     p.served,
+    p.phase,
     p.forecast,
+    p.mean,
     p.lower_90,
     p.upper_90,
     t.target_net_profit AS actual

@@ -27,7 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daily_profit_model.training.pyfunc_model import raw_width
+from daily_profit_model.training.pyfunc_model import (
+    conformal_bounds,
+    mean_forecast,
+    raw_width,
+)
 
 
 def _correction(scores: np.ndarray, tail: float) -> float:
@@ -79,9 +83,32 @@ def calibrate(
             "own_lower": own["lower"],
             "own_upper": own["upper"],
         }
-    return {
+    calibration = {
         "coverage": coverage,
         "score": "width",
         "pooled": pooled,
         "by_phase": by_phase,
     }
+    if "forecast" in frame:
+        calibration["mean_offset"] = _mean_offsets(frame, calibration, shrinkage_rows)
+    return calibration
+
+
+def _mean_offsets(
+    frame: pd.DataFrame, calibration: dict[str, Any], shrinkage_rows: float
+) -> dict[str, Any]:
+    """The mean residual of the Pearson-Tukey mean on the calibration rows, in units
+    of the calibrated interval's width: pooled, and per phase shrunk toward it."""
+    lower, upper = conformal_bounds(
+        frame["raw_lower"], frame["raw_upper"], frame["phase"], calibration
+    )
+    three_point = mean_forecast(lower, frame["forecast"], upper, frame["phase"], {})
+    residual = (frame["actual"].to_numpy() - three_point) / np.maximum(
+        upper - lower, 1.0
+    )
+    pooled = float(residual.mean())
+    by_phase = {}
+    for phase, rows in pd.Series(residual).groupby(frame["phase"].to_numpy()):
+        weight = len(rows) / (len(rows) + shrinkage_rows)
+        by_phase[str(int(phase))] = weight * float(rows.mean()) + (1 - weight) * pooled
+    return {"pooled": pooled, "by_phase": by_phase}

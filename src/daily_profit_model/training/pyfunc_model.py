@@ -76,6 +76,39 @@ def conformal_bounds(
     return np.minimum(lower, upper), np.maximum(lower, upper)
 
 
+# Pearson & Tukey's three-point approximation of a mean from the 5%, 50% and 95%
+# quantiles (Biometrika 1965; Keefer & Bodily 1983 found it the most accurate of the
+# common three-point rules). A dedicated squared-loss booster was tried first: on the
+# default world its early stopping halted at 1-20 rounds (heavy-tailed validation
+# losses) and its account mean was -64 USD against -37 actual and -41 for the oracle's
+# mean; this rule gave -34.
+PEARSON_TUKEY = (0.185, 0.63, 0.185)
+
+
+def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibration
+    lower: np.ndarray,
+    median: np.ndarray,
+    upper: np.ndarray,
+    phase: pd.Series,
+    calibration: dict,
+) -> np.ndarray:
+    """Each account's expected netProfit: the Pearson-Tukey mean of its interval and
+    point forecast, plus the calibration window's mean residual of that rule for the
+    account's phase (in units of its interval's width), so that the sums of means over
+    accounts are unbiased on data the model was not fitted on."""
+    a, b, c = PEARSON_TUKEY
+    lower, median, upper = (np.asarray(x, dtype=float) for x in (lower, median, upper))
+    three_point = a * lower + b * median + c * upper
+    offsets = calibration.get("mean_offset")
+    if not offsets:
+        return three_point
+    keys = pd.Series(phase).astype("Int64").astype(str).to_numpy()
+    fix = np.array(
+        [offsets["by_phase"].get(k, offsets["pooled"]) for k in keys], dtype=float
+    )
+    return three_point + fix * np.maximum(upper - lower, 1.0)
+
+
 def contributions_usd(
     booster: lgb.Booster, matrix: pd.DataFrame, scale: np.ndarray
 ) -> np.ndarray:
@@ -107,7 +140,9 @@ warnings.filterwarnings("ignore", message="Add type hints to the `predict` metho
 
 
 class DailyPnlForecaster(PythonModel):
-    """Tomorrow's netProfit of each account: forecast, lower_90, upper_90 (+ reasons)."""
+    """Tomorrow's netProfit of each account: forecast (the point model's, median-like),
+    mean (expected value: sums over accounts are unbiased), lower_90, upper_90 (+ the
+    point forecast's reasons)."""
 
     @classmethod
     def from_parts(
@@ -156,8 +191,11 @@ class DailyPnlForecaster(PythonModel):
         lower, upper = conformal_bounds(
             raw_lower, raw_upper, model_input["phase"], spec["calibration"]
         )
+        mean = mean_forecast(
+            lower, forecast, upper, model_input["phase"], spec["calibration"]
+        )
         out = pd.DataFrame(
-            {"forecast": forecast, "lower_90": lower, "upper_90": upper},
+            {"forecast": forecast, "mean": mean, "lower_90": lower, "upper_90": upper},
             index=model_input.index,
         )
         k = int((params or {}).get("reasons", 0))

@@ -21,16 +21,33 @@ from daily_profit_model.params import (  # noqa: E402
     ScoringParams,
     requested_day,
 )
+from daily_profit_model.scoring.degradation import (  # noqa: E402
+    DegradationSettings,
+    account_checks,
+    book_checks,
+    drift_check,
+)
 from daily_profit_model.scoring.drift import drift_table  # noqa: E402
 from daily_profit_model.scoring.evaluation import (  # noqa: E402
     daily_metrics,
     diebold_mariano,
 )
 from daily_profit_model.scoring.firm import (  # noqa: E402
-    daily_total_errors,
-    firm_interval,
+    FUNDED_PHASE,
+    FirmSettings,
+    book_days,
+    book_forecast,
+    implied_correlation,
+    known_history,
+    payout_liability,
+    tail_contributions,
 )
-from daily_profit_model.scoring.report import build_report, drift_chart  # noqa: E402
+from daily_profit_model.scoring.report import (  # noqa: E402
+    book_chart,
+    build_report,
+    drift_chart,
+    firm_history,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +123,7 @@ def score_accounts(
                     "role": entry.role,
                     "alias": entry.alias,
                     "served": served,
+                    "phase": features["phase"].to_numpy(),
                     **{c: out[c].to_numpy() for c in out.columns},
                     "scored_at": run["started_at"],
                     "run_id": run["run_id"],
@@ -228,70 +246,195 @@ def _compare_with_champion(
     return pd.DataFrame(rows)
 
 
-def firm_view(
+def _history_days(
+    outcomes: pd.DataFrame, seed: pd.DataFrame, version: int
+) -> tuple[pd.DataFrame, str]:
+    """The book days known at ``cutoff``: the version's outcomes, completed by the
+    training run's test window on days the outcomes lack."""
+    own = outcomes[outcomes["model_version"] == version] if len(outcomes) else outcomes
+    days = book_days(own) if len(own) else pd.DataFrame()
+    sources = ["outcomes"] if len(days) else []
+    if len(seed):
+        seeded = book_days(seed)
+        if len(days):
+            seeded = seeded[~seeded.index.isin(days.index)]
+        if len(seeded):
+            days = pd.concat([days, seeded]) if len(days) else seeded
+            sources.append("training test window")
+    if days.empty:
+        return days, "none"
+    return days, " + ".join(sources)
+
+
+def _seed_rows(test_predictions: pd.DataFrame) -> pd.DataFrame:
+    """Training's test-window rows as outcome rows."""
+    if test_predictions.empty:
+        return test_predictions
+    seed = test_predictions.rename(columns={"lower": "lower_90", "upper": "upper_90"})
+    if "target_date" not in seed:  # written before target days were kept
+        seed = seed.assign(
+            target_date=pd.to_datetime(seed["cutoff_date"]) + pd.offsets.BDay(1)
+        )
+    return seed
+
+
+def _book_figures(
+    today_days: pd.DataFrame,
+    history: pd.DataFrame,
+    book: str,
+    settings: FirmSettings,
+) -> dict[str, Any]:
+    today = today_days.loc[book]
+    today = today.iloc[0] if isinstance(today, pd.DataFrame) else today
+    known = (
+        known_history(history.loc[book], today_days.index.get_level_values(1)[0])
+        if len(history) and book in history.index.get_level_values(0)
+        else pd.DataFrame()
+    )
+    method = settings.method if len(known) else "independent"
+    forecast = book_forecast(
+        known, today, FirmSettings(**{**vars(settings), "method": method})
+    )
+    independent = book_forecast(known, today, FirmSettings(method="independent"))
+    rho = implied_correlation(
+        forecast["residual_sd"], today["scale_sum"], today["scale_quad"]
+    )
+    return {
+        "book": book,
+        "method": method,
+        "accounts": int(today["accounts"]),
+        "forecast_total": float(today["median_total"]),
+        "expected_total": forecast["mean"],
+        "median_total": forecast["q50"],
+        "lower_90": forecast["q05"],
+        "upper_90": forecast["q95"],
+        "independent_lower_90": independent["q05"],
+        "independent_upper_90": independent["q95"],
+        "error_days": len(known),
+        "_forecast": forecast,
+        "_rho": rho,
+    }
+
+
+def firm_view(  # noqa: PLR0913 - today, its history, the accounts' state, settings
     predictions: pd.DataFrame,
     outcomes: pd.DataFrame,
     test_predictions: pd.DataFrame,
+    features: pd.DataFrame,
     scoring: ScoringParams,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The firm's total forecast with a correlation-aware interval, and its riskiest accounts.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Tomorrow's firm total and funded book per model version; the riskiest accounts;
+    the funded accounts that carry the funded book's upper tail (the hedge list).
 
-    The interval's error history is the model's own past days with actuals when there
-    are at least ``min_error_days``; before that, the training run's test window.
+    Only days whose target day is on or before the cutoff calibrate a book, so a
+    backfilled ``run_date`` sees what was known then.
 
     Returns:
-        One row per model version (firm total and interval, and the interval
-        independence would give), and the accounts with the widest downside.
+        ``firm_forecasts`` (one row per version and book, with the payout liability on
+        the funded book), ``risk_accounts`` (widest downside) and ``hedge_list``.
     """
-    rows = []
-    min_days = scoring.min_error_days
-    for version, today in predictions.groupby("model_version"):
-        history = (
-            outcomes[outcomes["model_version"] == version]
-            if len(outcomes)
-            else outcomes
-        )
-        errors = daily_total_errors(history) if len(history) else pd.Series(dtype=float)
-        source = "outcomes"
-        if len(errors) < min_days:
-            seed = test_predictions.rename(
-                columns={"lower": "lower_90", "upper": "upper_90"}
-            )
-            errors, source = daily_total_errors(seed), "training test window"
-        figures = firm_interval(today, errors)
-        rows.append(
-            {
-                "cutoff_date": today["cutoff_date"].iloc[0],
-                "target_date": today["target_date"].iloc[0],
-                "model_version": int(version),
-                "role": today["role"].iloc[0],
-                **figures,
-                "error_source": source,
-                "scored_at": today["scored_at"].iloc[0],
-                "run_id": today["run_id"].iloc[0],
-            }
-        )
-    firm = pd.DataFrame(rows)
-    champion = firm[firm["role"] == "champion"].iloc[0]
-    logger.info(
-        "Firm forecast for %s: expected %.0f USD (accounts' forecasts sum to %.0f), "
-        "90%% interval [%.0f, %.0f] (independent accounts would say [%.0f, %.0f]; "
-        "errors from %s, %d days)",
-        champion["target_date"],
-        champion["expected_total"],
-        champion["forecast_total"],
-        champion["lower_90"],
-        champion["upper_90"],
-        champion["independent_lower_90"],
-        champion["independent_upper_90"],
-        champion["error_source"],
-        champion["error_days"],
+    settings = FirmSettings(
+        method=scoring.firm.method,
+        ewma_lambda=scoring.firm.ewma_lambda,
+        min_empirical_days=scoring.firm.min_empirical_days,
+        ratio_days=scoring.firm.ratio_days,
     )
+    seed = _seed_rows(test_predictions)
+    state = features.set_index("account_id")[
+        ["balance", "starting_balance", "days_to_next_payout", "profit_share_pct"]
+    ]
+    rows, hedges = [], pd.DataFrame()
+    for version, today in predictions.groupby("model_version"):
+        history, source = _history_days(outcomes, seed, int(version))
+        today_days = book_days(today)
+        for book in today_days.index.get_level_values(0):
+            figures = _book_figures(today_days, history, book, settings)
+            forecast, rho = figures.pop("_forecast"), figures.pop("_rho")
+            accounts = (
+                today if book == "firm" else today[today["phase"] == FUNDED_PHASE]
+            )
+            if book == "funded":
+                funded = accounts.join(state, on="account_id")
+                figures |= payout_liability(funded, rho)
+                if today["role"].iloc[0] == "champion":
+                    hedges = _hedge_list(
+                        funded, forecast, rho, scoring.firm.hedge_accounts
+                    )
+            rows.append(
+                {
+                    "cutoff_date": today["cutoff_date"].iloc[0],
+                    "target_date": today["target_date"].iloc[0],
+                    "model_version": int(version),
+                    "role": today["role"].iloc[0],
+                    **figures,
+                    "error_source": source,
+                    "scored_at": today["scored_at"].iloc[0],
+                    "run_id": today["run_id"].iloc[0],
+                }
+            )
+    firm = pd.DataFrame(rows)
+    for _, row in firm[firm["role"] == "champion"].iterrows():
+        logger.info(
+            "%s book for %s (%d accounts): expected %.0f USD, 90%% interval [%.0f, %.0f] "
+            "(%s on %d past days from %s; independent accounts would say [%.0f, %.0f])%s",
+            row["book"].capitalize(),
+            row["target_date"],
+            row["accounts"],
+            row["expected_total"],
+            row["lower_90"],
+            row["upper_90"],
+            row["method"],
+            row["error_days"],
+            row["error_source"],
+            row["independent_lower_90"],
+            row["independent_upper_90"],
+            f"; payout liability {row['payout_liability']:.0f} USD"
+            if row["book"] == "funded"
+            else "",
+        )
     served = predictions[predictions["served"]]
     risk = served.assign(downside=served["forecast"] - served["lower_90"]).nlargest(
         scoring.risk_accounts, "downside"
     )
-    return firm, risk.reset_index(drop=True)
+    return firm, risk.reset_index(drop=True), hedges
+
+
+def _hedge_list(
+    funded: pd.DataFrame, forecast: dict[str, float], rho: float, n: int
+) -> pd.DataFrame:
+    """The funded accounts ranked by their share of the funded book's 95% quantile."""
+    contribution = tail_contributions(funded, forecast, rho)
+    positive = contribution.clip(lower=0).sum()
+    reasons = [c for c in ("reason_1", "reason_2", "reason_3") if c in funded]
+    listed = funded.assign(
+        tail_contribution=contribution,
+        tail_share=contribution.clip(lower=0) / positive if positive > 0 else 0.0,
+    ).nlargest(n, "tail_contribution")
+    why = listed.apply(
+        lambda r: (
+            f"mean {r['mean'] if pd.notna(r.get('mean')) else r['forecast']:+,.0f}, "
+            f"95% bound {r['upper_90']:+,.0f}, "
+            f"balance {r['balance'] - r['starting_balance']:+,.0f} above start; "
+            + ", ".join(
+                f"{r[c]} {r[c + '_usd']:+,.0f}" for c in reasons if pd.notna(r[c])
+            )
+        ),
+        axis=1,
+    )
+    columns = [
+        "account_id",
+        "cutoff_date",
+        "target_date",
+        "starting_balance",
+        "balance",
+        "days_to_next_payout",
+        "mean",
+        "forecast",
+        "upper_90",
+        "tail_contribution",
+        "tail_share",
+    ]
+    return listed[columns].assign(why=why.to_numpy()).reset_index(drop=True)
 
 
 def detect_drift(
@@ -376,17 +519,139 @@ def _no_drift_plot(version: int) -> plt.Figure:
     return fig
 
 
+def monitor_performance(  # noqa: PLR0913 - the evidence of each check
+    predictions: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    firm: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    drift_metrics: dict[str, float],
+    models: list[ScoringModel],
+    scoring: ScoringParams,
+) -> tuple[
+    pd.DataFrame, dict[str, float], list[dict[str, Any]], plt.Figure, plt.Figure
+]:
+    """The champion's degradation checks of the scored day, and the alerts they raise.
+
+    Only what was known at the cutoff counts (a backfilled day is judged as of then).
+
+    Returns:
+        ``performance_checks`` rows, their figures (and the day's book forecasts) for
+        MLflow, the alerts (one per failing check) for the webhook, and the funded
+        book's and the firm's band against actual totals (exceptions marked).
+    """
+    champion = next(m for m in models if m.role == "champion")
+    cutoff = pd.Timestamp(predictions["cutoff_date"].max())
+    settings = DegradationSettings(**scoring.degradation.model_dump())
+    daily = (
+        evaluation[
+            (evaluation["model_version"] == champion.version)
+            & (pd.to_datetime(evaluation["target_date"]) <= cutoff)
+        ]
+        if len(evaluation)
+        else evaluation
+    )
+    known_firm = firm[pd.to_datetime(firm["cutoff_date"]) < cutoff]
+    known_outcomes = (
+        outcomes[pd.to_datetime(outcomes["target_date"]) <= cutoff]
+        if len(outcomes)
+        else outcomes
+    )
+    history = firm_history(
+        known_firm[known_firm["model_version"] == champion.version], known_outcomes
+    )
+    rows = (
+        account_checks(daily, champion.reference, settings)
+        + book_checks(history, settings)
+        + drift_check(drift_metrics)
+    )
+    run = predictions.iloc[0]
+    checks = pd.DataFrame(
+        rows,
+        columns=[
+            "check_name",
+            "value",
+            "reference",
+            "p_value",
+            "days",
+            "status",
+            "alert",
+            "detail",
+        ],
+    ).assign(
+        cutoff_date=cutoff.date(),
+        model_version=champion.version,
+        checked_at=run["scored_at"],
+        run_id=run["run_id"],
+    )
+    for _, row in checks.iterrows():
+        (logger.warning if row["alert"] else logger.info)(
+            "Check %s: %s (%s)", row["check_name"], row["status"], row["detail"]
+        )
+    alerts = [
+        {
+            "project": "daily-profit-model",
+            "check": row["check_name"],
+            "status": row["status"],
+            "cutoff_date": str(cutoff.date()),
+            "model_version": int(champion.version),
+            "value": float(row["value"]),
+            "reference": float(row["reference"]),
+            "p_value": None if pd.isna(row["p_value"]) else float(row["p_value"]),
+            "detail": row["detail"],
+            "run_id": row["run_id"],
+        }
+        for _, row in checks[checks["alert"]].iterrows()
+    ]
+    figures = {
+        f"check_{r['check_name']}": float(r["value"]) for _, r in checks.iterrows()
+    }
+    figures["checks_failing"] = float(len(alerts))
+    today = firm[
+        (pd.to_datetime(firm["cutoff_date"]) == cutoff)
+        & (firm["model_version"] == champion.version)
+    ]
+    for _, row in today.iterrows():
+        for column in ("expected_total", "lower_90", "upper_90", "payout_liability"):
+            if column in row and pd.notna(row[column]):
+                figures[f"{row['book']}_{column}"] = float(row[column])
+    charts = firm_history(
+        firm[
+            (pd.to_datetime(firm["cutoff_date"]) <= cutoff)
+            & (firm["model_version"] == champion.version)
+        ],
+        known_outcomes,
+    )
+    logger.info(
+        "Degradation checks of v%d on %s: %d run, %d failing",
+        champion.version,
+        cutoff.date(),
+        len(checks),
+        len(alerts),
+    )
+    plots = [
+        book_chart(
+            charts[charts["book"] == book],
+            f"{title} by target day (v{champion.version})",
+        )
+        for book, title in (("funded", "Funded book P&L"), ("firm", "Firm-wide P&L"))
+    ]
+    return checks, figures, alerts, *plots
+
+
 def daily_report(  # noqa: PLR0913 (one input per table of the report)
     predictions: pd.DataFrame,
     firm: pd.DataFrame,
     risk: pd.DataFrame,
+    hedges: pd.DataFrame,
     evaluation: pd.DataFrame,
     outcomes: pd.DataFrame,
     drift: pd.DataFrame,
     scoring: ScoringParams,
 ) -> dict[str, str]:
-    """The scored day's HTML report: firm forecast, riskiest accounts and their
-    reasons, yesterday against actuals, coverage over time, drift flags.
+    """The scored day's HTML report: the funded book (expected P&L, interval, payout
+    liability, hedge list), the firm total, both books' backtest (band against actual
+    totals, exceptions, traffic light), riskiest accounts and their reasons, yesterday
+    against actuals, coverage over time, drift flags.
 
     Returns:
         ``{"daily_report_<cutoff>.html": page}``.
@@ -396,6 +661,7 @@ def daily_report(  # noqa: PLR0913 (one input per table of the report)
         cutoff,
         firm,
         risk,
+        hedges,
         evaluation,
         outcomes,
         drift,

@@ -8,6 +8,7 @@ from daily_profit_model.pipelines.scoring.nodes import (
     detect_drift,
     evaluate_forecasts,
     firm_view,
+    monitor_performance,
     plan_outcome_build,
     score_accounts,
 )
@@ -51,9 +52,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "predictions",
                     "prediction_outcomes@pandas",
                     "test_predictions",
+                    "feature_account_day@scoring",
                     "params:scoring",
                 ],
-                outputs=["firm_forecasts", "risk_accounts"],
+                outputs=["firm_forecasts", "risk_accounts", "hedge_list"],
                 name="firm_view",
             ),
             Node(
@@ -68,11 +70,32 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="detect_drift",
             ),
             Node(
+                monitor_performance,
+                inputs=[
+                    "predictions",
+                    "prediction_evaluation",
+                    "firm_forecasts",
+                    "prediction_outcomes@pandas",
+                    "drift_metrics",
+                    "daily_pnl_model@aliases",
+                    "params:scoring",
+                ],
+                outputs=[
+                    "performance_checks",
+                    "performance_metrics",
+                    "alerts",
+                    "funded_book_backtest_plot",
+                    "firm_total_backtest_plot",
+                ],
+                name="monitor_performance",
+            ),
+            Node(
                 daily_report,
                 inputs=[
                     "predictions",
                     "firm_forecasts",
                     "risk_accounts",
+                    "hedge_list",
                     "prediction_evaluation",
                     "prediction_outcomes@pandas",
                     "feature_drift",

@@ -187,6 +187,7 @@ def fit_forecaster(
             "actual": calibration_rows[TARGET].to_numpy(),
             "raw_lower": predict(lower, matrix, scale),
             "raw_upper": predict(upper, matrix, scale),
+            "forecast": predict(point, matrix, scale),
             "phase": calibration_rows["phase"].to_numpy(),
         }
     )
@@ -218,9 +219,12 @@ def fit_forecaster(
 def _test_frame(rows: pd.DataFrame, model: DailyPnlForecaster) -> pd.DataFrame:
     test = _window(rows, "test")
     predicted = model.predict(None, test)
-    frame = test[["account_id", "cutoff_date", "phase", "starting_balance"]].assign(
+    frame = test[
+        ["account_id", "cutoff_date", "target_date", "phase", "starting_balance"]
+    ].assign(
         actual=test[TARGET],
         forecast=predicted["forecast"],
+        mean=predicted["mean"],
         lower=predicted["lower_90"],
         upper=predicted["upper_90"],
     )
@@ -229,11 +233,54 @@ def _test_frame(rows: pd.DataFrame, model: DailyPnlForecaster) -> pd.DataFrame:
     return frame
 
 
-def _oracle_metrics(frame: pd.DataFrame, oracle: pd.DataFrame) -> dict[str, float]:
+def pooled_quantiles(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each phase's 5% and 95% quantiles of netProfit over starting balance, from the
+    windows before the test window: the skill-capture baseline of the pinball losses."""
+    known = rows[rows["window"].isin(["train", "validation", "calibration"])]
+    relative = known[TARGET] / known["starting_balance"]
+    return relative.groupby(known["phase"]).quantile([0.05, 0.95]).unstack()
+
+
+def skill_capture(baseline: float, model: float, oracle: float) -> float:
+    """How much of the way from the baseline's loss to the oracle's the model goes."""
+    gap = baseline - oracle
+    return float((baseline - model) / gap) if gap > 0 else float("nan")
+
+
+def _skill_metrics(both: pd.DataFrame, pooled: pd.DataFrame) -> dict[str, float]:
+    """Skill capture per metric (MAE against predicting 0, pinball against pooled)."""
+    metrics = {
+        "skill_capture_mae": skill_capture(
+            float(both["actual"].abs().mean()),
+            float((both["actual"] - both["forecast"]).abs().mean()),
+            float((both["actual"] - both["q50"]).abs().mean()),
+        )
+    }
+    for q, column, oracle_column in ((0.05, "lower", "q05"), (0.95, "upper", "q95")):
+        rate = both["phase"].map(pooled[q]).fillna(float(pooled[q].median()))
+        baseline = pinball(both["actual"], rate * both["starting_balance"], q)
+        metrics[f"baseline_pooled_pinball_{round(q * 100):02d}"] = baseline
+        metrics[f"skill_capture_pinball_{round(q * 100):02d}"] = skill_capture(
+            baseline,
+            pinball(both["actual"], both[column], q),
+            pinball(both["actual"], both[oracle_column], q),
+        )
+    return metrics
+
+
+def _oracle_metrics(
+    frame: pd.DataFrame, oracle: pd.DataFrame, pooled: pd.DataFrame
+) -> dict[str, float]:
     if oracle.empty:
         return {}
-    truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"]))
-    both = frame.merge(truth, on=["account_id", "cutoff_date"], how="inner")
+    truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"])).rename(
+        columns={"mean": "oracle_mean"}
+    )
+    both = frame.merge(
+        truth.drop(columns=["target_date"], errors="ignore"),
+        on=["account_id", "cutoff_date"],
+        how="inner",
+    )
     if both.empty:
         return {}
     oracle_mae = float((both["actual"] - both["q50"]).abs().mean())
@@ -245,7 +292,7 @@ def _oracle_metrics(frame: pd.DataFrame, oracle: pd.DataFrame) -> dict[str, floa
         / pinball(both["actual"], both["q95"], 0.95),
     ]
     oracle_inside = (both["actual"] >= both["q05"]) & (both["actual"] <= both["q95"])
-    by_phase = {
+    by_phase = _skill_metrics(both, pooled) | {
         f"oracle_coverage_90_phase_{phase}": float(inside.mean())
         for phase, inside in oracle_inside.groupby(both["phase"])
     }
@@ -287,7 +334,9 @@ def evaluate(
     best = min(baseline_mae, key=baseline_mae.get)
     metrics["baseline_best_mae"] = baseline_mae[best]
     metrics["improvement_over_baseline"] = 1 - overall["mae"] / baseline_mae[best]
-    metrics |= _oracle_metrics(frame, oracle)
+    # the mean model's bias per account-day (its sums over accounts should be unbiased)
+    metrics["test_mean_bias"] = float((frame["actual"] - frame["mean"]).mean())
+    metrics |= _oracle_metrics(frame, oracle, pooled_quantiles(rows))
     frame["size"] = frame["starting_balance"].round(0).astype("int64")
     segments = pd.concat(
         [

@@ -1,0 +1,71 @@
+"""The books' backtest on the default world (``benchmarks/firm_backtest.py`` in small):
+the served method's tails hold for the firm total and the funded book, and the
+independent-accounts sum, put in its place, fails the same criteria."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from daily_profit_model.params import ScoringParams, TrainingParams, project_world
+from daily_profit_model.pipelines.training.walk_forward import (
+    backtest,
+    book_forecasts,
+    walk_forward,
+)
+from daily_profit_model.sandbox.handle import SandboxWorld
+from daily_profit_model.sandbox.world import WorldBuilder
+from daily_profit_model.scoring.firm import FirmSettings
+from tests.conftest import PROJECT_PATH
+from tests.params import params
+from tests.training.helpers import small_world_model_input
+
+FIRST_FORECAST, SEED_DAYS, REFIT_EVERY = 50, 20, 20
+
+
+def holds(figures: dict) -> bool:
+    """The backtest's criteria on ~60 cutoffs: coverage of the 90% band within
+    0.80-0.97 and neither tail's exception rate rejected by Kupiec at 1%."""
+    return (
+        0.80 <= figures["coverage_90"] <= 0.97  # noqa: PLR2004
+        and figures["kupiec_p_low"] > 0.01  # noqa: PLR2004
+        and figures["kupiec_p_high"] > 0.01  # noqa: PLR2004
+    )
+
+
+@pytest.fixture(scope="module")
+def figures(pgdata, tmp_path_factory) -> dict:
+    """The default world ingested and featured; walked forward; backtested."""
+    config = project_world(PROJECT_PATH)
+    folder = tmp_path_factory.mktemp("default_world") / config.fingerprint()
+    WorldBuilder(config).build(folder)
+    world = SandboxWorld(folder)
+    model_input = small_world_model_input(
+        pgdata, world, tmp_path_factory.mktemp("plans"), "backtest"
+    )
+    training = params(TrainingParams, "training")
+    forecasts = walk_forward(model_input, training, FIRST_FORECAST, REFIT_EVERY)
+    days = sorted(forecasts["cutoff_date"].unique())
+    served = params(ScoringParams, "scoring").firm
+    books = book_forecasts(
+        forecasts,
+        pd.Timestamp(days[SEED_DAYS]),
+        FirmSettings(
+            method=served.method,
+            ewma_lambda=served.ewma_lambda,
+            min_empirical_days=served.min_empirical_days,
+            ratio_days=served.ratio_days,
+        ),
+    )
+    return {"served": served.method, **backtest(books, world.truth("firm"))}
+
+
+@pytest.mark.parametrize("book", ["firm", "funded"])
+def test_the_served_method_holds_and_the_independent_sum_does_not(figures, book):
+    served = figures[book][figures["served"]]
+    independent = figures[book]["independent"]
+    assert served["cutoffs"] >= 55  # noqa: PLR2004
+    assert holds(served), served
+    assert not holds(independent), independent
+    # against the world's own firm-level quantiles, on the same days
+    assert served["pinball_ratio_to_oracle"] < 1.5, served  # noqa: PLR2004
