@@ -187,10 +187,11 @@ class ReportParams(_Params):
 class FirmParams(_Params):
     """The books' distributions (``daily_profit_model.scoring.firm``)."""
 
-    method: Literal["fhs", "error_ratio", "independent"]
+    method: Literal["copula", "fhs", "error_ratio", "independent"]
     ewma_lambda: float = Field(gt=0, lt=1)
     min_empirical_days: int = Field(ge=2)
     ratio_days: int = Field(ge=2)
+    scenarios: int = Field(ge=100)
     hedge_accounts: int = Field(ge=1)
 
 

@@ -1,6 +1,6 @@
 """The books' backtest on the default world (``benchmarks/firm_backtest.py`` in small):
 the served method's tails hold for the firm total and the funded book, and the
-independent-accounts sum, put in its place, fails the same criteria."""
+independent-accounts sum, put in its place, fails the same criteria on the firm."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from daily_profit_model.pipelines.training.walk_forward import (
 )
 from daily_profit_model.sandbox.handle import SandboxWorld
 from daily_profit_model.sandbox.world import WorldBuilder
-from daily_profit_model.scoring.firm import FirmSettings
+from daily_profit_model.scoring.firm import firm_settings
 from tests.conftest import PROJECT_PATH
 from tests.params import params
 from tests.training.helpers import small_world_model_input
@@ -50,22 +50,23 @@ def figures(pgdata, tmp_path_factory) -> dict:
     books = book_forecasts(
         forecasts,
         pd.Timestamp(days[SEED_DAYS]),
-        FirmSettings(
-            method=served.method,
-            ewma_lambda=served.ewma_lambda,
-            min_empirical_days=served.min_empirical_days,
-            ratio_days=served.ratio_days,
-        ),
+        firm_settings(served),
     )
     return {"served": served.method, **backtest(books, world.truth("firm"))}
 
 
 @pytest.mark.parametrize("book", ["firm", "funded"])
-def test_the_served_method_holds_and_the_independent_sum_does_not(figures, book):
+def test_the_served_method_holds_on_both_books(figures, book):
     served = figures[book][figures["served"]]
-    independent = figures[book]["independent"]
     assert served["cutoffs"] >= 55  # noqa: PLR2004
     assert holds(served), served
-    assert not holds(independent), independent
-    # against the world's own firm-level quantiles, on the same days
+    # against the world's own book quantiles, on the same days
     assert served["pinball_ratio_to_oracle"] < 1.5, served  # noqa: PLR2004
+
+
+def test_the_independent_sum_fails_the_firm_total(figures):
+    """Accounts move together: summing them as if independent is far too narrow (a
+    few dozen funded accounts move mostly with their own luck: no such claim there)."""
+    independent = figures["firm"]["independent"]
+    assert not holds(independent), independent
+    assert independent["coverage_90"] < 0.75  # noqa: PLR2004

@@ -65,26 +65,29 @@ def _today(accounts: int, lower: float, upper: float) -> pd.Series:
     return book_days(rows).loc["firm"].iloc[0]
 
 
-def test_fhs_is_as_wide_as_the_common_factor_makes_the_total():
+def test_fhs_and_the_copula_are_as_wide_as_the_common_factor_makes_the_total():
     rng = np.random.default_rng(2)
     days, accounts = 120, 200
     market = rng.normal(0, 1, days)[:, None]
     actual = 50 * market + rng.normal(0, 50, (days, accounts))  # a common factor
     history = book_days(_book_history(actual, -115.0, 115.0)).loc["firm"]
     today = _today(accounts, -115.0, 115.0)
-    fhs = book_forecast(history, today, FirmSettings())
+    fhs = book_forecast(history, today, FirmSettings(method="fhs"))
+    accounts = _book_history(np.full((1, accounts), np.nan), -115.0, 115.0)
+    copula = book_forecast(history, today, FirmSettings(method="copula"), accounts)
     independent = book_forecast(history, today, FirmSettings(method="independent"))
     correlated = fhs["q95"] - fhs["q05"]
     # the true 90% width of the total is 2 * 1.645 * 50 * accounts (the factor dominates)
     assert correlated > 5 * (independent["q95"] - independent["q05"])
-    assert correlated == pytest.approx(2 * 1.645 * 50 * accounts, rel=0.3)
+    assert correlated == pytest.approx(2 * 1.645 * 50 * len(accounts), rel=0.3)
+    assert copula["q95"] - copula["q05"] == pytest.approx(correlated, rel=0.15)
     rho = implied_correlation(
         fhs["residual_sd"], today["scale_sum"], today["scale_quad"]
     )
     # each account: variance 50^2 + 50^2, of which 50^2 common: correlation 0.5
     assert rho == pytest.approx(0.5, abs=0.15)
     with pytest.raises(NoErrorHistoryError):
-        book_forecast(history.iloc[:0], today, FirmSettings())
+        book_forecast(history.iloc[:0], today, FirmSettings(method="fhs"))
 
 
 def test_fhs_widens_within_days_of_the_market_turning_violent():
@@ -96,11 +99,11 @@ def test_fhs_widens_within_days_of_the_market_turning_violent():
     )
     days = book_days(_book_history(actual, -20.0, 20.0)).loc["firm"]
     today = _today(accounts, -20.0, 20.0)
-    before = book_forecast(days.iloc[:calm], today, FirmSettings())
-    after = book_forecast(days, today, FirmSettings())
-    ratio = book_forecast(days, today, FirmSettings(method="error_ratio"))
+    before = book_forecast(days.iloc[:calm], today, FirmSettings(method="fhs"))
+    after = book_forecast(days, today, FirmSettings(method="fhs"))
     assert (after["q95"] - after["q05"]) > 2 * (before["q95"] - before["q05"])
-    assert (after["q95"] - after["q05"]) > (ratio["q95"] - ratio["q05"]) * 0.8
+    # the true width is 2 x 1.645 x 40 x accounts; the EWMA has not caught all of it
+    assert (after["q95"] - after["q05"]) < 2 * 1.645 * 40 * accounts
 
 
 def test_the_mean_of_a_skewed_account_is_unbiased_after_calibration():

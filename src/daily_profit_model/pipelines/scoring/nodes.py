@@ -37,6 +37,7 @@ from daily_profit_model.scoring.firm import (  # noqa: E402
     FirmSettings,
     book_days,
     book_forecast,
+    firm_settings,
     implied_correlation,
     known_history,
     payout_liability,
@@ -281,6 +282,7 @@ def _seed_rows(test_predictions: pd.DataFrame) -> pd.DataFrame:
 def _book_figures(
     today_days: pd.DataFrame,
     history: pd.DataFrame,
+    accounts: pd.DataFrame,
     book: str,
     settings: FirmSettings,
 ) -> dict[str, Any]:
@@ -293,7 +295,7 @@ def _book_figures(
     )
     method = settings.method if len(known) else "independent"
     forecast = book_forecast(
-        known, today, FirmSettings(**{**vars(settings), "method": method})
+        known, today, FirmSettings(**{**vars(settings), "method": method}), accounts
     )
     independent = book_forecast(known, today, FirmSettings(method="independent"))
     rho = implied_correlation(
@@ -333,12 +335,7 @@ def firm_view(  # noqa: PLR0913 - today, its history, the accounts' state, setti
         ``firm_forecasts`` (one row per version and book, with the payout liability on
         the funded book), ``risk_accounts`` (widest downside) and ``hedge_list``.
     """
-    settings = FirmSettings(
-        method=scoring.firm.method,
-        ewma_lambda=scoring.firm.ewma_lambda,
-        min_empirical_days=scoring.firm.min_empirical_days,
-        ratio_days=scoring.firm.ratio_days,
-    )
+    settings = firm_settings(scoring.firm)
     seed = _seed_rows(test_predictions)
     state = features.set_index("account_id")[
         ["balance", "starting_balance", "days_to_next_payout", "profit_share_pct"]
@@ -348,11 +345,11 @@ def firm_view(  # noqa: PLR0913 - today, its history, the accounts' state, setti
         history, source = _history_days(outcomes, seed, int(version))
         today_days = book_days(today)
         for book in today_days.index.get_level_values(0):
-            figures = _book_figures(today_days, history, book, settings)
-            forecast, rho = figures.pop("_forecast"), figures.pop("_rho")
             accounts = (
                 today if book == "firm" else today[today["phase"] == FUNDED_PHASE]
             )
+            figures = _book_figures(today_days, history, accounts, book, settings)
+            forecast, rho = figures.pop("_forecast"), figures.pop("_rho")
             if book == "funded":
                 funded = accounts.join(state, on="account_id")
                 figures |= payout_liability(funded, rho)

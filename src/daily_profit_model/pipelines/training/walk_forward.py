@@ -21,6 +21,7 @@ from daily_profit_model.params import TrainingParams
 from daily_profit_model.pipelines.training.nodes import fit_forecaster
 from daily_profit_model.scoring.backtest import backtest_book
 from daily_profit_model.scoring.firm import (
+    FUNDED_PHASE,
     METHODS,
     FirmSettings,
     book_days,
@@ -136,14 +137,21 @@ def book_forecasts(
         ``actual``, ``mean``, ``q05``, ``q50``, ``q95``.
     """
     days = book_days(forecasts)
+    by_cutoff = dict(tuple(forecasts.groupby(pd.to_datetime(forecasts["cutoff_date"]))))
     rows = []
     for book in days.index.get_level_values(0).unique():
         ours = days.loc[book]
         for cutoff, today in ours[ours.index >= first_scored].iterrows():
             history = known_history(ours[ours.index < cutoff], cutoff)
+            accounts = by_cutoff[cutoff]
+            if book == "funded":
+                accounts = accounts[accounts["phase"] == FUNDED_PHASE]
             for method in METHODS:
                 figures = book_forecast(
-                    history, today, FirmSettings(**{**vars(settings), "method": method})
+                    history,
+                    today,
+                    FirmSettings(**{**vars(settings), "method": method}),
+                    accounts,
                 )
                 rows.append(
                     {
