@@ -106,7 +106,7 @@ def _scoring_at_scale(
     predictions = score_accounts(rows, models, run, RunDate(last_day), scoring)
     laps["forecasts_intervals_reasons_s"] = time.perf_counter() - started
     mark = time.perf_counter()
-    firm_view(predictions, pd.DataFrame(), test_predictions, scoring)
+    firm_view(predictions, pd.DataFrame(), test_predictions, rows, scoring)
     laps["firm_view_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     detect_drift(rows, predictions, models, scoring)

@@ -100,7 +100,7 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
             "hedge_list": _KeptDataset(),
             "drift_plot": MemoryDataset(),
             "daily_report": MemoryDataset(),
-            "drift_metrics": MemoryDataset(),
+            "drift_metrics": _KeptDataset(),
             "evaluation_metrics": MemoryDataset(),
         }
     )
@@ -176,7 +176,8 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
         "WHERE cutoff_date = %s AND book = 'firm' ORDER BY 1",
         [day],
     )
-    assert firm == [(1, alive, True, "fhs"), (2, alive, True, "fhs")]
+    method = params(ScoringParams, "scoring").firm.method
+    assert firm == [(1, alive, True, method), (2, alive, True, method)]
     funded = model_input[
         (model_input["cutoff_date"] == cutoff) & (model_input["phase"] == 4)
     ]["account_id"]

@@ -411,7 +411,8 @@ def _hedge_list(
         lambda r: (
             f"mean {r['mean'] if pd.notna(r.get('mean')) else r['forecast']:+,.0f}, "
             f"95% bound {r['upper_90']:+,.0f}, "
-            f"balance {r['balance'] - r['starting_balance']:+,.0f} above start; "
+            f"balance {abs(r['balance'] - r['starting_balance']):,.0f} "
+            f"{'above' if r['balance'] >= r['starting_balance'] else 'below'} start; "
             + ", ".join(
                 f"{r[c]} {r[c + '_usd']:+,.0f}" for c in reasons if pd.notna(r[c])
             )
