@@ -46,7 +46,9 @@ def test_default_run_from_world_to_registered_model(database, default_run):
             "(SELECT count(*) FROM feature_account_day WHERE cutoff_date = c.d) "
             "FROM (SELECT max(cutoff_date) AS d FROM feature_account_day) AS c"
         ).fetchone()
-        firm = conn.execute("SELECT count(*) FROM firm_forecasts").fetchone()[0]
+        firm = conn.execute(
+            "SELECT count(*) FROM firm_forecasts WHERE book = 'firm'"
+        ).fetchone()[0]
         run_rows = conn.execute(
             "SELECT node IS NULL, status, count(*) FROM pipeline_run_log "
             "WHERE run_id = (SELECT run_id FROM pipeline_run_log WHERE node IS NULL "
