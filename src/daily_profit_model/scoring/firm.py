@@ -83,6 +83,13 @@ class NoErrorHistoryError(ValueError):
     """No past day with actuals known at the cutoff to calibrate a book on."""
 
 
+def account_means(rows: pd.DataFrame) -> pd.Series:
+    """Each account's mean forecast (its point forecast where the model had no mean)."""
+    if "mean" not in rows:
+        return rows["forecast"]
+    return rows["mean"].fillna(rows["forecast"])
+
+
 def account_scale(lower: pd.Series, upper: pd.Series) -> pd.Series:
     """An account's forecast scale: its 90% interval as a normal's sd (at least 1 USD)."""
     return ((upper - lower) / (2 * Z90)).clip(lower=1.0)
@@ -113,7 +120,7 @@ def book_days(rows: pd.DataFrame) -> pd.DataFrame:
         ``median_total`` (sum of forecasts), ``scale_sum``, ``scale_quad``,
         ``width_sum`` and ``actual`` (NaN when any account's actual is unknown).
     """
-    mean = rows["mean"].fillna(rows["forecast"]) if "mean" in rows else rows["forecast"]
+    mean = account_means(rows)
     actual = rows["actual"] if "actual" in rows else pd.Series(np.nan, rows.index)
     frame = _book_rows(
         rows[["phase"]].assign(
@@ -241,11 +248,7 @@ def _copula(
     ).to_numpy()
     _, sigma_today = _ewma_sigma(u, settings.ewma_lambda)
     median = accounts["forecast"].to_numpy(float)
-    mean = (
-        accounts["mean"].fillna(accounts["forecast"])
-        if "mean" in accounts
-        else accounts["forecast"]
-    ).to_numpy(float)
+    mean = account_means(accounts).to_numpy(float)
     low = np.maximum(median - accounts["lower_90"].to_numpy(float), 0.0) / Z90
     high = np.maximum(accounts["upper_90"].to_numpy(float) - median, 0.0) / Z90
     rng = np.random.default_rng(settings.seed)
@@ -332,11 +335,7 @@ def tail_contributions(
         rho: :func:`implied_correlation` of the book.
     """
     scale = account_scale(accounts["lower_90"], accounts["upper_90"])
-    mean = (
-        accounts["mean"].fillna(accounts["forecast"])
-        if "mean" in accounts
-        else accounts["forecast"]
-    )
+    mean = account_means(accounts)
     total_scale = scale.sum()
     covariance = scale * (rho * total_scale + (1 - rho) * scale)
     variance = covariance.sum()
@@ -386,11 +385,7 @@ def payout_liability(  # noqa: PLR0913 - the accounts, their forecasts and the m
     days = np.maximum(np.ceil(calendar * 5 / 7), 1.0)
     horizon = np.sqrt(days)
     scale = account_scale(funded["lower_90"], funded["upper_90"]).to_numpy() * horizon
-    mean = (
-        funded["mean"].fillna(funded["forecast"])
-        if "mean" in funded
-        else funded["forecast"]
-    ).to_numpy(float) * days
+    mean = account_means(funded).to_numpy(float) * days
     profit = (funded["balance"] - funded["starting_balance"]).to_numpy(float)
     share = funded["profit_share_pct"].fillna(80).to_numpy(float) / 100
     common = rng.standard_normal((scenarios, 1))

@@ -292,10 +292,11 @@ def _headline(books: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
         "</div>",
         f'<p class="note">Both books\' intervals come from '
         f"{int(firm['error_days'])} past days of "
-        f"{html.escape(str(firm['error_source']))} ({html.escape(str(firm.get('method')))}:"
-        " the book's residual in units of its accounts' summed scales, filtered by its "
-        "recent volatility), so they account for accounts moving together, which the "
-        "independent interval does not. Expected totals are sums of account means.</p>",
+        f"{html.escape(str(firm['error_source']))} (method "
+        f"{html.escape(str(firm.get('method')))}: the correlation those days imply, "
+        "scaled to the book's recent volatility), so they account for accounts moving "
+        "together, which the independent interval does not. Expected totals are sums "
+        "of account means.</p>",
     ]
     return lines
 
