@@ -91,7 +91,8 @@ def test_champion_loads_in_a_fresh_process_without_the_project(
         model = mlflow.pyfunc.load_model("models:/daily_pnl@champion")
         rows = pd.read_parquet(sys.argv[1])
         out = model.predict(rows, params={"reasons": 3})
-        assert list(out.columns[:3]) == ["forecast", "lower_90", "upper_90"], out.columns
+        assert list(out.columns[:4]) == ["forecast", "mean", "lower_90", "upper_90"], out.columns
+        assert out["mean"].notna().all()
         assert (out["lower_90"] <= out["upper_90"]).all()
         assert out["reason_1"].notna().all()
         assert not any(m.startswith("daily_profit_model") for m in sys.modules), "project imported"
