@@ -104,3 +104,41 @@ def test_nodes_run_alone_in_fresh_processes(default_run):
         (project / "data/02_intermediate/ingestion_plan.json").read_text()
     )
     assert plan["requests"] and plan["run_id"]
+
+
+def test_json_logs_are_one_object_per_line_with_the_run_id(database, default_run):
+    """`KEDRO_LOGGING_CONFIG=conf/logging_json.yml`: every stdout line is one JSON
+    object carrying the run id of the run's `pipeline_run_log` row; the known
+    harmless third-party warnings are not printed."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "KEDRO_LOGGING_CONFIG": "conf/logging_json.yml",
+        "KEDRO_LOGGING_MODULE_ALLOWLIST": "pythonjsonlogger.json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines", "database_check"],
+        cwd=default_run["project"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    with database.connect() as conn:
+        (run_id,) = conn.execute(
+            "SELECT run_id FROM prop_trading_model.pipeline_run_log "
+            "WHERE node IS NULL AND pipeline = 'database_check' "
+            "ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+    ran = [e for e in events if e["run_id"] is not None]
+    assert ran and {e["run_id"] for e in ran} == {run_id}
+    assert {"asctime", "levelname", "name", "message"} <= set(events[-1])
+    assert any("Database check passed" in e["message"] for e in ran)
+    assert "Add type hints" not in done.stdout + done.stderr

@@ -29,6 +29,7 @@ from psycopg import sql
 
 from daily_profit_model.db import get_database
 from daily_profit_model.db.connection import DatabaseConnectionError
+from daily_profit_model.logs import set_run_id
 from daily_profit_model.params import MonitoringParams, SlaParams
 from daily_profit_model.redaction import redact_url
 
@@ -73,6 +74,7 @@ class RunLogHooks:
     ) -> None:
         """Open the pipeline's row."""
         self._run_id = str(run_params.get("run_id") or run_params.get("session_id"))
+        set_run_id(self._run_id)
         self._pipeline = ",".join(run_params.get("pipeline_names") or []) or str(
             run_params.get("pipeline_name") or "__default__"
         )

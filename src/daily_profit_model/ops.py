@@ -183,49 +183,51 @@ class PromotionRefusedError(RuntimeError):
     """The challenger is not significantly better and the promotion was not forced."""
 
 
-def promote(
-    version: int, force: bool, reason: str | None, significance: float
-) -> dict[str, Any]:
-    """Make ``version`` the champion if the evidence says so (or if forced, with a reason).
+_COMPARISON_KEYS = (
+    "window_start",
+    "window_end",
+    "days",
+    "champion_mae",
+    "challenger_mae",
+    "dm_statistic",
+    "p_value",
+    "challenger_better",
+)
 
-    The evidence is the newest ``model_comparisons`` row of this version against the
-    current champion (Diebold–Mariano over the evaluation window). The promotion is
-    recorded in ``model_promotions`` and as an MLflow run in the ``daily_pnl`` experiment.
+
+@dataclass(frozen=True)
+class Promotion:
+    """A decided promotion: what moves, and why (nothing has moved yet)."""
+
+    from_version: int
+    to_version: int
+    forced: bool
+    reason: str
+    figures: dict[str, Any]
+
+
+def decide_promotion(  # noqa: PLR0913 - the decision's whole evidence, no state
+    champion: int,
+    version: int,
+    known: list[int],
+    figures: dict[str, Any],
+    force: bool,
+    reason: str | None,
+    significance: float,
+) -> Promotion:
+    """Decide whether ``version`` replaces ``champion`` (pure: reads and writes nothing).
 
     Raises:
         PromotionRefusedError: Not significantly better, and not forced.
-        ValueError: Forced without a reason, or the version is already champion.
+        ValueError: Forced without a reason, an unknown version, or already champion.
     """
-    client = mlflow.MlflowClient()
-    champion = _champion_version(client)
     if champion == version:
         raise ValueError(f"{MODEL_NAME} v{version} is already the champion")
-    known = _versions(client)
     if version not in known:
         raise ValueError(
             f"{MODEL_NAME} has no version {version}; its versions are "
             f"{', '.join(f'v{v}' for v in known)} (`kedro model list` shows them)"
         )
-    rows = _query(
-        "SELECT window_start, window_end, days, champion_mae, challenger_mae, "
-        "dm_statistic, p_value, challenger_better FROM model_comparisons "
-        "WHERE champion_version = %s AND challenger_version = %s "
-        "ORDER BY window_end DESC LIMIT 1",
-        [champion, version],
-    )
-    figures: dict[str, Any] = {}
-    if rows:
-        keys = (
-            "window_start",
-            "window_end",
-            "days",
-            "champion_mae",
-            "challenger_mae",
-            "dm_statistic",
-            "p_value",
-            "challenger_better",
-        )
-        figures = dict(zip(keys, rows[0], strict=True))
     better = (
         bool(figures.get("challenger_better"))
         and (figures.get("p_value") or 1) < significance
@@ -242,12 +244,38 @@ def promote(
         reason
         or f"Diebold–Mariano p = {figures['p_value']:.4f} over {figures['days']} days"
     )
-    who = getpass.getuser()
-    client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
-    client.set_registered_model_alias(MODEL_NAME, "previous_champion", str(champion))
+    return Promotion(champion, version, force, why, figures)
+
+
+def _comparison(champion: int, version: int) -> dict[str, Any]:
+    rows = _query(
+        f"SELECT {', '.join(_COMPARISON_KEYS)} FROM model_comparisons "
+        "WHERE champion_version = %s AND challenger_version = %s "
+        "ORDER BY window_end DESC LIMIT 1",
+        [champion, version],
+    )
+    return dict(zip(_COMPARISON_KEYS, rows[0], strict=True)) if rows else {}
+
+
+def _move_aliases(client: mlflow.MlflowClient, decision: Promotion) -> None:
+    client.set_registered_model_alias(MODEL_NAME, "champion", str(decision.to_version))
+    client.set_registered_model_alias(
+        MODEL_NAME, "previous_champion", str(decision.from_version)
+    )
     aliases = client.get_registered_model(MODEL_NAME).aliases
-    if aliases.get("challenger") == version:
+    if aliases.get("challenger") == decision.to_version:
         client.delete_registered_model_alias(MODEL_NAME, "challenger")
+
+
+def _record_and_move(
+    client: mlflow.MlflowClient, decision: Promotion, who: str
+) -> None:
+    """Write the audit row, then move the aliases, in one database transaction.
+
+    If the insert fails nothing has moved; if moving an alias fails the audit row is
+    rolled back and the champion alias is put back, so the registry and the audit
+    table never disagree about who the champion is.
+    """
     database = get_database()
     with database.connect() as conn:
         conn.execute(
@@ -258,40 +286,84 @@ def promote(
             [
                 who,
                 MODEL_NAME,
-                champion,
-                version,
-                force,
-                why,
-                json.dumps(figures, default=str),
+                decision.from_version,
+                decision.to_version,
+                decision.forced,
+                decision.reason,
+                json.dumps(decision.figures, default=str),
             ],
         )
+        try:
+            _move_aliases(client, decision)
+        except Exception:
+            client.set_registered_model_alias(
+                MODEL_NAME, "champion", str(decision.from_version)
+            )
+            raise
+
+
+def _log_promotion_run(decision: Promotion, who: str) -> None:
     mlflow.set_experiment(MODEL_NAME)
-    with mlflow.start_run(run_name=f"promotion v{champion} -> v{version}"):
+    with mlflow.start_run(
+        run_name=f"promotion v{decision.from_version} -> v{decision.to_version}"
+    ):
         mlflow.set_tags(
             {
                 "kind": "promotion",
                 "promoted_by": who,
-                "forced": str(force),
-                "reason": why[:5000],
+                "forced": str(decision.forced),
+                "reason": decision.reason[:5000],
             }
         )
-        mlflow.log_params({"from_version": champion, "to_version": version})
+        mlflow.log_params(
+            {"from_version": decision.from_version, "to_version": decision.to_version}
+        )
         mlflow.log_metrics(
             {
                 k: float(v)
-                for k, v in figures.items()
+                for k, v in decision.figures.items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             }
         )
+
+
+def promote(
+    version: int, force: bool, reason: str | None, significance: float
+) -> dict[str, Any]:
+    """Make ``version`` the champion if the evidence says so (or if forced, with a reason).
+
+    The evidence is the newest ``model_comparisons`` row of this version against the
+    current champion (Diebold–Mariano over the evaluation window). The decision is
+    made first (``decide_promotion``), then recorded in ``model_promotions``, then the
+    aliases move (one transaction), then an MLflow run in the ``daily_pnl`` experiment.
+
+    Raises:
+        PromotionRefusedError: Not significantly better, and not forced.
+        ValueError: Forced without a reason, or the version is already champion.
+    """
+    client = mlflow.MlflowClient()
+    champion = _champion_version(client)
+    known = _versions(client)
+    figures = _comparison(champion, version) if version in known else {}
+    decision = decide_promotion(
+        champion, version, known, figures, force, reason, significance
+    )
+    who = getpass.getuser()
+    _record_and_move(client, decision, who)
+    _log_promotion_run(decision, who)
     record = {
         "from_version": champion,
         "to_version": version,
         "by": who,
         "forced": force,
-        "reason": why,
+        "reason": decision.reason,
         **figures,
     }
     logger.info(
-        "Promoted %s v%d to champion (was v%d): %s", MODEL_NAME, version, champion, why
+        "Promoted %s v%d to champion (was v%d): %s",
+        MODEL_NAME,
+        version,
+        champion,
+        decision.reason,
     )
     return record

@@ -9,9 +9,11 @@ import uuid
 
 import mlflow
 import pandas as pd
+import psycopg
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
+from psycopg import sql
 
 from daily_profit_model import ops
 from daily_profit_model.datasets import PostgresTableDataset
@@ -228,8 +230,36 @@ def test_promotion_needs_evidence_or_a_forced_reason(trained):
         ops.promote(2, force=False, reason=None, significance=0.05)
     with pytest.raises(ValueError, match="needs --reason"):
         ops.promote(2, force=True, reason=" ", significance=0.05)
-    record = ops.promote(2, force=True, reason="test: forced", significance=0.05)
     client = mlflow.MlflowClient()
+    # the audit row is written before any alias moves: when it cannot be written,
+    # nothing is promoted (a real failure: a trigger refuses the insert)
+    database = get_database()
+    refuse = sql.SQL(
+        "CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit table refused the row'; END $$; "
+        "CREATE TRIGGER refuse BEFORE INSERT ON {} FOR EACH ROW EXECUTE FUNCTION {}()"
+    ).format(
+        sql.Identifier(database.schema, "refuse_audit"),
+        sql.Identifier(database.schema, "model_promotions"),
+        sql.Identifier(database.schema, "refuse_audit"),
+    )
+    with database.connect() as conn:
+        conn.execute(refuse)
+    try:
+        with pytest.raises(psycopg.errors.RaiseException, match="refused the row"):
+            ops.promote(2, force=True, reason="test: audit fails", significance=0.05)
+    finally:
+        with database.connect() as conn:
+            conn.execute(
+                sql.SQL("DROP FUNCTION {}() CASCADE").format(
+                    sql.Identifier(database.schema, "refuse_audit")
+                )
+            )
+    assert (
+        str(client.get_model_version_by_alias("daily_pnl", "champion").version) == "1"
+    )
+    assert _count("SELECT count(*) FROM model_promotions") == [(0,)]
+    record = ops.promote(2, force=True, reason="test: forced", significance=0.05)
     assert (
         str(client.get_model_version_by_alias("daily_pnl", "champion").version) == "2"
     )

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from daily_profit_model.ops import PromotionRefusedError, decide_promotion
 from daily_profit_model.pipelines.scoring.nodes import _served_by_challenger
 from daily_profit_model.scoring.backtest import (
     christoffersen_p_value,
@@ -236,3 +237,23 @@ def test_traffic_split_is_stable_per_account_and_close_to_the_share():
     assert first.mean() == pytest.approx(0.2, abs=0.01)
     assert (first == _served_by_challenger(accounts, 0.2)).all()
     assert not _served_by_challenger(accounts, 0.0).any()
+
+
+def test_a_promotion_is_decided_before_anything_moves():
+    evidence = {"challenger_better": True, "p_value": 0.01, "days": 20}
+    decision = decide_promotion(1, 2, [1, 2], evidence, False, None, 0.05)
+    assert (decision.from_version, decision.to_version, decision.forced) == (
+        1,
+        2,
+        False,
+    )
+    assert decision.reason == "Diebold–Mariano p = 0.0100 over 20 days"
+    weak = {**evidence, "p_value": 0.2}
+    with pytest.raises(PromotionRefusedError, match="not significantly better"):
+        decide_promotion(1, 2, [1, 2], weak, False, None, 0.05)
+    forced = decide_promotion(1, 2, [1, 2], weak, True, "desk asked", 0.05)
+    assert forced.forced and forced.reason == "desk asked"
+    with pytest.raises(ValueError, match="already the champion"):
+        decide_promotion(2, 2, [1, 2], evidence, False, None, 0.05)
+    with pytest.raises(ValueError, match="no version 3"):
+        decide_promotion(1, 3, [1, 2], evidence, False, None, 0.05)
