@@ -14,7 +14,7 @@ from daily_profit_model.training.metrics import (
     rolling_medians,
 )
 from daily_profit_model.training.pyfunc_model import conformal_bounds
-from daily_profit_model.training.windows import WindowError, assign_windows
+from daily_profit_model.training.time_split import WindowError, assign_windows
 
 WINDOWS = WindowParams.model_validate(
     {"test_days": 5, "calibration_days": 4, "validation_days": 3, "gap_days": 1}

@@ -12,7 +12,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from daily_profit_model.features.windows import BuildWindow
+from daily_profit_model.features.build_window_plan import BuildWindow
 
 
 class BuildWindowDataset(AbstractDataset[BuildWindow, BuildWindow]):

@@ -111,7 +111,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
     the next run, never continued from a partial table. Incremental builds are one
     transaction on one connection. A finished build stamps the table's comment with the
     database time it started at; loading returns it as ``built_at``, so the planner
-    can tell which loaded data came after it (``features.windows.reloaded_days``).
+    can tell which loaded data came after it (``features.build_window_plan.reloaded_days``).
 
     Args:
         table: The derived table.

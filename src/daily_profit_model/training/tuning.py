@@ -56,7 +56,7 @@ def _pruning_callback(trial: optuna.Trial):
     return callback
 
 
-def tune_point_model(  # noqa: PLR0913
+def run_study(  # noqa: PLR0913
     train: Rows,
     valid: Rows,
     storage: optuna.storages.BaseStorage,

@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from daily_profit_model.datasets.parquet_export import QueryExport
 from daily_profit_model.datasets.sql_build import SqlBuild
-from daily_profit_model.features.windows import BuildWindow
+from daily_profit_model.features.build_window_plan import BuildWindow
 
 logger = logging.getLogger(__name__)
 
@@ -74,25 +73,3 @@ def build_targets(window: BuildWindow, staged: dict[str, Any]) -> SqlBuild:
         first_day=window.first_day,
         stamp=window.covers_reloads,
     )
-
-
-def export_model_input(
-    features: dict[str, Any], targets: dict[str, Any]
-) -> QueryExport:
-    """Every feature row with a known target, joined in PostgreSQL, streamed to parquet.
-
-    Cutoffs whose next trading day has not happened yet have no target and are left
-    out (scoring reads them from the feature table).
-
-    Args:
-        features: Coverage of ``feature_account_day`` (built before the export).
-        targets: Coverage of ``target_account_day``.
-    """
-    logger.info(
-        "Model input: %d feature rows (cutoffs %s..%s), %d target rows",
-        features["rows"],
-        features["first"],
-        features["last"],
-        targets["rows"],
-    )
-    return QueryExport("model_input.sql")

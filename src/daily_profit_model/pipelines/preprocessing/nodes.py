@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 
 from daily_profit_model.datasets.sql_build import SqlBuild
-from daily_profit_model.features.windows import BuildWindow, plan_window
+from daily_profit_model.features.build_window_plan import BuildWindow, plan_window
 from daily_profit_model.params import FeatureParams
 
 logger = logging.getLogger(__name__)
 
 
-def symbol_asset_classes(features: FeatureParams) -> pd.DataFrame:
+def classify_symbols(features: FeatureParams) -> pd.DataFrame:
     """The symbol → asset class reference table, from ``features.asset_classes``
     (each symbol under one class: the parameters' model checks it)."""
     rows = [

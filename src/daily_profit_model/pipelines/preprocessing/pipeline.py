@@ -3,9 +3,9 @@
 from kedro.pipeline import Node, Pipeline
 
 from daily_profit_model.pipelines.preprocessing.nodes import (
+    classify_symbols,
     plan_feature_window,
     stage_account_days,
-    symbol_asset_classes,
 )
 
 
@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                symbol_asset_classes,
+                classify_symbols,
                 inputs="params:features",
                 outputs="ref_symbol_asset_class",
                 name="classify_symbols",

@@ -142,7 +142,7 @@ def score_accounts(
     return predictions
 
 
-def plan_outcome_build(
+def join_forecasts_to_actuals(
     targets: dict[str, Any], predictions: pd.DataFrame, scoring: ScoringParams
 ) -> SqlBuild:
     """The target days whose forecasts can now be joined to actuals.

@@ -8,8 +8,8 @@ from daily_profit_model.pipelines.scoring.nodes import (
     detect_drift,
     evaluate_forecasts,
     firm_view,
+    join_forecasts_to_actuals,
     monitor_performance,
-    plan_outcome_build,
     score_accounts,
 )
 
@@ -31,7 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="score_accounts",
             ),
             Node(
-                plan_outcome_build,
+                join_forecasts_to_actuals,
                 inputs=["target_account_day@sql", "predictions", "params:scoring"],
                 outputs="prediction_outcomes@sql",
                 name="join_forecasts_to_actuals",

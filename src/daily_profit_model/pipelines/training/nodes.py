@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from daily_profit_model.datasets.parquet_export import QueryExport
 from daily_profit_model.datasets.tracking import CHALLENGER, CHAMPION, ForecasterBundle
 from daily_profit_model.params import TrainingParams
 from daily_profit_model.training import plots
@@ -23,9 +24,11 @@ from daily_profit_model.training.matrix import (
     target_scale,
 )
 from daily_profit_model.training.metrics import (
-    coverage_interval,
+    daily_errors,
     forecast_metrics,
-    pinball,
+    oracle_metrics,
+    phase_coverage_intervals,
+    pooled_quantiles,
     rolling_medians,
     segment_metrics,
 )
@@ -41,8 +44,8 @@ from daily_profit_model.training.pyfunc_model import (
     contributions_usd,
     top_reasons,
 )
-from daily_profit_model.training.tuning import SEARCH_SPACE_VERSION, tune_point_model
-from daily_profit_model.training.windows import assign_windows, window_ranges
+from daily_profit_model.training.time_split import assign_windows, window_ranges
+from daily_profit_model.training.tuning import SEARCH_SPACE_VERSION, run_study
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,29 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
     return feature_matrix(rows, features), rows[TARGET] / scale, scale
 
 
-def prepare_training_rows(
+def export_model_input(
+    features: dict[str, Any], targets: dict[str, Any]
+) -> QueryExport:
+    """Every feature row with a known target, joined in PostgreSQL, streamed to parquet.
+
+    Cutoffs whose next trading day has not happened yet have no target and are left
+    out (scoring reads them from the feature table).
+
+    Args:
+        features: Coverage of ``feature_account_day`` (built before the export).
+        targets: Coverage of ``target_account_day``.
+    """
+    logger.info(
+        "Model input: %d feature rows (cutoffs %s..%s), %d target rows",
+        features["rows"],
+        features["first"],
+        features["last"],
+        targets["rows"],
+    )
+    return QueryExport("model_input.sql")
+
+
+def split_by_time(
     model_input: pd.DataFrame, training: TrainingParams
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Label each row with its time window and add the median baselines.
@@ -107,7 +132,7 @@ def _target_unit(rows: pd.DataFrame, scale_column: str | None) -> float:
     return 1.0 if scale_column else float(rows["starting_balance"].mean())
 
 
-def tune(
+def tune_point_model(
     rows: pd.DataFrame, storage: optuna.storages.BaseStorage, training: TrainingParams
 ) -> dict[str, Any]:
     """Search the point model's objective and tree parameters with Optuna (TPE, pruning).
@@ -124,7 +149,7 @@ def tune(
         f"{data_fingerprint(fitting)[:12]}"
     )
     target_unit = _target_unit(rows, training.target_scale)
-    study = tune_point_model(
+    study = run_study(
         _xy(_window(rows, "train"), features, training.target_scale),
         _xy(_window(rows, "validation"), features, training.target_scale),
         storage,
@@ -233,83 +258,7 @@ def _test_frame(rows: pd.DataFrame, model: DailyPnlForecaster) -> pd.DataFrame:
     return frame
 
 
-def pooled_quantiles(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each phase's 5% and 95% quantiles of netProfit over starting balance, from the
-    windows before the test window: the skill-capture baseline of the pinball losses."""
-    known = rows[rows["window"].isin(["train", "validation", "calibration"])]
-    relative = known[TARGET] / known["starting_balance"]
-    return relative.groupby(known["phase"]).quantile([0.05, 0.95]).unstack()
-
-
-def skill_capture(baseline: float, model: float, oracle: float) -> float:
-    """How much of the way from the baseline's loss to the oracle's the model goes."""
-    gap = baseline - oracle
-    return float((baseline - model) / gap) if gap > 0 else float("nan")
-
-
-def _skill_metrics(both: pd.DataFrame, pooled: pd.DataFrame) -> dict[str, float]:
-    """Skill capture per metric (MAE against predicting 0, pinball against pooled)."""
-    metrics = {
-        "skill_capture_mae": skill_capture(
-            float(both["actual"].abs().mean()),
-            float((both["actual"] - both["forecast"]).abs().mean()),
-            float((both["actual"] - both["q50"]).abs().mean()),
-        )
-    }
-    for q, column, oracle_column in ((0.05, "lower", "q05"), (0.95, "upper", "q95")):
-        rate = both["phase"].map(pooled[q]).fillna(float(pooled[q].median()))
-        baseline = pinball(both["actual"], rate * both["starting_balance"], q)
-        metrics[f"baseline_pooled_pinball_{round(q * 100):02d}"] = baseline
-        metrics[f"skill_capture_pinball_{round(q * 100):02d}"] = skill_capture(
-            baseline,
-            pinball(both["actual"], both[column], q),
-            pinball(both["actual"], both[oracle_column], q),
-        )
-    return metrics
-
-
-def _oracle_metrics(
-    frame: pd.DataFrame, oracle: pd.DataFrame, pooled: pd.DataFrame
-) -> dict[str, float]:
-    if oracle.empty:
-        return {}
-    truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"])).rename(
-        columns={"mean": "oracle_mean"}
-    )
-    both = frame.merge(
-        truth.drop(columns=["target_date"], errors="ignore"),
-        on=["account_id", "cutoff_date"],
-        how="inner",
-    )
-    if both.empty:
-        return {}
-    oracle_mae = float((both["actual"] - both["q50"]).abs().mean())
-    model_mae = float((both["actual"] - both["forecast"]).abs().mean())
-    ratios = [
-        pinball(both["actual"], both["lower"], 0.05)
-        / pinball(both["actual"], both["q05"], 0.05),
-        pinball(both["actual"], both["upper"], 0.95)
-        / pinball(both["actual"], both["q95"], 0.95),
-    ]
-    oracle_inside = (both["actual"] >= both["q05"]) & (both["actual"] <= both["q95"])
-    by_phase = _skill_metrics(both, pooled) | {
-        f"oracle_coverage_90_phase_{phase}": float(inside.mean())
-        for phase, inside in oracle_inside.groupby(both["phase"])
-    }
-    return by_phase | {
-        "oracle_rows": float(len(both)),
-        "oracle_mae": oracle_mae,
-        "oracle_pinball_05": pinball(both["actual"], both["q05"], 0.05),
-        "oracle_pinball_95": pinball(both["actual"], both["q95"], 0.95),
-        "oracle_coverage_90": float(oracle_inside.mean()),
-        "mae_ratio_to_oracle": model_mae / oracle_mae,
-        "pinball_ratio_to_oracle": float(np.mean(ratios)),
-        "pinball_05_ratio_to_oracle": ratios[0],
-        "pinball_95_ratio_to_oracle": ratios[1],
-    }
-
-
-def evaluate(
+def evaluate_on_test(
     rows: pd.DataFrame,
     model: DailyPnlForecaster,
     oracle: pd.DataFrame,
@@ -336,7 +285,7 @@ def evaluate(
     metrics["improvement_over_baseline"] = 1 - overall["mae"] / baseline_mae[best]
     # the mean model's bias per account-day (its sums over accounts should be unbiased)
     metrics["test_mean_bias"] = float((frame["actual"] - frame["mean"]).mean())
-    metrics |= _oracle_metrics(frame, oracle, pooled_quantiles(rows))
+    metrics |= oracle_metrics(frame, oracle, pooled_quantiles(rows))
     frame["size"] = frame["starting_balance"].round(0).astype("int64")
     segments = pd.concat(
         [
@@ -350,8 +299,8 @@ def evaluate(
             "coverage_90"
         ]
         metrics[f"test_mae_{segment['segment']}_{segment['value']}"] = segment["mae"]
-    metrics |= _phase_coverage_intervals(frame)
-    daily = _daily_errors(frame, best, oracle)
+    metrics |= phase_coverage_intervals(frame)
+    daily = daily_errors(frame, best, oracle)
     logger.info(
         "Test: MAE %.2f (best baseline %s %.2f, oracle %s), coverage %.3f, pinball 5%% %.2f 95%% %.2f",
         overall["mae"],
@@ -372,40 +321,7 @@ def evaluate(
     )
 
 
-def _phase_coverage_intervals(frame: pd.DataFrame) -> dict[str, float]:
-    """Each phase's test accounts and the 95% account-bootstrap interval of coverage."""
-    inside = (frame["actual"] >= frame["lower"]) & (frame["actual"] <= frame["upper"])
-    metrics = {}
-    for phase, rows in frame.groupby("phase"):
-        low, high, accounts = coverage_interval(inside[rows.index], rows["account_id"])
-        metrics[f"test_accounts_phase_{phase}"] = float(accounts)
-        metrics[f"test_coverage_90_phase_{phase}_low"] = low
-        metrics[f"test_coverage_90_phase_{phase}_high"] = high
-    return metrics
-
-
-def _daily_errors(frame: pd.DataFrame, best: str, oracle: pd.DataFrame) -> pd.DataFrame:
-    by_day = frame.assign(
-        model_err=(frame["actual"] - frame["forecast"]).abs(),
-        baseline_err=(frame["actual"] - frame[f"baseline_{best}"]).abs(),
-        inside=(frame["actual"] >= frame["lower"])
-        & (frame["actual"] <= frame["upper"]),
-    )
-    daily = by_day.groupby("cutoff_date").agg(
-        model_mae=("model_err", "mean"),
-        baseline_mae=("baseline_err", "mean"),
-        coverage_90=("inside", "mean"),
-    )
-    if not oracle.empty:
-        truth = oracle.assign(cutoff_date=pd.to_datetime(oracle["cutoff_date"]))
-        both = frame.merge(truth, on=["account_id", "cutoff_date"])
-        daily["oracle_mae"] = (
-            (both["actual"] - both["q50"]).abs().groupby(both["cutoff_date"]).mean()
-        )
-    return daily.reset_index()
-
-
-def explain(
+def explain_with_shap(
     rows: pd.DataFrame, model: DailyPnlForecaster, training: TrainingParams
 ) -> tuple[pd.DataFrame, plt.Figure]:
     """SHAP (TreeSHAP from LightGBM) of the point model on a sample of test rows.
@@ -465,6 +381,8 @@ def package(
     )
 
 
-def run_parameters(tuned: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+def record_run_parameters(
+    tuned: dict[str, Any], identity: dict[str, Any]
+) -> dict[str, Any]:
     """What the run records as MLflow parameters: tuned choices and the data's identity."""
     return {**{f"tuned_{k}": v for k, v in tuned.items()}, **identity}

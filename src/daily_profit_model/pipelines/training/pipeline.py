@@ -3,16 +3,16 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from daily_profit_model.pipelines.features.nodes import export_model_input
 from daily_profit_model.pipelines.training.nodes import (
     alias_for_new_version,
-    evaluate,
-    explain,
+    evaluate_on_test,
+    explain_with_shap,
+    export_model_input,
     fit_forecaster,
     package,
-    prepare_training_rows,
-    run_parameters,
-    tune,
+    record_run_parameters,
+    split_by_time,
+    tune_point_model,
 )
 
 
@@ -27,13 +27,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="export_model_input",
             ),
             Node(
-                prepare_training_rows,
+                split_by_time,
                 inputs=["model_input@pandas", "params:training"],
                 outputs=["training_rows", "training_data_identity", "model_features"],
                 name="split_by_time",
             ),
             Node(
-                tune,
+                tune_point_model,
                 inputs=["training_rows", "optuna_storage", "params:training"],
                 outputs="tuned_point_params",
                 name="tune_point_model",
@@ -45,7 +45,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="fit_forecaster",
             ),
             Node(
-                evaluate,
+                evaluate_on_test,
                 inputs=[
                     "training_rows",
                     "forecaster",
@@ -63,13 +63,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="evaluate_on_test",
             ),
             Node(
-                explain,
+                explain_with_shap,
                 inputs=["training_rows", "forecaster", "params:training"],
                 outputs=["shap_importance", "shap_summary_plot"],
                 name="explain_with_shap",
             ),
             Node(
-                run_parameters,
+                record_run_parameters,
                 inputs=["tuned_point_params", "training_data_identity"],
                 outputs="training_run_params",
                 name="record_run_parameters",
