@@ -64,7 +64,8 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     }
     catalog = DataCatalog.from_config(wanted)
     catalog["model_input@export"] = ParquetExportDataset(
-        filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet")
+        filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet"),
+        query="model_input.sql",
     )
     catalog["params:features"] = MemoryDataset(
         params(FeatureParams, "features", **parameters)

@@ -74,6 +74,7 @@ def _score(run_date, test_predictions, tmp_path, share=0.0) -> dict:
             ),
             "prediction_outcomes@sql": SqlTableBuildDataset(
                 table="prediction_outcomes",
+                query="prediction_outcomes.sql",
                 date_column="target_date",
                 key_columns=["account_id", "target_date", "model_version"],
             ),

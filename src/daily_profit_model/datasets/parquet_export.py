@@ -58,9 +58,8 @@ _BLOCK_BYTES = 8 << 20
 
 @dataclass(frozen=True)
 class QueryExport:
-    """Which query (a file of ``daily_profit_model/sql``) to export, with parameters."""
+    """An export of the dataset's query, with its bound parameters (if any)."""
 
-    query: str
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,15 +90,19 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
 
     Args:
         filepath: The parquet file.
+        query: The query file (in ``daily_profit_model/sql``) whose rows it holds.
         metadata: Free-form metadata (kedro-viz layer).
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, filepath: str, query: str, metadata: dict[str, Any] | None = None
+    ) -> None:
         self._filepath = Path(filepath)
+        self._query = query
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
+        return {"filepath": str(self._filepath), "query": self._query}
 
     def load(self) -> pd.DataFrame:
         """The exported rows."""
@@ -114,7 +117,7 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
 
     def save(self, data: QueryExport) -> None:
         """Stream the query's rows into the parquet file (replacing it when done)."""
-        query = read_query(data.query)
+        query = read_query(self._query)
         database = get_database()
         started = time.perf_counter()
         self._filepath.parent.mkdir(parents=True, exist_ok=True)

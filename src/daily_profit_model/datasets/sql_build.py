@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+import jinja2
 import pandas as pd
 import psycopg
 from kedro.io import AbstractDataset, DatasetError
@@ -49,10 +50,9 @@ _QUERY_PACKAGE = "daily_profit_model.sql"
 
 @dataclass(frozen=True)
 class SqlBuild:
-    """Which query builds which days of a derived table.
+    """Which days of a derived table to build (the query is the dataset's own).
 
     Attributes:
-        query: File name of the query in ``daily_profit_model/sql``.
         start: First day to build (inclusive).
         end: Last day to build (inclusive).
         params: Further bound parameters of the query (``start`` and ``end`` are added).
@@ -62,7 +62,6 @@ class SqlBuild:
             requested range, which may leave out days loaded since the last build).
     """
 
-    query: str
     start: dt.date
     end: dt.date
     params: dict[str, Any] = field(default_factory=dict)
@@ -91,13 +90,26 @@ class SqlBuild:
 def read_query(name: str) -> str:
     """The text of a query file shipped in ``daily_profit_model/sql``.
 
+    A ``.sql.j2`` file is a Jinja template (as dbt's models are), rendered with
+    ``StrictUndefined`` from its own ``{% set %}`` lists; values never go through
+    Jinja: they stay bound parameters (``%(start)s``).
+
     Raises:
-        DatasetError: No such query file.
+        DatasetError: No such query file, or a template that does not render.
     """
     path = resources.files(_QUERY_PACKAGE).joinpath(name)
-    if not name.endswith(".sql") or not path.is_file():
+    if not name.endswith((".sql", ".sql.j2")) or not path.is_file():
         raise DatasetError(f"No query file {name!r} in {_QUERY_PACKAGE}")
-    return path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    if not name.endswith(".j2"):
+        return text
+    environment = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
+    try:
+        return environment.from_string(text).render()
+    except jinja2.TemplateError as exc:
+        raise DatasetError(f"Query template {name!r} does not render: {exc}") from exc
 
 
 class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
@@ -128,10 +140,12 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         table: str,
         date_column: str,
         key_columns: list[str],
+        query: str | None = None,
         full_build_workers: int = 1,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
+        self._query = query
         self._date_column = validate_identifier(date_column, "date_column")
         self._key_columns = [validate_identifier(c, "key column") for c in key_columns]
         if self._date_column not in self._key_columns:
@@ -146,6 +160,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
     def _describe(self) -> dict[str, Any]:
         return {
             "table": self._table,
+            "query": self._query,
             "date_column": self._date_column,
             "full_build_workers": self._workers,
         }
@@ -191,7 +206,12 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             raise DatasetError(
                 f"{self._table}: empty build window {data.start}..{data.end}"
             )
-        query = read_query(data.query)
+        if self._query is None:
+            raise DatasetError(
+                f"{self._table}: this catalog entry has no `query:` and cannot build "
+                "(it reads the table's coverage only)"
+            )
+        query = read_query(self._query)
         database = get_database()
         target = sql.Identifier(database.schema, self._table)
         started = time.perf_counter()
@@ -306,7 +326,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         definition = [(name, types[oid]) for name, oid in wanted]
         missing = sorted(set(self._key_columns) - set(names))
         if missing:
-            raise DatasetError(f"{build.query} does not return key columns {missing}")
+            raise DatasetError(f"{self._query} does not return key columns {missing}")
         stored = _table_columns(conn, schema, self._table)
         if stored == definition:
             empty = not conn.execute(

@@ -50,7 +50,6 @@ def build_account_day_features(
             "with `kedro run --pipelines ingestion`"
         )
     return SqlBuild(
-        "feature_account_day.sql",
         window.start,
         window.end,
         first_day=window.first_day,
@@ -67,7 +66,6 @@ def build_targets(window: BuildWindow, staged: dict[str, Any]) -> SqlBuild:
     _require_coverage(staged, window)
     widened = window.widened(_TARGET_LOOKBACK_DAYS)
     return SqlBuild(
-        "target_account_day.sql",
         widened.start,
         widened.end,
         first_day=window.first_day,

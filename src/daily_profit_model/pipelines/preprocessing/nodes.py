@@ -77,7 +77,6 @@ def stage_account_days(
     """
     logger.info("Staging account days with %d symbols classified", len(symbol_classes))
     return SqlBuild(
-        "stg_account_day.sql",
         window.start,
         window.end,
         {

@@ -161,7 +161,7 @@ def join_forecasts_to_actuals(
     if len(predictions):
         target = pd.Timestamp(predictions["target_date"].max()).date()
         first, last = min(first, target), max(last, target)
-    return SqlBuild("prediction_outcomes.sql", first, last)
+    return SqlBuild(first, last)
 
 
 def evaluate_forecasts(

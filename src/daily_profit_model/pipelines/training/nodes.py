@@ -88,7 +88,7 @@ def export_model_input(
         features["last"],
         targets["rows"],
     )
-    return QueryExport("model_input.sql")
+    return QueryExport()
 
 
 def split_by_time(
