@@ -126,10 +126,15 @@ def scratch_schema(database: Database) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _restore_default_database() -> Iterator[None]:
-    """Kedro sessions reconfigure the process's database; put it back after each test."""
+    """Kedro sessions reconfigure the process's database (and the environment that
+    datasets' credentials resolve by); put both back after each test."""
+    from daily_profit_model.db import connection  # noqa: PLC0415
+
     before = get_database()
+    environment = dict(connection._environment)
     yield
     configure_database(before)
+    connection._environment.update(environment)
 
 
 @pytest.fixture(autouse=True)

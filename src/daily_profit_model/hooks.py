@@ -10,7 +10,11 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from omegaconf import OmegaConf
 
-from daily_profit_model.db.connection import configure_database, settings_from_config
+from daily_profit_model.db.connection import (
+    configure_database,
+    remember_environment,
+    settings_from_config,
+)
 from daily_profit_model.db.tracking import configure_mlflow_tracking
 
 logger = logging.getLogger(__name__)
@@ -68,6 +72,7 @@ class DatabaseHooks:
             config, read_credentials(context), Path(context.project_path)
         )
         database = configure_database(settings)
+        remember_environment(config, Path(context.project_path))
         logger.info(
             "Database for env %r: %s", context.env or "local", database.describe()
         )

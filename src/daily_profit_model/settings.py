@@ -4,6 +4,7 @@ import warnings
 
 from daily_profit_model.hooks import DatabaseHooks
 from daily_profit_model.monitoring import RunLogHooks
+from daily_profit_model.run_summary import RunSummaryHooks
 
 # Known and harmless on every run: Kedro's config loader and kedro-mlflow register
 # their resolvers through an OmegaConf call that OmegaConf now calls deprecated.
@@ -13,7 +14,7 @@ warnings.filterwarnings(
     "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
 )
 
-HOOKS = (DatabaseHooks(), RunLogHooks())
+HOOKS = (DatabaseHooks(), RunLogHooks(), RunSummaryHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -229,3 +229,31 @@ def test_a_second_source_is_refused_with_both_named():
     assert "filled from https://vendor.example/api/" in message
     assert "this run's source is sandbox world abc123" in message
     assert "kedro db reset --yes" in message
+
+
+def test_a_dataset_talks_to_the_server_its_credentials_name(
+    database, tcp_server, monkeypatch
+):
+    """A catalog entry's `credentials:` pick its server (resolved like database.yml:
+    in `url` mode, the entry's URL); an entry naming the environment's own server, or
+    none, is the process's database. The password appears in no description."""
+    from daily_profit_model.datasets import PostgresTableDataset  # noqa: PLC0415
+    from daily_profit_model.db import connection  # noqa: PLC0415
+
+    monkeypatch.delenv("DPM_DATABASE_URL", raising=False)
+    monkeypatch.setitem(
+        connection._environment, "config", {"mode": "url", "schema": "dpm_creds"}
+    )
+    with psycopg.connect(tcp_server.url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS dpm_creds")
+        conn.execute("CREATE TABLE IF NOT EXISTS dpm_creds.marker (served_by text)")
+        conn.execute("INSERT INTO dpm_creds.marker VALUES ('tcp')")
+    remote = PostgresTableDataset(
+        table="marker", schema="dpm_creds", credentials={"url": tcp_server.url}
+    )
+    assert remote.load()["served_by"].tolist() == ["tcp"]
+    assert remote.database is not get_database()
+    assert remote.database is connection.database_for({"url": tcp_server.url})
+    assert PASSWORD not in str(remote) and PASSWORD not in remote.database.describe()
+    # no entry: the environment's database (the session's embedded server)
+    assert PostgresTableDataset(table="marker").database is get_database()

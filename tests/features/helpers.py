@@ -62,7 +62,9 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     wanted["raw_api_loads"] = {
         "type": "daily_profit_model.datasets.raw_ingestion.RawIngestionDataset"
     }
-    catalog = DataCatalog.from_config(wanted)
+    # the entries' `credentials: postgres`, as conf/base/credentials.yml has it when
+    # DPM_DATABASE_URL is unset (the environment's database: the test server)
+    catalog = DataCatalog.from_config(wanted, credentials={"postgres": {"url": None}})
     catalog["model_input@export"] = ParquetExportDataset(
         filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet"),
         query="model_input.sql",

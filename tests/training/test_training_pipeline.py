@@ -11,8 +11,10 @@ import textwrap
 import uuid
 
 import mlflow
+import optuna
 import pytest
 
+from daily_profit_model.datasets.tracking import OptunaStorageDataset
 from tests.training.helpers import scratch_tracking, small_world_model_input, train
 
 REQUIRED_METRICS = (
@@ -44,10 +46,9 @@ def tracking(model_input):
 
 
 def test_training_logs_registers_and_resumes(
-    model_input, small_world, tracking, tmp_path, caplog
+    model_input, small_world, tracking, tmp_path
 ):
     optuna_db = f"optuna_{uuid.uuid4().hex[:8]}"
-    caplog.set_level("INFO")
     first, _ = train(model_input, small_world.truth("oracle"), tmp_path, optuna_db)
     client = mlflow.MlflowClient()
     metrics = client.get_run(first).data.metrics
@@ -58,12 +59,19 @@ def test_training_logs_registers_and_resumes(
     assert len(params["data_sha256"]) == 64
     champion = client.get_model_version_by_alias("daily_pnl", "champion")
     assert str(champion.version) == "1"
-    assert "3 more" in caplog.text
+    storage = OptunaStorageDataset(database=optuna_db).load()
+    (summary,) = optuna.get_all_study_summaries(storage)
 
-    caplog.clear()
+    def stored_trials() -> list:
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        return [(t.number, t.datetime_complete) for t in study.trials]
+
+    trials = stored_trials()
+    assert len(trials) == 3
+
     train(model_input, small_world.truth("oracle"), tmp_path, optuna_db)
     # the study is resumed from PostgreSQL: no trial runs again
-    assert "3 trials stored, running 0 more" in caplog.text
+    assert stored_trials() == trials
     assert (
         str(client.get_model_version_by_alias("daily_pnl", "challenger").version) == "2"
     )

@@ -7,14 +7,19 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from daily_profit_model.db import get_database
+from daily_profit_model.db import database_for
 from daily_profit_model.db.migrations import schema_version
 
 
 class DatabaseStatusDataset(AbstractDataset[None, pd.DataFrame]):
     """One row: server version, database, schema version and raw-table count."""
 
-    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._credentials = credentials
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -22,7 +27,7 @@ class DatabaseStatusDataset(AbstractDataset[None, pd.DataFrame]):
 
     def load(self) -> pd.DataFrame:
         """Query the server (starting the embedded one if needed)."""
-        database = get_database()
+        database = database_for(self._credentials)
         with database.connect() as conn:
             server_version, database_name = conn.execute(
                 "SELECT current_setting('server_version'), current_database()"

@@ -36,7 +36,7 @@ from psycopg import sql
 
 from daily_profit_model.datasets.postgres_table import table_preview
 from daily_profit_model.datasets.sql_build import read_query
-from daily_profit_model.db import get_database
+from daily_profit_model.db import database_for
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +91,21 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
     Args:
         filepath: The parquet file.
         query: The query file (in ``daily_profit_model/sql``) whose rows it holds.
+        credentials: The catalog's ``postgres`` credentials entry (``url`` or
+            host fields); resolved like the environment's ``database.yml`` (see
+            :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer).
     """
 
     def __init__(
-        self, filepath: str, query: str, metadata: dict[str, Any] | None = None
+        self,
+        filepath: str,
+        query: str,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self._filepath = Path(filepath)
+        self._credentials = credentials
         self._query = query
         self.metadata = metadata
 
@@ -118,7 +126,7 @@ class ParquetExportDataset(AbstractDataset[QueryExport, pd.DataFrame]):
     def save(self, data: QueryExport) -> None:
         """Stream the query's rows into the parquet file (replacing it when done)."""
         query = read_query(self._query)
-        database = get_database()
+        database = database_for(self._credentials)
         started = time.perf_counter()
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         partial = self._filepath.with_suffix(".partial")

@@ -30,7 +30,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
-from daily_profit_model.db import get_database
+from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.frames import column_from_values
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableInfo, describe_table
@@ -77,6 +77,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             are deleted in the same transaction (a re-run of a day replaces it);
             ``session_memory``: ``temp_buffers`` and ``work_mem`` of the writing
             session (default ``256MB``), which hold the staging table and key sort.
+        credentials: The catalog's ``postgres`` credentials entry (``url`` or
+            host fields); resolved like the environment's ``database.yml`` (see
+            :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer and preview settings).
     """
 
@@ -88,9 +91,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         key_columns: list[str] | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
+        self._credentials = credentials
         self._schema = validate_identifier(schema, "schema") if schema else None
         self._key_columns = tuple(key_columns) if key_columns else None
         self._load_args = dict(load_args or {})
@@ -124,7 +129,12 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     @property
     def schema(self) -> str:
         """The schema of the table (the configured database's unless set)."""
-        return self._schema or get_database().schema
+        return self._schema or self.database.schema
+
+    @property
+    def database(self) -> Database:
+        """The database the dataset's credentials name."""
+        return database_for(self._credentials)
 
     @property
     def qualified_name(self) -> str:
@@ -141,7 +151,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         }
 
     def _exists(self) -> bool:
-        with get_database().connect() as conn:
+        with self.database.connect() as conn:
             row = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL",
                 [f'"{self.schema}"."{self._table}"'],
@@ -223,7 +233,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         nullable = (
             self._load_args.get("dtype_backend", "numpy_nullable") == "numpy_nullable"
         )
-        with get_database().connect() as conn:
+        with self.database.connect() as conn:
             info = describe_table(conn, self.schema, self._table)
             query, params = self._select(info, limit)
             with conn.cursor(name="dpm_load") as cursor:
@@ -244,7 +254,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def explain(self) -> str:
         """PostgreSQL's plan for this dataset's load query (shows partition pruning)."""
-        with get_database().connect() as conn:
+        with self.database.connect() as conn:
             info = describe_table(conn, self.schema, self._table)
             query, params = self._select(info)
             rows = conn.execute(sql.SQL("EXPLAIN ") + query, params).fetchall()
@@ -295,7 +305,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             logger.info("Nothing to save to %s (no rows)", self.qualified_name)
             return
         started = time.perf_counter()
-        with get_database().connect() as conn:
+        with self.database.connect() as conn:
             prepare_session(conn, self._memory)
             replaced = self._delete_replaced_days(conn, data)
             rows = self._writer.write(

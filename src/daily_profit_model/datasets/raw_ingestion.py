@@ -13,7 +13,7 @@ from kedro.io import AbstractDataset
 from psycopg import sql
 
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
-from daily_profit_model.db import Database, get_database
+from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.reconcile import archive_rows_not_served
 from daily_profit_model.db.tables import TableInfo, describe_table
 from daily_profit_model.db.writer import TableWriter, prepare_session
@@ -32,7 +32,12 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     Loading returns the ``ingestion_state`` table.
     """
 
-    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._credentials = credentials
         self.metadata = metadata
         self._upsert = TableWriter("upsert")
         self._conn: psycopg.Connection | None = None
@@ -74,7 +79,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     def save(self, data: IngestionBatch) -> None:
         """Store ``data``: its rows, rejects and state (or the state alone, for a day
         whose re-check found the source's count unchanged)."""
-        database = get_database()
+        database = database_for(self._credentials)
         started = time.perf_counter()
         conn = self._connection(database)
         with conn.transaction():
@@ -155,7 +160,9 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     def load(self) -> pd.DataFrame:
         """The ``ingestion_state`` table."""
         state = PostgresTableDataset(
-            table="ingestion_state", load_args={"order_by": ["day", "endpoint"]}
+            table="ingestion_state",
+            load_args={"order_by": ["day", "endpoint"]},
+            credentials=self._credentials,
         )
         return state.load()
 

@@ -38,7 +38,7 @@ from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
-from daily_profit_model.db import Database, get_database
+from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableNotFoundError, describe_table
 from daily_profit_model.db.writer import ensure_month_partitions
@@ -129,8 +129,12 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         table: The derived table.
         date_column: The day column: the build window and the month partitions.
         key_columns: Primary key (must include ``date_column``).
+        query: The SQL file (``daily_profit_model/sql``) that builds it; None for an
+            entry that reads the table's coverage only.
         full_build_workers: Connections a full build uses (PostgreSQL backends, each
             busy on one core); 1 builds in one transaction.
+        credentials: The catalog's ``postgres`` credentials entry (see
+            :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer).
     """
 
@@ -142,9 +146,11 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         key_columns: list[str],
         query: str | None = None,
         full_build_workers: int = 1,
+        credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
+        self._credentials = credentials
         self._query = query
         self._date_column = validate_identifier(date_column, "date_column")
         self._key_columns = [validate_identifier(c, "key column") for c in key_columns]
@@ -172,7 +178,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         (None: never built, or a full build is unfinished); data loaded after it may
         not be in the table yet.
         """
-        database = get_database()
+        database = database_for(self._credentials)
         target = sql.Identifier(database.schema, self._table)
         with database.connect() as conn:
             if not _table_columns(conn, database.schema, self._table):
@@ -199,7 +205,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The built table's first ``nrows`` rows, for kedro-viz."""
-        return PostgresTableDataset(table=self._table).preview(nrows)
+        return PostgresTableDataset(
+            table=self._table, credentials=self._credentials
+        ).preview(nrows)
 
     def _save(self, data: SqlBuild) -> None:
         if data.start > data.end:
@@ -212,7 +220,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 "(it reads the table's coverage only)"
             )
         query = read_query(self._query)
-        database = get_database()
+        database = database_for(self._credentials)
         target = sql.Identifier(database.schema, self._table)
         started = time.perf_counter()
         with database.connect() as conn:

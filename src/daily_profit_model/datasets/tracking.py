@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from daily_profit_model.db import get_database
+from daily_profit_model.db import database_for
 from daily_profit_model.db.tracking import sqlalchemy_url
 from daily_profit_model.sandbox.handle import published
 
@@ -49,7 +49,13 @@ class OptunaStorageDataset(AbstractDataset[None, optuna.storages.BaseStorage]):
         database: Database name on the project's server (created on first use).
     """
 
-    def __init__(self, database: str = "optuna", metadata: dict | None = None) -> None:
+    def __init__(
+        self,
+        database: str = "optuna",
+        credentials: dict[str, Any] | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        self._credentials = credentials
         self._database = database
         self.metadata = metadata
 
@@ -58,7 +64,7 @@ class OptunaStorageDataset(AbstractDataset[None, optuna.storages.BaseStorage]):
 
     def load(self) -> optuna.storages.BaseStorage:
         """The storage (its tables are created on first use)."""
-        url = sqlalchemy_url(get_database(), self._database)
+        url = sqlalchemy_url(database_for(self._credentials), self._database)
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
 
     def save(self, data: None) -> None:

@@ -4,7 +4,14 @@ from daily_profit_model.db.connection import (
     Database,
     DatabaseConfigError,
     configure_database,
+    database_for,
     get_database,
 )
 
-__all__ = ["Database", "DatabaseConfigError", "configure_database", "get_database"]
+__all__ = [
+    "Database",
+    "DatabaseConfigError",
+    "configure_database",
+    "database_for",
+    "get_database",
+]

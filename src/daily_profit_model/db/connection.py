@@ -356,3 +356,48 @@ def get_database() -> Database:
         if _default_database is None:
             _default_database = Database(_settings_outside_kedro(Path.cwd()))
         return _default_database
+
+
+# The run environment's ``database`` config, so a dataset's ``credentials:`` resolve
+# by the same rules as the environment's default database (set by DatabaseHooks).
+_environment: dict[str, Any] = {"config": None, "project_path": None}
+_by_settings: dict[str, Database] = {}
+
+
+def remember_environment(config: Mapping[str, Any], project_path: Path) -> None:
+    """Keep the environment's ``database`` config for :func:`database_for`."""
+    with _default_lock:
+        _environment["config"] = dict(config)
+        _environment["project_path"] = project_path
+
+
+def database_for(credentials: Mapping[str, Any] | str | None) -> Database:
+    """The database a dataset's ``credentials:`` entry names.
+
+    The entry is resolved by the environment's ``database.yml`` rules (in ``url`` mode
+    the URL variable first, then the entry; the embedded server otherwise), so an
+    entry that names the environment's own server gives the process's database (one
+    embedded server, one set of migrations). Outside a Kedro session an entry with a
+    ``url`` (or ``host``) names that server.
+
+    Raises:
+        DatabaseConfigError: The entry is not a valid URL or connection mapping.
+    """
+    default = get_database()
+    if not credentials:
+        return default
+    config = _environment["config"]
+    project_path = _environment["project_path"] or Path.cwd()
+    if config is None:
+        named = isinstance(credentials, str) or any(
+            credentials.get(k) for k in ("url", "host")
+        )
+        if not named:
+            return default
+        config = {"mode": "url", "schema": default.settings.schema}
+    key = str(config.get("credentials_key", "postgres"))
+    settings = settings_from_config(config, {key: credentials}, project_path)
+    if settings == default.settings:
+        return default
+    with _default_lock:
+        return _by_settings.setdefault(repr(settings), Database(settings))

@@ -17,11 +17,9 @@ write takes:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
@@ -36,9 +34,9 @@ from daily_profit_model.db.frames import (
     copy_encoder,
     describe_row,
     frame_to_arrow,
-    python_value,
 )
 from daily_profit_model.db.tables import TableInfo, describe_table
+from daily_profit_model.db.write_errors import copy_error, diagnose
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +219,7 @@ class TableWriter:
                 logger.info("A concurrent writer stored rows in this range; upserting")
             except psycopg.DataError as exc:
                 raise FrameValidationError(
-                    _copy_error(data, info, key, exc, row_order)
+                    copy_error(data, info, key, exc, row_order)
                 ) from exc
         staged = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
         with self.clock.time("copy_to_stage"):
@@ -266,7 +264,9 @@ class TableWriter:
             with conn.transaction():
                 return conn.execute(statement).rowcount
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            raise FrameValidationError(_diagnose(conn, data, info, key, exc)) from exc
+            raise FrameValidationError(
+                diagnose(conn, data, info, key, exc, _STAGE_TABLE, _ROW_ORDINAL)
+            ) from exc
 
     @staticmethod
     def _stage(
@@ -307,52 +307,6 @@ def _range_is_empty(
             sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(target)
         ).fetchone()
     return bool(row and row[0])
-
-
-def _copy_error(
-    data: pd.DataFrame,
-    info: TableInfo,
-    key: tuple[str, ...],
-    error: psycopg.Error,
-    row_order: pa.Array | None,
-) -> str:
-    """Name the row and column of a COPY that PostgreSQL rejected (from its context).
-
-    ``row_order`` maps the COPY's rows back to the frame's when they were sorted.
-    """
-    detail = str(error).strip().splitlines()[0]
-    context = getattr(error.diag, "context", None) or ""
-    match = re.search(r"line (\d+)(?:, column (\w+))?", context)
-    if not match:
-        return f"Table {info.qualified} rejected the frame: {detail}"
-    position = int(match.group(1)) - 1
-    if row_order is not None:
-        position = row_order[position].as_py()
-    column = match.group(2)
-    if column is None or column not in data.columns:
-        return f"Table {info.qualified}: {describe_row(data, position, key)}: {detail}"
-    return _rejection_message(data, info, key, _Rejection(column, position, detail))
-
-
-@dataclass(frozen=True)
-class _Rejection:
-    """PostgreSQL refused the value of ``column`` in the frame's row ``position``."""
-
-    column: str
-    position: int
-    detail: str
-
-
-def _rejection_message(
-    data: pd.DataFrame, info: TableInfo, key: tuple[str, ...], rejection: _Rejection
-) -> str:
-    column = rejection.column
-    value = python_value(data[column].iloc[rejection.position])
-    return (
-        f"Table {info.qualified}, column {column!r} ({info.columns[column].pg_type}): "
-        f"{describe_row(data, rejection.position, key)} has value {value!r}: "
-        f"{rejection.detail}"
-    )
 
 
 def _row_ordinals(n: int) -> pa.Array:
@@ -422,36 +376,3 @@ def _insert_statement(
             + sql.SQL(", ").join(assignments)
         )
     return statement + conflict + sql.SQL("DO NOTHING")
-
-
-def _diagnose(
-    conn: psycopg.Connection,
-    data: pd.DataFrame,
-    info: TableInfo,
-    key: tuple[str, ...],
-    error: psycopg.Error,
-) -> str:
-    """Find the first staged row and column that the target table rejects."""
-    detail = str(error).strip().splitlines()[0]
-    if isinstance(error, psycopg.errors.UniqueViolation):
-        return f"Table {info.qualified}: {detail} (save_args.mode is append)."
-    for column in data.columns:
-        pg_type = info.columns[column].pg_type
-        row = conn.execute(
-            sql.SQL(
-                "SELECT {} FROM {} WHERE {} IS NOT NULL"
-                " AND NOT pg_input_is_valid({}::text, %s) ORDER BY {} LIMIT 1"
-            ).format(
-                sql.Identifier(_ROW_ORDINAL),
-                sql.Identifier(_STAGE_TABLE),
-                sql.Identifier(column),
-                sql.Identifier(column),
-                sql.Identifier(_ROW_ORDINAL),
-            ),
-            [pg_type],
-        ).fetchone()
-        if row is not None:
-            return _rejection_message(
-                data, info, key, _Rejection(column, int(row[0]), detail)
-            )
-    return f"Table {info.qualified} rejected the frame: {detail}"

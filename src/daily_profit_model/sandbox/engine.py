@@ -255,36 +255,37 @@ def _direction(  # noqa: PLR0913 - a trade's context, as arrays
     return np.where(timed, toward, side)
 
 
-def simulate_day(  # noqa: PLR0913, PLR0915
+@dataclass
+class _NewTrades:
+    """The day's new trades, one entry per trade (``row``: the account's index)."""
+
+    active: np.ndarray  # per account: traded today
+    row: np.ndarray
+    symbol: np.ndarray
+    start: np.ndarray
+    side: np.ndarray
+    entry: np.ndarray
+    exits: _Exits
+    notional: np.ndarray
+    profit: np.ndarray
+    costs: np.ndarray
+    sl_used: np.ndarray
+    tp_used: np.ndarray
+    take_at: np.ndarray
+    stop_at: np.ndarray
+
+
+def _new_trades(  # noqa: PLR0913 - the day's context, as arrays
     acc: Accounts,
     traits: Traits,
     day: DayMarket,
-    weekday: int,
+    engagement: np.ndarray,
+    size: np.ndarray,
     rng: np.random.Generator,
-    detail: bool = True,
-) -> DayOutcome:
-    """Simulate one day for every account in ``acc``.
-
-    Args:
-        acc: The accounts at the day's start.
-        traits: Every trader's hidden traits (indexed by ``acc.trader``).
-        day: The day's market (each account lives in scenario ``acc.scenario``).
-        weekday: 0 = Monday … 4 = Friday.
-        rng: The random generator (the world's, or the oracle's).
-        detail: Also return every trade and the positions carried past the cutoff.
-    """
+) -> _NewTrades:
+    """Who trades today, what, when, which way, and how each trade exits."""
     n = len(acc)
     tr = acc.trader
-    engagement = _engagement(acc, traits, rng)
-    size_level = _SIZE_PERSISTENCE * acc.size_level + _SIZE_SPREAD * np.sqrt(
-        1 - _SIZE_PERSISTENCE**2
-    ) * rng.standard_normal(n)
-    acc_today = Accounts(**{**vars(acc), "size_level": size_level})
-    daily_floor, dd_floor = floors(acc)
-    floor = np.maximum(daily_floor, dd_floor)
-    size = _size_multiplier(acc_today, traits, dd_floor) * traits.leverage_use[tr]
-    size = np.minimum(size, acc.leverage)
-
     activity = np.where(
         engagement == ACTIVE,
         traits.activity[tr] * (1 + traits.tilt[tr] / 3 * acc.tilt_level),
@@ -330,20 +331,52 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         * np.maximum(acc.equity[row], 0)
         * rng.lognormal(-0.045, 0.3, m)
     )
-    profit = side * notional * np.expm1(exits.price - entry)
-    costs = -notional * _COST_RATE[symbol]
+    return _NewTrades(
+        active=active,
+        row=row,
+        symbol=symbol,
+        start=start,
+        side=side,
+        entry=entry,
+        exits=exits,
+        notional=notional,
+        profit=side * notional * np.expm1(exits.price - entry),
+        costs=-notional * _COST_RATE[symbol],
+        sl_used=sl_used,
+        tp_used=tp_used,
+        take_at=take_at,
+        stop_at=stop_at,
+    )
 
-    # The position carried from yesterday closes today, on today's path.
+
+@dataclass
+class _Carried:
+    """The positions carried from yesterday, closed on today's path."""
+
+    index: np.ndarray  # the accounts holding one
+    symbol: np.ndarray
+    path: np.ndarray
+    side: np.ndarray
+    entry: np.ndarray
+    exits: _Exits
+    profit: np.ndarray
+    costs: np.ndarray
+
+
+def _carried_trades(
+    acc: Accounts, day: DayMarket, rng: np.random.Generator
+) -> _Carried:
+    """The position carried from yesterday closes today, on today's path."""
     carried = np.flatnonzero(acc.pos_symbol >= 0)
-    c_sym = acc.pos_symbol[carried]
-    c_path = day.path_index(acc.scenario[carried], c_sym)
-    c_side = acc.pos_side[carried]
-    c_entry = acc.pos_entry[carried]
-    c_exits = _exits(
+    symbol = acc.pos_symbol[carried]
+    path = day.path_index(acc.scenario[carried], symbol)
+    side = acc.pos_side[carried]
+    entry = acc.pos_entry[carried]
+    exits = _exits(
         day,
-        c_path,
-        c_side,
-        c_entry,
+        path,
+        side,
+        entry,
         np.zeros(len(carried), dtype=np.int64),
         np.full(len(carried), _CARRY_CLOSE_STEP),
         acc.pos_take_profit[carried],
@@ -352,13 +385,50 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         acc.pos_take_profit_set[carried],
         rng,
     )
-    c_profit = c_side * acc.pos_notional[carried] * np.expm1(c_exits.price - c_entry)
-    c_costs = -acc.pos_notional[carried] * _SWAP_RATE
+    return _Carried(
+        index=carried,
+        symbol=symbol,
+        path=path,
+        side=side,
+        entry=entry,
+        exits=exits,
+        profit=side * acc.pos_notional[carried] * np.expm1(exits.price - entry),
+        costs=-acc.pos_notional[carried] * _SWAP_RATE,
+    )
 
-    all_row = np.concatenate([carried, row])
-    all_pnl = np.concatenate([c_profit + c_costs, profit + costs])
-    c_close = c_exits.step.copy()
-    all_close = np.concatenate([c_close, exits.step]).astype(float)
+
+@dataclass
+class _Settled:
+    """The day's trades in time order per account, after the day's limits."""
+
+    pnl: np.ndarray  # per account
+    breached: np.ndarray  # per account
+    all_row: np.ndarray  # per trade (carried first, then new, in time order)
+    all_pnl: np.ndarray
+    order: np.ndarray  # position of each trade in [carried, new]
+    keep: np.ndarray  # the trade was taken (the day did not stop before it)
+    carried_close: np.ndarray  # close step of each carried position
+
+
+def _settle(  # noqa: PLR0913 - the day's trades and limits
+    acc: Accounts,
+    traits: Traits,
+    day: DayMarket,
+    floor: np.ndarray,
+    new: _NewTrades,
+    carried: _Carried,
+    rng: np.random.Generator,
+) -> _Settled:
+    """Run each account's trades in time order against its floors and its goal.
+
+    A day up by the trader's goal (or reaching the plan's profit target) stops there;
+    a trade that breaks the floor ends the day at the floor, less slippage.
+    """
+    n = len(acc)
+    all_row = np.concatenate([carried.index, new.row])
+    all_pnl = np.concatenate([carried.profit + carried.costs, new.profit + new.costs])
+    c_close = carried.exits.step.copy()
+    all_close = np.concatenate([c_close, new.exits.step]).astype(float)
     order = np.lexsort((all_close, all_row))
     all_row, all_pnl = all_row[order], all_pnl[order]
 
@@ -374,7 +444,7 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         balance_path = acc.balance[all_row] + cum - offset
         # a day up by the trader's goal stops there, and so does one that reaches the
         # plan's profit target: later trades are not taken
-        goal = acc.balance[all_row] * (1 + traits.daily_goal[tr[all_row]])
+        goal = acc.balance[all_row] * (1 + traits.daily_goal[acc.trader[all_row]])
         target = acc.starting_balance * (1 + acc.target_pct / 100)
         goal = np.where(
             (acc.target_pct[all_row] > 0) & (acc.phase[all_row] < _FUNDED),
@@ -397,15 +467,17 @@ def simulate_day(  # noqa: PLR0913, PLR0915
         keep = np.arange(len(all_row)) <= last_kept
         # A position carried in was served open: it is never dropped. One still open
         # when the day ends early (a breach, the goal) is closed then, at the path.
-        late = (order < len(carried)) & ~keep
+        late = (order < len(carried.index)) & ~keep
         if late.any():
             ci = order[late]
             cut = all_close[order][last_kept[late]].astype(np.int64)
-            price = flat[c_path[ci], cut]
-            notional_c = acc.pos_notional[carried][ci]
-            c_profit[ci] = c_side[ci] * notional_c * np.expm1(price - c_entry[ci])
+            price = day.paths.reshape(-1, STEPS + 1)[carried.path[ci], cut]
+            notional_c = acc.pos_notional[carried.index][ci]
+            carried.profit[ci] = (
+                carried.side[ci] * notional_c * np.expm1(price - carried.entry[ci])
+            )
             c_close[ci] = cut
-            all_pnl[late] = c_profit[ci] + c_costs[ci]
+            all_pnl[late] = carried.profit[ci] + carried.costs[ci]
             keep |= late
             # a breach still ends the day at the floor: the breaching trade absorbs it
             segment = np.repeat(np.arange(len(starts)), lengths)
@@ -413,52 +485,101 @@ def simulate_day(  # noqa: PLR0913, PLR0915
             np.add.at(absorbed, segment[late], all_pnl[late])
             all_pnl[first[hit]] -= absorbed[hit]
         np.add.at(pnl, all_row[keep], all_pnl[keep])
-    traded = np.zeros(n, dtype=bool)
-    traded[all_row] = True
-    tilt_level = _TILT_DECAY * acc.tilt_level + (pnl < 0) * traded
+    return _Settled(pnl, breached, all_row, all_pnl, order, keep, c_close)
 
+
+def _trade_records(
+    acc: Accounts, new: _NewTrades, carried: _Carried, settled: _Settled
+) -> dict[str, np.ndarray]:
+    """Every trade taken today (carried positions first), as columns."""
+    kept_order = settled.order[settled.keep]
+    n_carried = len(carried.index)
+    is_carried = kept_order < n_carried
+    t = kept_order[~is_carried] - n_carried
+    c = kept_order[is_carried]
+    held = carried.index
+    adjusted = settled.all_pnl[settled.keep]
+    cat = np.concatenate
+    trades = {
+        "row": cat([held[c], new.row[t]]),
+        "symbol": cat([carried.symbol[c], new.symbol[t]]),
+        "side": cat([carried.side[c], new.side[t]]),
+        "notional": cat([acc.pos_notional[held][c], new.notional[t]]),
+        "open_step": cat([np.full(len(c), -1), new.start[t]]),
+        "close_step": cat([settled.carried_close[c], new.exits.step[t]]),
+        "entry": cat([carried.entry[c], new.entry[t]]),
+        "costs": cat([carried.costs[c], new.costs[t]]),
+        "carried": cat([np.ones(len(c), bool), np.zeros(len(t), bool)]),
+        "sl_used": cat([acc.pos_stop_set[held][c], new.sl_used[t]]),
+        "tp_used": cat([acc.pos_take_profit_set[held][c], new.tp_used[t]]),
+        "stop": cat([acc.pos_stop[held][c], new.stop_at[t]]),
+        "take_profit": cat([acc.pos_take_profit[held][c], new.take_at[t]]),
+    }
+    net = cat([adjusted[is_carried], adjusted[~is_carried]])
+    trades["profit"] = net - trades["costs"]
+    return trades
+
+
+def simulate_day(  # noqa: PLR0913
+    acc: Accounts,
+    traits: Traits,
+    day: DayMarket,
+    weekday: int,
+    rng: np.random.Generator,
+    detail: bool = True,
+) -> DayOutcome:
+    """Simulate one day for every account in ``acc``.
+
+    The steps draw from ``rng`` in a fixed order (engagement, size, new trades,
+    carried positions, the day's limits, overnight positions), so a world is a
+    function of its seed.
+
+    Args:
+        acc: The accounts at the day's start.
+        traits: Every trader's hidden traits (indexed by ``acc.trader``).
+        day: The day's market (each account lives in scenario ``acc.scenario``).
+        weekday: 0 = Monday … 4 = Friday.
+        rng: The random generator (the world's, or the oracle's).
+        detail: Also return every trade and the positions carried past the cutoff.
+    """
+    n = len(acc)
+    engagement = _engagement(acc, traits, rng)
+    size_level = _SIZE_PERSISTENCE * acc.size_level + _SIZE_SPREAD * np.sqrt(
+        1 - _SIZE_PERSISTENCE**2
+    ) * rng.standard_normal(n)
+    acc_today = Accounts(**{**vars(acc), "size_level": size_level})
+    daily_floor, dd_floor = floors(acc)
+    floor = np.maximum(daily_floor, dd_floor)
+    size = (
+        _size_multiplier(acc_today, traits, dd_floor) * traits.leverage_use[acc.trader]
+    )
+    size = np.minimum(size, acc.leverage)
+
+    new = _new_trades(acc, traits, day, engagement, size, rng)
+    carried = _carried_trades(acc, day, rng)
+    settled = _settle(acc, traits, day, floor, new, carried, rng)
+    traded = np.zeros(n, dtype=bool)
+    traded[settled.all_row] = True
     outcome = DayOutcome(
-        pnl=pnl,
-        breached=breached,
+        pnl=settled.pnl,
+        breached=settled.breached,
         traded=traded,
         engagement=engagement,
-        tilt_level=tilt_level,
+        tilt_level=_TILT_DECAY * acc.tilt_level + (settled.pnl < 0) * traded,
         size_level=size_level,
     )
     if not detail:
         return outcome
-    kept_order = order[keep]
-    n_carried = len(carried)
-    is_carried = kept_order < n_carried
-    trade_idx = kept_order[~is_carried] - n_carried
-    carried_idx = kept_order[is_carried]
-    adjusted = all_pnl[keep]
-    cat = np.concatenate
-    outcome.trades = {
-        "row": cat([carried[carried_idx], row[trade_idx]]),
-        "symbol": cat([c_sym[carried_idx], symbol[trade_idx]]),
-        "side": cat([c_side[carried_idx], side[trade_idx]]),
-        "notional": cat([acc.pos_notional[carried][carried_idx], notional[trade_idx]]),
-        "open_step": cat([np.full(len(carried_idx), -1), start[trade_idx]]),
-        "close_step": cat([c_close[carried_idx], exits.step[trade_idx]]),
-        "entry": cat([c_entry[carried_idx], entry[trade_idx]]),
-        "costs": cat([c_costs[carried_idx], costs[trade_idx]]),
-        "carried": cat(
-            [np.ones(len(carried_idx), bool), np.zeros(len(trade_idx), bool)]
-        ),
-        "sl_used": cat([acc.pos_stop_set[carried][carried_idx], sl_used[trade_idx]]),
-        "tp_used": cat(
-            [acc.pos_take_profit_set[carried][carried_idx], tp_used[trade_idx]]
-        ),
-        "stop": cat([acc.pos_stop[carried][carried_idx], stop_at[trade_idx]]),
-        "take_profit": cat(
-            [acc.pos_take_profit[carried][carried_idx], take_at[trade_idx]]
-        ),
-    }
-    net = cat([adjusted[is_carried], adjusted[~is_carried]])
-    outcome.trades["profit"] = net - outcome.trades["costs"]
+    outcome.trades = _trade_records(acc, new, carried, settled)
     outcome.overnight = _overnight(
-        acc, traits, day, weekday, rng, active & ~breached, size, pnl
+        acc,
+        traits,
+        day,
+        weekday,
+        rng,
+        new.active & ~settled.breached,
+        size,
+        settled.pnl,
     )
     return outcome
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from daily_profit_model.sandbox.market import (
     build_market,
 )
 from daily_profit_model.sandbox.metrics import ACCOUNT_IDENTITY
+from daily_profit_model.sandbox.oracle import oracle_tables
 from daily_profit_model.sandbox.plans import PlanBook, load_plan_book
 from daily_profit_model.sandbox.records import (
     STATUS_ACTIVE,
@@ -46,13 +46,13 @@ from daily_profit_model.sandbox.records import (
     position_columns,
     step_times,
 )
+from daily_profit_model.sandbox.registry import Registry
 from daily_profit_model.sandbox.traders import Traits, sample_traits
 
 logger = logging.getLogger(__name__)
 
 PAYOUT_EVERY_DAYS = 14
 _BALANCE_AVERSION = 0.6  # a 200k challenge sells 1/6 as often as a 10k one
-_COUNTRIES = np.array(["US", "GB", "DE", "NG", "IN", "AE", "BR", "FR", "ZA", "PK"])
 _STATE_FIELDS = tuple(Accounts.__dataclass_fields__)
 # The carried position of an account without one.
 _NO_POSITION = {
@@ -78,81 +78,6 @@ _PUBLIC_ACCOUNT_COLUMNS = (
 )
 
 
-# Identity columns of a live account (``trader`` is the trader's index there).
-IDENTITY_COLUMNS = {c: "trader_name" if c == "trader" else c for c in ACCOUNT_IDENTITY}
-
-
-@dataclass
-class _Registry:
-    """Accounts' identities: the open ones are columns of the live frame, the closed
-    ones leave at every chunk.
-
-    Closed accounts never change again, so they go out with the chunk's tables; this
-    keeps the largest worlds (millions of accounts) within a bounded footprint.
-    """
-
-    closed: list[pd.DataFrame] = field(default_factory=list)
-    next_login: dict[str, int] = field(default_factory=dict)
-    opened: int = 0
-
-    def open(
-        self, traders: np.ndarray, plans: pd.DataFrame, day: pd.Timestamp, rng
-    ) -> pd.DataFrame:
-        """Identities of new accounts of ``traders`` on ``plans`` (one row each)."""
-        n = len(traders)
-        index = self.opened + np.arange(n)
-        self.opened += n
-        broker = plans["broker"].astype(str).to_numpy()
-        login = np.empty(n, dtype=np.int64)
-        for name in np.unique(broker):  # logins are counted per broker
-            where = np.flatnonzero(broker == name)
-            first = self.next_login.get(name, 100_001)
-            login[where] = first + np.arange(len(where))
-            self.next_login[name] = first + len(where)
-        return pd.DataFrame(
-            {
-                "account_id": np.char.add(
-                    "ACC", np.char.zfill((index + 1).astype(str), 8)
-                ),
-                "login": login,
-                "platform": plans["platform"].astype(str).to_numpy(),
-                "broker": broker,
-                "trader_name": np.char.add("TR", np.char.zfill(traders.astype(str), 7)),
-                "plan_id": plans["plan_id"].to_numpy().astype(int),
-                "type": plans["type"].to_numpy().astype(int),
-                "country": rng.choice(_COUNTRIES, n),
-                "price_stream": "standard",
-                "created_date": day,
-            }
-        )
-
-    def close(
-        self, live: pd.DataFrame, rows: np.ndarray, status: np.ndarray, day
-    ) -> None:
-        """Record the end of the accounts at ``rows`` of ``live``; they leave memory
-        at the next :meth:`take_closed`."""
-        if not len(rows):
-            return
-        record = live.iloc[rows][
-            [
-                *IDENTITY_COLUMNS.values(),
-                "trader",
-                "phase",
-                "starting_balance",
-                "created_date",
-            ]
-        ].rename(columns={"trader": "trader_index", "trader_name": "trader"})
-        self.closed.append(record.assign(status=status, ended_date=day))
-
-    def take_closed(self) -> pd.DataFrame:
-        """The accounts closed since the last call (they leave memory)."""
-        frame = (
-            pd.concat(self.closed, ignore_index=True) if self.closed else pd.DataFrame()
-        )
-        self.closed = []
-        return frame
-
-
 class WorldBuilder:
     """Runs the simulation and writes the world's tables to ``folder``."""
 
@@ -169,7 +94,7 @@ class WorldBuilder:
         self.prices = np.array([i.price for i in INSTRUMENTS]) * np.exp(
             np.cumsum(self.market.returns, axis=0)
         )
-        self.registry = _Registry()
+        self.registry = Registry()
         # most challenges bought are small: a plan's share falls with its balance
         balances = self.plans.rules.loc[self.plans.entry_plans, "starting_balance"]
         weights = (balances.to_numpy(dtype=float) / 10_000) ** -_BALANCE_AVERSION
@@ -358,60 +283,19 @@ class WorldBuilder:
 
     def _oracle(self, t: int) -> None:
         """True quantiles of tomorrow's netProfit for every account alive at cutoff t."""
-        live = self.live
         k = self.config.oracle_scenarios
-        state = self._state(live).repeat(k)
         outcome = simulate_day(
-            state,
+            self._state(self.live).repeat(k),
             self.traits,
             self.market.scenarios(t + 1, k, self.oracle_rng),
             self.days[t + 1].weekday(),
             self.oracle_rng,
             detail=False,
         )
-        # one market scenario per draw for every account: the draws' sums are the
-        # firm's total (and the funded book's) in that scenario
-        draws = outcome.pnl.reshape(k, len(live))
-        funded = live["phase"].to_numpy() == 4  # noqa: PLR2004
-        totals = {"firm": draws.sum(axis=1), "funded": draws[:, funded].sum(axis=1)}
-        self.output.buffer(
-            "truth_firm",
-            pd.DataFrame(
-                [
-                    {
-                        "cutoff_date": self.days[t].date(),
-                        "target_date": self.days[t + 1].date(),
-                        "book": book,
-                        "accounts": int(len(live) if book == "firm" else funded.sum()),
-                        "mean": float(total.mean()),
-                        **dict(
-                            zip(
-                                ("q05", "q50", "q95"),
-                                np.quantile(total, [0.05, 0.5, 0.95]).tolist(),
-                                strict=True,
-                            )
-                        ),
-                    }
-                    for book, total in totals.items()
-                ]
-            ),
-        )
-        q05, q50, q95 = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
-        accounts = live["account_id"].to_numpy()
-        self.output.buffer(
-            "truth_oracle",
-            pd.DataFrame(
-                {
-                    "account_id": accounts,
-                    "cutoff_date": self.days[t].date(),
-                    "target_date": self.days[t + 1].date(),
-                    "q05": q05,
-                    "q50": q50,
-                    "q95": q95,
-                    "mean": draws.mean(axis=0),
-                }
-            ),
-        )
+        draws = outcome.pnl.reshape(k, len(self.live))
+        cutoff, target = self.days[t].date(), self.days[t + 1].date()
+        for table, frame in oracle_tables(self.live, draws, cutoff, target).items():
+            self.output.buffer(table, frame)
 
     def _carry_overnight(
         self, t: int, live: pd.DataFrame, overnight: dict, status: np.ndarray
@@ -487,13 +371,16 @@ class WorldBuilder:
             tables = self.output.take() | self._account_tables(
                 self.registry.take_closed()
             )
+            closed = self.output.counts.get("trades_closed", 0)
             logger.info(
-                "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far",
+                "Sandbox day %d/%d (%s): %d live accounts, %d closed trades so far "
+                "(%.0f trades/s)",
                 t + 1,
                 len(self.days),
                 self.days[t].date(),
                 len(self.live),
-                self.output.counts.get("trades_closed", 0),
+                closed,
+                closed / max(time.perf_counter() - started, 1e-9),
             )
             if last:
                 tables["truth_traders"] = self._traits_table()

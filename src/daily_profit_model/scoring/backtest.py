@@ -118,8 +118,8 @@ def backtest_book(frame: pd.DataFrame) -> dict[str, float | int | str]:
         "christoffersen_p_high": christoffersen_p_value(high),
         "traffic_light_low": traffic_light(int(low.sum()), n),
         "traffic_light_high": traffic_light(int(high.sum()), n),
-        "pinball_05": pinball(actual, frame["q05"], TAIL),
-        "pinball_95": pinball(actual, frame["q95"], 1 - TAIL),
+        "pinball_05": pinball(actual, frame["q05"], TAIL) if n else float("nan"),
+        "pinball_95": pinball(actual, frame["q95"], 1 - TAIL) if n else float("nan"),
     }
     figures["traffic_light"] = worst_light(
         str(figures["traffic_light_low"]), str(figures["traffic_light_high"])
@@ -127,6 +127,17 @@ def backtest_book(frame: pd.DataFrame) -> dict[str, float | int | str]:
     if {"oracle_q05", "oracle_q95"} <= set(frame.columns):
         figures |= _against_oracle(frame.dropna(subset=["oracle_q05", "oracle_q95"]))
     return figures
+
+
+def backtest_history(history: pd.DataFrame) -> dict[str, float | int | str]:
+    """``backtest_book`` of one book's stored forecasts (``firm_history`` rows: the
+    days with an ``actual_total``, against their ``lower_90`` and ``upper_90``)."""
+    known = history.dropna(subset=["actual_total"]).sort_values("target_date")
+    return backtest_book(
+        known.rename(
+            columns={"actual_total": "actual", "lower_90": "q05", "upper_90": "q95"}
+        )
+    )
 
 
 def _against_oracle(frame: pd.DataFrame) -> dict[str, float]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from daily_profit_model.scoring.backtest import RED, TAIL, kupiec_p_value, traffic_light
+from daily_profit_model.scoring.backtest import RED, TAIL, backtest_history
 
 
 @dataclass(frozen=True)
@@ -103,22 +103,21 @@ def book_checks(history: pd.DataFrame, settings: DegradationSettings) -> list[di
     rows = []
     for book, days in history.dropna(subset=["actual_total"]).groupby("book"):
         recent = days.sort_values("target_date").tail(settings.book_days)
-        n = len(recent)
-        for tail, out in (
-            ("low", recent["actual_total"] < recent["lower_90"]),
-            ("high", recent["actual_total"] > recent["upper_90"]),
-        ):
-            light = traffic_light(int(out.sum()), n, TAIL)
+        figures = backtest_history(recent)
+        n = int(figures["cutoffs"])
+        for tail in ("low", "high"):
+            exceptions = int(figures[f"exceptions_{tail}"])
+            light = str(figures[f"traffic_light_{tail}"])
             rows.append(
                 {
                     "check_name": f"{book}_exceptions_{tail}",
-                    "value": float(out.sum()),
+                    "value": float(exceptions),
                     "reference": TAIL * n,
-                    "p_value": kupiec_p_value(out.to_numpy(), TAIL),
+                    "p_value": figures[f"kupiec_p_{tail}"],
                     "days": n,
                     "status": light,
                     "alert": light == RED,
-                    "detail": f"{book} book: {int(out.sum())} {tail} exceptions in {n} "
+                    "detail": f"{book} book: {exceptions} {tail} exceptions in {n} "
                     f"days (a correct band: {TAIL * n:.1f}); traffic light {light}",
                 }
             )

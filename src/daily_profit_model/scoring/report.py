@@ -1,29 +1,28 @@
 """The daily report: one self-contained HTML page per scoring day.
 
 Charts are matplotlib figures embedded as PNG data URIs, so the file opens in any
-browser, mailed or archived, without the project, a server or a network.
+browser, mailed or archived, without the project, a server or a network. The page is
+the Jinja template ``templates/daily_report.html.j2``; its tables are pandas
+``Styler`` HTML.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+from collections.abc import Sequence
+from typing import Any
 
+import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from daily_profit_model.scoring.backtest import (
-    TAIL,
-    christoffersen_p_value,
-    kupiec_p_value,
-    traffic_light,
-    worst_light,
-)
+from daily_profit_model.scoring.backtest import TAIL, backtest_history
 from daily_profit_model.scoring.firm import FUNDED_PHASE
 
 _STYLE = """
+table.data th { text-align: right; }
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 2rem auto; max-width: 1100px; color: #1d2733; }
 h1 { margin-bottom: 0.2rem; } .sub { color: #5b6b7b; margin-top: 0; }
@@ -49,38 +48,37 @@ def _usd(value: float | None) -> str:
 
 
 def _png(fig: plt.Figure) -> str:
-    """The figure as an ``<img>`` with a data URI; the figure is closed."""
+    """The figure as a PNG data URI; the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="chart" src="data:image/png;base64,{data}">'
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _table(
     frame: pd.DataFrame,
-    text_columns: tuple[str, ...] = (),
+    name: str,
+    text_columns: Sequence[str] = (),
     decimals: dict[str, int] | None = None,
 ) -> str:
-    """An HTML table; numbers without decimals (USD) unless ``decimals`` says."""
-    if frame.empty:
-        return '<p class="note">Nothing to show.</p>'
+    """A Styler table: numbers with thousands separators and no decimals (USD) unless
+    ``decimals`` says, text columns left-aligned, no index."""
     decimals = decimals or {}
-    head = "".join(
-        f'<th class="{"t" if c in text_columns else ""}">{html.escape(str(c))}</th>'
-        for c in frame.columns
+    formats = {
+        column: f"{{:,.{decimals.get(column, 0)}f}}"
+        for column in frame.columns
+        if column not in text_columns
+    }
+    styler = (
+        frame.style.format(formats, na_rep="n/a")
+        .format(subset=list(text_columns), escape="html", na_rep="")
+        .format_index(escape="html", axis="columns")
+        .hide(axis="index")
+        .set_uuid(name)
+        .set_table_attributes('class="data"')
+        .set_properties(subset=list(text_columns), **{"text-align": "left"})
     )
-    rows = []
-    for _, row in frame.iterrows():
-        cells = []
-        for column, value in row.items():
-            if column in text_columns:
-                cells.append(f'<td class="t">{html.escape(str(value))}</td>')
-            else:
-                shown = f"{value:,.{decimals.get(column, 0)}f}"
-                cells.append(f"<td>{html.escape(shown)}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return styler.to_html()
 
 
 def firm_history(firm: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -240,159 +238,124 @@ def _reasons(risk: pd.DataFrame) -> pd.Series:
     return pd.Series(parts, index=risk.index)
 
 
-def _card(label: str, value: str) -> str:
-    return (
-        f'<div class="card"><div class="l">{label}</div>'
-        f'<div class="v">{value}</div></div>'
-    )
+def _usd(value: Any) -> str:
+    return f"{value:,.0f} USD" if value is not None and pd.notna(value) else "n/a"
 
 
-def _headline(books: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
-    """The funded book first (the firm's own money), then the firm's total."""
-    firm = books[books["book"] == "firm"].iloc[0]
-    lines = [
-        f"<h1>Daily P&amp;L forecast — {pd.Timestamp(firm['target_date']).date()}</h1>",
-        f'<p class="sub">Accounts alive at the close of {cutoff.date()}; '
-        f"champion model v{int(firm['model_version'])}; "
-        f"{int(firm['accounts']):,} accounts.</p>",
-    ]
-    funded = books[books["book"] == "funded"]
-    if len(funded):
-        row = funded.iloc[0]
-        lines += [
-            f"<h2>Funded book ({int(row['accounts']):,} accounts: the firm pays "
-            "their gains)</h2>",
-            '<div class="cards">',
-            _card("expected funded P&amp;L", _usd(row["expected_total"])),
-            _card(
-                "90% interval",
-                f"{_usd(row['lower_90'])} … {_usd(row['upper_90'])}",
-            ),
-            _card(
-                "payout liability at next payout dates",
-                f"{_usd(row.get('payout_liability'))}<div class='l'>90%: "
-                f"{_usd(row.get('payout_liability_lower_90'))} … "
-                f"{_usd(row.get('payout_liability_upper_90'))}</div>",
-            ),
-            "</div>",
-        ]
-    else:
-        lines.append('<p class="note">No funded account is alive at the cutoff.</p>')
-    lines += [
-        "<h2>Firm total (every account)</h2>",
-        '<div class="cards">',
-        _card("expected firm P&amp;L", _usd(firm.get("expected_total"))),
-        _card("sum of account forecasts", _usd(firm["forecast_total"])),
-        _card("90% interval", f"{_usd(firm['lower_90'])} … {_usd(firm['upper_90'])}"),
-        _card(
-            "if accounts were independent",
-            f"{_usd(firm['independent_lower_90'])} … "
-            f"{_usd(firm['independent_upper_90'])}",
-        ),
-        "</div>",
-        f'<p class="note">Both books\' intervals come from '
-        f"{int(firm['error_days'])} past days of "
-        f"{html.escape(str(firm['error_source']))} (method "
-        f"{html.escape(str(firm.get('method')))}: the correlation those days imply, "
-        "scaled to the book's recent volatility), so they account for accounts moving "
-        "together, which the independent interval does not. Expected totals are sums "
-        "of account means.</p>",
-    ]
-    return lines
+_BOOK_FIELDS = (
+    "expected_total",
+    "forecast_total",
+    "lower_90",
+    "upper_90",
+    "independent_lower_90",
+    "independent_upper_90",
+    "payout_liability",
+    "payout_liability_lower_90",
+    "payout_liability_upper_90",
+    "error_source",
+    "method",
+)
 
 
-def _hedge_section(hedges: pd.DataFrame) -> list[str]:
+def _book(books: pd.DataFrame, name: str) -> dict[str, Any] | None:
+    rows = books[books["book"] == name]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return {field: row.get(field) for field in _BOOK_FIELDS} | {
+        "target_date": pd.Timestamp(row["target_date"]).date(),
+        "model_version": int(row["model_version"]),
+        "accounts": int(row["accounts"]),
+        "error_days": int(row["error_days"]),
+    }
+
+
+def _backtest(history: pd.DataFrame, book: str, title: str) -> dict[str, Any] | None:
+    shown = history[history["book"] == book]
+    if shown.empty:
+        return None
+    figures = backtest_history(shown)
+    return figures | {
+        "chart": _png(book_chart(shown, title)),
+        "expected": TAIL * figures["cutoffs"],
+    }
+
+
+def _hedges(hedges: pd.DataFrame) -> str | None:
     if hedges.empty:
-        return ['<p class="note">No funded account is alive at the cutoff.</p>']
+        return None
     shown = hedges[
         ["account_id", "mean", "upper_90", "tail_contribution", "tail_share", "why"]
     ].assign(tail_share=hedges["tail_share"] * 100)
-    return [
-        _table(
-            shown.rename(columns={"tail_share": "tail_share_%"}),
-            text_columns=("account_id", "why"),
-            decimals={"tail_share_%": 1},
-        ),
-        "<p class=\"note\">Each funded account's share of the funded book's 95% "
-        "quantile (Euler allocation under the book's implied correlation): what the "
-        "firm would hedge or cap first.</p>",
-    ]
-
-
-def _backtest_section(history: pd.DataFrame, book: str, title: str) -> list[str]:
-    rows = history[history["book"] == book].dropna(subset=["actual_total"])
-    shown = history[history["book"] == book]
-    if shown.empty:
-        return ['<p class="note">No forecast of this book yet.</p>']
-    low = (rows["actual_total"] < rows["lower_90"]).to_numpy()
-    high = (rows["actual_total"] > rows["upper_90"]).to_numpy()
-    n = len(rows)
-    light = worst_light(
-        traffic_light(int(low.sum()), n, TAIL), traffic_light(int(high.sum()), n, TAIL)
+    return _table(
+        shown.rename(columns={"tail_share": "tail_share_%"}),
+        "hedges",
+        text_columns=("account_id", "why"),
+        decimals={"tail_share_%": 1},
     )
-    return [
-        _png(book_chart(shown, title)),
-        f'<p>Traffic light <span class="light {light}">{light}</span> over {n} days '
-        f"with actuals: {int(low.sum())} below the 5% bound, {int(high.sum())} above "
-        f"the 95% bound (a correct band: {TAIL * n:.1f} each); Kupiec p "
-        f"{kupiec_p_value(low):.2f} / {kupiec_p_value(high):.2f}, Christoffersen p "
-        f"{christoffersen_p_value(low):.2f} / {christoffersen_p_value(high):.2f} "
-        "(low / high).</p>",
-    ]
 
 
-def _risk_section(risk: pd.DataFrame) -> list[str]:
+def _risk(risk: pd.DataFrame) -> dict[str, str] | None:
     if risk.empty:
-        return ['<p class="note">No account scored.</p>']
+        return None
     shown = risk.assign(reasons=_reasons(risk))[
         ["account_id", "forecast", "lower_90", "upper_90", "downside", "reasons"]
     ]
-    return [
-        _png(_risk_chart(risk)),
-        _table(shown, text_columns=("account_id", "reasons")),
-        '<p class="note">Reasons: the features that move each forecast most, '
-        "with their effect in USD (TreeSHAP).</p>",
-    ]
+    return {
+        "chart": _png(_risk_chart(risk)),
+        "table": _table(shown, "risk", text_columns=("account_id", "reasons")),
+    }
 
 
-def _outcome_section(outcomes: pd.DataFrame) -> list[str]:
+def _outcome(outcomes: pd.DataFrame) -> dict[str, Any] | None:
     served = outcomes[outcomes["served"]] if len(outcomes) else outcomes
     if served.empty:
-        return ['<p class="note">No forecast has an actual yet.</p>']
+        return None
     last = pd.to_datetime(served["target_date"]).max()
     yesterday = served[pd.to_datetime(served["target_date"]) == last]
     inside = (yesterday["actual"] >= yesterday["lower_90"]) & (
         yesterday["actual"] <= yesterday["upper_90"]
     )
-    error = (yesterday["actual"] - yesterday["forecast"]).abs().mean()
-    return [
-        f"<p>{last.date()}: {len(yesterday):,} accounts, MAE {_usd(error)}, "
-        f"{inside.mean():.1%} of actuals inside their 90% interval; firm total "
-        f"{_usd(yesterday['actual'].sum())} against a forecast of "
-        f"{_usd(yesterday['forecast'].sum())}.</p>",
-        _png(_outcome_chart(yesterday, inside)),
-    ]
+    return {
+        "day": last.date(),
+        "accounts": len(yesterday),
+        "mae": (yesterday["actual"] - yesterday["forecast"]).abs().mean(),
+        "inside": float(inside.mean()),
+        "actual_total": yesterday["actual"].sum(),
+        "forecast_total": yesterday["forecast"].sum(),
+        "chart": _png(_outcome_chart(yesterday, inside)),
+    }
 
 
-def _drift_section(drift: pd.DataFrame, cutoff: pd.Timestamp) -> list[str]:
+def _drift(drift: pd.DataFrame, cutoff: pd.Timestamp) -> dict[str, Any] | None:
     day = drift[pd.to_datetime(drift["cutoff_date"]) == cutoff] if len(drift) else drift
     if day.empty:
-        return ['<p class="note">Drift not measured for this day.</p>']
+        return None
     flagged = day[day["severity"] != "ok"].sort_values("psi", ascending=False)
-    return [
-        _png(drift_chart(day, cutoff.date())),
-        f"<p>{len(flagged)} of {len(day)} features drifted from the champion's "
-        "training sample (PSI / Kolmogorov–Smirnov).</p>",
-        _table(
+    return {
+        "chart": _png(drift_chart(day, cutoff.date())),
+        "flagged": len(flagged),
+        "features": len(day),
+        "table": _table(
             flagged[["feature", "severity", "psi", "ks_statistic"]].head(25),
+            "drift",
             text_columns=("feature", "severity"),
             decimals={"psi": 3, "ks_statistic": 3},
         ),
-    ]
+    }
 
 
 def _as_of(frame: pd.DataFrame, column: str, day: pd.Timestamp) -> pd.DataFrame:
     return frame[pd.to_datetime(frame[column]) <= day] if len(frame) else frame
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("daily_profit_model.scoring", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+)
+_TEMPLATES.filters["usd"] = _usd
 
 
 def build_report(  # noqa: PLR0913 (one argument per table of the report)
@@ -430,31 +393,27 @@ def build_report(  # noqa: PLR0913 (one argument per table of the report)
         history["target_date"] >= history["target_date"].max() - pd.Timedelta(days=365)
     ]
     today = history[pd.to_datetime(history["cutoff_date"]) == cutoff]
-    coverage = (
-        [_png(_coverage_chart(evaluation, coverage_target))]
-        if len(evaluation)
-        else ['<p class="note">No evaluated day yet.</p>']
-    )
-    sections = {
-        "Funded accounts carrying the upper tail (hedge list)": _hedge_section(hedges),
-        "Backtest: funded book": _backtest_section(
-            history, "funded", "Funded book P&L by target day (champion)"
+    context = {
+        "style": _STYLE,
+        "cutoff": cutoff.date(),
+        "firm": _book(today, "firm"),
+        "funded": _book(today, "funded"),
+        "hedges": _hedges(hedges),
+        "backtests": {
+            "funded": _backtest(
+                history, "funded", "Funded book P&L by target day (champion)"
+            ),
+            "firm": _backtest(
+                history, "firm", "Firm-wide P&L by target day (champion)"
+            ),
+        },
+        "risk": _risk(risk),
+        "outcome": _outcome(outcomes),
+        "coverage_chart": (
+            _png(_coverage_chart(evaluation, coverage_target))
+            if len(evaluation)
+            else None
         ),
-        "Backtest: firm total": _backtest_section(
-            history, "firm", "Firm-wide P&L by target day (champion)"
-        ),
-        "Accounts carrying most risk": _risk_section(risk),
-        "Yesterday's forecasts against actuals": _outcome_section(outcomes),
-        "Coverage over time": coverage,
-        "Drift flags": _drift_section(drift, cutoff),
+        "drift": _drift(drift, cutoff),
     }
-    body = _headline(today, cutoff) + [
-        f"<section><h2>{html.escape(title)}</h2>{''.join(content)}</section>"
-        for title, content in sections.items()
-    ]
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Daily P&amp;L forecast {cutoff.date()}</title>"
-        f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
-    )
-    return page
+    return _TEMPLATES.get_template("daily_report.html.j2").render(**context)

@@ -4,7 +4,7 @@
 -- ingested the target is unknown (NULL), never 0.
 --
 -- Parameters: start, end (the cutoffs to build); bucket of buckets (see
--- feature_account_day.sql).
+-- feature_account_day.sql.j2).
 WITH calendar AS (
     SELECT day, lead(day) OVER (ORDER BY day) AS next_day
     FROM trading_calendar

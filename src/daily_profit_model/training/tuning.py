@@ -113,8 +113,9 @@ def run_study(  # noqa: PLR0913
 
     def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         logger.info(
-            "Trial %d %s: validation MAE %s (best %.3f) after %.0f s",
-            trial.number,
+            "Trial %d/%d %s: validation MAE %s (best %.3f) after %.0f s",
+            trial.number + 1,
+            settings.n_trials,
             trial.state.name.lower(),
             f"{trial.value:.3f}" if trial.value is not None else "-",
             study.best_value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,9 @@ from daily_profit_model.params import IngestionParams, RunDate, requested_day
 from daily_profit_model.plan_format import PlanExport
 
 logger = logging.getLogger(__name__)
+
+# How often a long ingestion says how far it got.
+_PROGRESS_EVERY_S = 15.0
 
 _SATURDAY = 5
 
@@ -147,8 +151,19 @@ def validate_api_days(
     """
     limit, min_rows = ingestion.max_reject_share, ingestion.reject_share_min_rows
     totals: dict[str, dict[str, int]] = {}
+    started = last_said = time.perf_counter()
+    days = rows = 0
     for api_day in api_days:
         batch = to_batch(api_day, limit, min_rows)
+        days, rows = days + 1, rows + batch.received
+        if time.perf_counter() - last_said >= _PROGRESS_EVERY_S:
+            last_said = time.perf_counter()
+            logger.info(
+                "Ingesting: %d endpoint-days, %d rows so far (%.0f rows/s)",
+                days,
+                rows,
+                rows / (last_said - started),
+            )
         counts = totals.setdefault(
             batch.endpoint,
             dict.fromkeys(
