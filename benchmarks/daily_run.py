@@ -99,7 +99,7 @@ def _scoring_at_scale(
         PROJECT / "data/07_model_output/test_predictions.parquet"
     )
     rows = _scale_up(features, accounts)
-    models = AliasedModelsDataset().load()
+    models = AliasedModelsDataset(model_name="daily_pnl").load()
     run = RunContextDataset().load()
     laps: dict[str, float] = {}
     started = time.perf_counter()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 from kedro.framework.cli.utils import _split_params
@@ -252,6 +254,20 @@ def _session_context(env: str | None):
         return session.load_context()
 
 
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def _registered_model(context: Any) -> str:
+    """The registered model's name (``globals.yml``: ``registered_model``)."""
+    name = str(context.config_loader["globals"].get("registered_model", ""))
+    if not _MODEL_NAME.fullmatch(name):
+        raise click.ClickException(
+            f"globals.yml: registered_model {name!r} is not a model name "
+            "(letters, digits, '_', '.', '-')"
+        )
+    return name
+
+
 @cli.command()
 @_ENV_OPTION
 def health(env: str | None) -> None:
@@ -268,7 +284,7 @@ def health(env: str | None) -> None:
         checks += [
             ops.check_api(context.catalog),
             ops.check_freshness(),
-            ops.check_champion(),
+            ops.check_champion(_registered_model(context)),
             ops.check_last_run(),
             ops.check_drift(),
             ops.check_performance(),
@@ -286,7 +302,8 @@ def health(env: str | None) -> None:
 
 @cli.group()
 def model() -> None:
-    """The registered model ``daily_pnl``: versions, aliases, promotion."""
+    """The registered model (``globals.yml``: ``registered_model``): versions,
+    aliases, promotion."""
 
 
 @model.command(name="list")
@@ -296,18 +313,18 @@ def list_models(env: str | None) -> None:
     import mlflow  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    _session_context(env)
+    name = _registered_model(_session_context(env))
     client = mlflow.MlflowClient()
     try:
-        aliases = client.get_registered_model("daily_pnl").aliases
+        aliases = client.get_registered_model(name).aliases
     except MlflowException:
         raise click.ClickException(
-            "No model daily_pnl is registered yet: run `kedro run --pipelines training`"
+            f"No model {name} is registered yet: run `kedro run --pipelines training`"
         ) from None
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(int(version), []).append(alias)
-    for version in client.search_model_versions("name = 'daily_pnl'"):
+    for version in client.search_model_versions(f"name = '{name}'"):
         metrics = client.get_run(version.run_id).data.metrics
         click.echo(
             f"v{version.version:<4} {','.join(by_version.get(int(version.version), [])):<28} "
@@ -341,9 +358,9 @@ def promote(
     """
     from daily_profit_model import ops  # noqa: PLC0415
 
-    _session_context(env)
+    name = _registered_model(_session_context(env))
     try:
-        record = ops.promote(version, force, reason, significance)
+        record = ops.promote(name, version, force, reason, significance)
     except (ops.PromotionRefusedError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"promoted: {json.dumps(record, default=str)}")

@@ -22,8 +22,6 @@ from daily_profit_model.redaction import redact_url
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "daily_pnl"
-
 
 @dataclass
 class Check:
@@ -84,16 +82,16 @@ def check_freshness() -> Check:
     return Check("data", True, "; ".join(f"{e} {d}" for e, d in rows))
 
 
-def check_champion() -> Check:
+def check_champion(model_name: str) -> Check:
     """A champion is registered and loads."""
     try:
         version = mlflow.MlflowClient().get_model_version_by_alias(
-            MODEL_NAME, "champion"
+            model_name, "champion"
         )
-        mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+        mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
     except MlflowException as exc:
         return Check("champion", False, str(exc).splitlines()[0])
-    return Check("champion", True, f"{MODEL_NAME} v{version.version} loads")
+    return Check("champion", True, f"{model_name} v{version.version} loads")
 
 
 def check_last_run() -> Check:
@@ -159,23 +157,23 @@ def check_performance() -> Check:
     )
 
 
-def _versions(client: mlflow.MlflowClient) -> list[int]:
+def _versions(client: mlflow.MlflowClient, model_name: str) -> list[int]:
     return sorted(
-        int(v.version) for v in client.search_model_versions(f"name = '{MODEL_NAME}'")
+        int(v.version) for v in client.search_model_versions(f"name = '{model_name}'")
     )
 
 
-def _champion_version(client: mlflow.MlflowClient) -> int:
+def _champion_version(client: mlflow.MlflowClient, model_name: str) -> int:
     """The champion's version.
 
     Raises:
         ValueError: No model is registered, or none is champion.
     """
     try:
-        return int(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+        return int(client.get_model_version_by_alias(model_name, "champion").version)
     except MlflowException:
         raise ValueError(
-            f"{MODEL_NAME} has no champion: run `kedro run --pipelines training` first"
+            f"{model_name} has no champion: run `kedro run --pipelines training` first"
         ) from None
 
 
@@ -199,6 +197,7 @@ _COMPARISON_KEYS = (
 class Promotion:
     """A decided promotion: what moves, and why (nothing has moved yet)."""
 
+    model_name: str
     from_version: int
     to_version: int
     forced: bool
@@ -207,6 +206,7 @@ class Promotion:
 
 
 def decide_promotion(  # noqa: PLR0913 - the decision's whole evidence, no state
+    model_name: str,
     champion: int,
     version: int,
     known: list[int],
@@ -222,10 +222,10 @@ def decide_promotion(  # noqa: PLR0913 - the decision's whole evidence, no state
         ValueError: Forced without a reason, an unknown version, or already champion.
     """
     if champion == version:
-        raise ValueError(f"{MODEL_NAME} v{version} is already the champion")
+        raise ValueError(f"{model_name} v{version} is already the champion")
     if version not in known:
         raise ValueError(
-            f"{MODEL_NAME} has no version {version}; its versions are "
+            f"{model_name} has no version {version}; its versions are "
             f"{', '.join(f'v{v}' for v in known)} (`kedro model list` shows them)"
         )
     better = (
@@ -244,7 +244,7 @@ def decide_promotion(  # noqa: PLR0913 - the decision's whole evidence, no state
         reason
         or f"Diebold–Mariano p = {figures['p_value']:.4f} over {figures['days']} days"
     )
-    return Promotion(champion, version, force, why, figures)
+    return Promotion(model_name, champion, version, force, why, figures)
 
 
 def _comparison(champion: int, version: int) -> dict[str, Any]:
@@ -258,13 +258,14 @@ def _comparison(champion: int, version: int) -> dict[str, Any]:
 
 
 def _move_aliases(client: mlflow.MlflowClient, decision: Promotion) -> None:
-    client.set_registered_model_alias(MODEL_NAME, "champion", str(decision.to_version))
+    model_name = decision.model_name
+    client.set_registered_model_alias(model_name, "champion", str(decision.to_version))
     client.set_registered_model_alias(
-        MODEL_NAME, "previous_champion", str(decision.from_version)
+        model_name, "previous_champion", str(decision.from_version)
     )
-    aliases = client.get_registered_model(MODEL_NAME).aliases
+    aliases = client.get_registered_model(model_name).aliases
     if aliases.get("challenger") == decision.to_version:
-        client.delete_registered_model_alias(MODEL_NAME, "challenger")
+        client.delete_registered_model_alias(model_name, "challenger")
 
 
 def _record_and_move(
@@ -276,6 +277,7 @@ def _record_and_move(
     rolled back and the champion alias is put back, so the registry and the audit
     table never disagree about who the champion is.
     """
+    model_name = decision.model_name
     database = get_database()
     with database.connect() as conn:
         conn.execute(
@@ -285,7 +287,7 @@ def _record_and_move(
             ).format(sql.Identifier(database.schema, "model_promotions")),
             [
                 who,
-                MODEL_NAME,
+                model_name,
                 decision.from_version,
                 decision.to_version,
                 decision.forced,
@@ -297,13 +299,13 @@ def _record_and_move(
             _move_aliases(client, decision)
         except Exception:
             client.set_registered_model_alias(
-                MODEL_NAME, "champion", str(decision.from_version)
+                model_name, "champion", str(decision.from_version)
             )
             raise
 
 
 def _log_promotion_run(decision: Promotion, who: str) -> None:
-    mlflow.set_experiment(MODEL_NAME)
+    mlflow.set_experiment(decision.model_name)
     with mlflow.start_run(
         run_name=f"promotion v{decision.from_version} -> v{decision.to_version}"
     ):
@@ -328,25 +330,26 @@ def _log_promotion_run(decision: Promotion, who: str) -> None:
 
 
 def promote(
-    version: int, force: bool, reason: str | None, significance: float
+    model_name: str, version: int, force: bool, reason: str | None, significance: float
 ) -> dict[str, Any]:
     """Make ``version`` the champion if the evidence says so (or if forced, with a reason).
 
     The evidence is the newest ``model_comparisons`` row of this version against the
-    current champion (Diebold–Mariano over the evaluation window). The decision is
+    current champion (Diebold–Mariano over the evaluation window) of the registered
+    model ``model_name``. The decision is
     made first (``decide_promotion``), then recorded in ``model_promotions``, then the
-    aliases move (one transaction), then an MLflow run in the ``daily_pnl`` experiment.
+    aliases move (one transaction), then an MLflow run in the experiment of that name.
 
     Raises:
         PromotionRefusedError: Not significantly better, and not forced.
         ValueError: Forced without a reason, or the version is already champion.
     """
     client = mlflow.MlflowClient()
-    champion = _champion_version(client)
-    known = _versions(client)
+    champion = _champion_version(client, model_name)
+    known = _versions(client, model_name)
     figures = _comparison(champion, version) if version in known else {}
     decision = decide_promotion(
-        champion, version, known, figures, force, reason, significance
+        model_name, champion, version, known, figures, force, reason, significance
     )
     who = getpass.getuser()
     _record_and_move(client, decision, who)
@@ -361,7 +364,7 @@ def promote(
     }
     logger.info(
         "Promoted %s v%d to champion (was v%d): %s",
-        MODEL_NAME,
+        model_name,
         version,
         champion,
         decision.reason,

@@ -161,7 +161,6 @@ class TrainingParams(_Params):
     quantile_model: QuantileModelParams
     shap_sample_rows: int = Field(ge=1)
     top_reasons: int = Field(ge=0)
-    registered_model: str
     target_scale: Literal["starting_balance"] | None
     num_threads: int = Field(ge=1)
 

@@ -226,11 +226,11 @@ def test_promotion_needs_evidence_or_a_forced_reason(trained):
     with pytest.raises(
         ValueError, match=r"^daily_pnl has no version 99; its versions "
     ):
-        ops.promote(99, force=True, reason="typo", significance=0.05)
+        ops.promote("daily_pnl", 99, force=True, reason="typo", significance=0.05)
     with pytest.raises(ops.PromotionRefusedError, match="not significantly better"):
-        ops.promote(2, force=False, reason=None, significance=0.05)
+        ops.promote("daily_pnl", 2, force=False, reason=None, significance=0.05)
     with pytest.raises(ValueError, match="needs --reason"):
-        ops.promote(2, force=True, reason=" ", significance=0.05)
+        ops.promote("daily_pnl", 2, force=True, reason=" ", significance=0.05)
     client = mlflow.MlflowClient()
     # the audit row is written before any alias moves: when it cannot be written,
     # nothing is promoted (a real failure: a trigger refuses the insert)
@@ -248,7 +248,13 @@ def test_promotion_needs_evidence_or_a_forced_reason(trained):
         conn.execute(refuse)
     try:
         with pytest.raises(psycopg.errors.RaiseException, match="refused the row"):
-            ops.promote(2, force=True, reason="test: audit fails", significance=0.05)
+            ops.promote(
+                "daily_pnl",
+                2,
+                force=True,
+                reason="test: audit fails",
+                significance=0.05,
+            )
     finally:
         with database.connect() as conn:
             conn.execute(
@@ -260,7 +266,9 @@ def test_promotion_needs_evidence_or_a_forced_reason(trained):
         str(client.get_model_version_by_alias("daily_pnl", "champion").version) == "1"
     )
     assert _count("SELECT count(*) FROM model_promotions") == [(0,)]
-    record = ops.promote(2, force=True, reason="test: forced", significance=0.05)
+    record = ops.promote(
+        "daily_pnl", 2, force=True, reason="test: forced", significance=0.05
+    )
     assert (
         str(client.get_model_version_by_alias("daily_pnl", "champion").version) == "2"
     )

@@ -241,7 +241,7 @@ def test_traffic_split_is_stable_per_account_and_close_to_the_share():
 
 def test_a_promotion_is_decided_before_anything_moves():
     evidence = {"challenger_better": True, "p_value": 0.01, "days": 20}
-    decision = decide_promotion(1, 2, [1, 2], evidence, False, None, 0.05)
+    decision = decide_promotion("daily_pnl", 1, 2, [1, 2], evidence, False, None, 0.05)
     assert (decision.from_version, decision.to_version, decision.forced) == (
         1,
         2,
@@ -250,10 +250,10 @@ def test_a_promotion_is_decided_before_anything_moves():
     assert decision.reason == "Diebold–Mariano p = 0.0100 over 20 days"
     weak = {**evidence, "p_value": 0.2}
     with pytest.raises(PromotionRefusedError, match="not significantly better"):
-        decide_promotion(1, 2, [1, 2], weak, False, None, 0.05)
-    forced = decide_promotion(1, 2, [1, 2], weak, True, "desk asked", 0.05)
+        decide_promotion("daily_pnl", 1, 2, [1, 2], weak, False, None, 0.05)
+    forced = decide_promotion("daily_pnl", 1, 2, [1, 2], weak, True, "desk asked", 0.05)
     assert forced.forced and forced.reason == "desk asked"
     with pytest.raises(ValueError, match="already the champion"):
-        decide_promotion(2, 2, [1, 2], evidence, False, None, 0.05)
+        decide_promotion("daily_pnl", 2, 2, [1, 2], evidence, False, None, 0.05)
     with pytest.raises(ValueError, match="no version 3"):
-        decide_promotion(1, 3, [1, 2], evidence, False, None, 0.05)
+        decide_promotion("daily_pnl", 1, 3, [1, 2], evidence, False, None, 0.05)

@@ -54,9 +54,7 @@ class AliasedModelsDataset(AbstractDataset[None, list[ScoringModel]]):
         model_name: The registered model.
     """
 
-    def __init__(
-        self, model_name: str = "daily_pnl", metadata: dict | None = None
-    ) -> None:
+    def __init__(self, model_name: str, metadata: dict | None = None) -> None:
         self._model_name = model_name
         self.metadata = metadata
 

@@ -131,7 +131,7 @@ class RegisteredModelDataset(AbstractDataset[ForecasterBundle, Any]):
 
     def __init__(
         self,
-        model_name: str = "daily_pnl",
+        model_name: str,
         alias: str = CHAMPION,
         metadata: dict | None = None,
     ) -> None:
