@@ -201,7 +201,6 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
         project_parameters,
     )
     from daily_profit_model.pipelines.training import walk_forward  # noqa: PLC0415
-    from daily_profit_model.scoring.firm import firm_settings  # noqa: PLC0415
 
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="firm_backtest_"))
     project = _scratch_project(folder)
@@ -239,7 +238,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
             forecasts.to_parquet(saved)
             seconds["walk_forward"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        settings = firm_settings(firm)
+        settings = firm
         books = walk_forward.book_forecasts(forecasts, days[first_scored], settings)
         oracle = pd.read_parquet(_world(project) / "truth_firm")
         figures = walk_forward.backtest(books, oracle)

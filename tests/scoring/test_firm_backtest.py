@@ -15,7 +15,6 @@ from daily_profit_model.pipelines.training.walk_forward import (
 )
 from daily_profit_model.sandbox.handle import SandboxWorld
 from daily_profit_model.sandbox.world import WorldBuilder
-from daily_profit_model.scoring.firm import firm_settings
 from tests.conftest import PROJECT_PATH
 from tests.params import params
 from tests.training.helpers import small_world_model_input
@@ -50,7 +49,7 @@ def figures(pgdata, tmp_path_factory) -> dict:
     books = book_forecasts(
         forecasts,
         pd.Timestamp(days[SEED_DAYS]),
-        firm_settings(served),
+        served,
     )
     return {"served": served.method, **backtest(books, world.truth("firm"))}
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from daily_profit_model.ops import PromotionRefusedError, decide_promotion
+from daily_profit_model.params import FirmParams, ScoringParams
 from daily_profit_model.pipelines.scoring.nodes import _served_by_challenger
 from daily_profit_model.scoring.backtest import (
     christoffersen_p_value,
@@ -17,7 +18,6 @@ from daily_profit_model.scoring.backtest import (
 from daily_profit_model.scoring.drift import drift_table, psi
 from daily_profit_model.scoring.evaluation import diebold_mariano
 from daily_profit_model.scoring.firm import (
-    FirmSettings,
     NoErrorHistoryError,
     book_days,
     book_forecast,
@@ -27,6 +27,7 @@ from daily_profit_model.scoring.firm import (
 )
 from daily_profit_model.training.conformal import calibrate
 from daily_profit_model.training.pyfunc_model import conformal_bounds, mean_forecast
+from tests.params import params
 
 THRESHOLDS = {"psi_warn": 0.1, "psi_severe": 0.25, "ks_warn": 0.1, "ks_pvalue": 0.01}
 
@@ -66,6 +67,11 @@ def _today(accounts: int, lower: float, upper: float) -> pd.Series:
     return book_days(rows).loc["firm"].iloc[0]
 
 
+def _firm(method: str) -> FirmParams:
+    """The project's ``scoring.firm`` parameters with another method."""
+    return params(ScoringParams, "scoring").firm.model_copy(update={"method": method})
+
+
 def test_fhs_and_the_copula_are_as_wide_as_the_common_factor_makes_the_total():
     rng = np.random.default_rng(2)
     days, accounts = 120, 200
@@ -73,10 +79,10 @@ def test_fhs_and_the_copula_are_as_wide_as_the_common_factor_makes_the_total():
     actual = 50 * market + rng.normal(0, 50, (days, accounts))  # a common factor
     history = book_days(_book_history(actual, -115.0, 115.0)).loc["firm"]
     today = _today(accounts, -115.0, 115.0)
-    fhs = book_forecast(history, today, FirmSettings(method="fhs"))
+    fhs = book_forecast(history, today, _firm("fhs"))
     accounts = _book_history(np.full((1, accounts), np.nan), -115.0, 115.0)
-    copula = book_forecast(history, today, FirmSettings(method="copula"), accounts)
-    independent = book_forecast(history, today, FirmSettings(method="independent"))
+    copula = book_forecast(history, today, _firm("copula"), accounts)
+    independent = book_forecast(history, today, _firm("independent"))
     correlated = fhs["q95"] - fhs["q05"]
     # the true 90% width of the total is 2 * 1.645 * 50 * accounts (the factor dominates)
     assert correlated > 5 * (independent["q95"] - independent["q05"])
@@ -88,7 +94,7 @@ def test_fhs_and_the_copula_are_as_wide_as_the_common_factor_makes_the_total():
     # each account: variance 50^2 + 50^2, of which 50^2 common: correlation 0.5
     assert rho == pytest.approx(0.5, abs=0.15)
     with pytest.raises(NoErrorHistoryError):
-        book_forecast(history.iloc[:0], today, FirmSettings(method="fhs"))
+        book_forecast(history.iloc[:0], today, _firm("fhs"))
 
 
 def test_fhs_widens_within_days_of_the_market_turning_violent():
@@ -100,8 +106,8 @@ def test_fhs_widens_within_days_of_the_market_turning_violent():
     )
     days = book_days(_book_history(actual, -20.0, 20.0)).loc["firm"]
     today = _today(accounts, -20.0, 20.0)
-    before = book_forecast(days.iloc[:calm], today, FirmSettings(method="fhs"))
-    after = book_forecast(days, today, FirmSettings(method="fhs"))
+    before = book_forecast(days.iloc[:calm], today, _firm("fhs"))
+    after = book_forecast(days, today, _firm("fhs"))
     assert (after["q95"] - after["q05"]) > 2 * (before["q95"] - before["q05"])
     # the true width is 2 x 1.645 x 40 x accounts; the EWMA has not caught all of it
     assert (after["q95"] - after["q05"]) < 2 * 1.645 * 40 * accounts

@@ -29,7 +29,13 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
 
     A process killed at any moment leaves either all of a day or none of it, and the
     state table says which, so the next run picks up exactly where this one stopped.
-    Loading returns the ``ingestion_state`` table.
+    Loading returns what the saves recorded: the ``ingestion_state`` ledger (one row
+    per endpoint-day: the source's count, rows stored, quarantined, when), written in
+    the same transaction as each day's rows. The rows themselves are read through
+    their own ``PostgresTableDataset`` entries. (The ledger has its own entry too,
+    ``ingestion_state``, which the planner reads *before* ingesting; this entry is the
+    same table *after* it, so the lineage orders preprocessing after ingestion
+    without a cycle.)
     """
 
     def __init__(

@@ -17,24 +17,12 @@ Each check is a row (``performance_checks``); a failing one is an alert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from daily_profit_model.params import DegradationParams
 from daily_profit_model.scoring.backtest import RED, TAIL, backtest_history
-
-
-@dataclass(frozen=True)
-class DegradationSettings:
-    """Thresholds of the checks (``scoring.monitoring``)."""
-
-    window_days: int = 20
-    book_days: int = 250
-    significance: float = 0.01
-    coverage_margin: float = 0.03
-    pinball_margin: float = 0.10
 
 
 def _one_sided(values: np.ndarray, reference: float, worse: str) -> float:
@@ -47,7 +35,7 @@ def _one_sided(values: np.ndarray, reference: float, worse: str) -> float:
 
 
 def account_checks(
-    daily: pd.DataFrame, reference: dict[str, float], settings: DegradationSettings
+    daily: pd.DataFrame, reference: dict[str, float], settings: DegradationParams
 ) -> list[dict]:
     """Rolling coverage and pinball losses of one model against its test window.
 
@@ -92,7 +80,7 @@ def account_checks(
     return rows
 
 
-def book_checks(history: pd.DataFrame, settings: DegradationSettings) -> list[dict]:
+def book_checks(history: pd.DataFrame, settings: DegradationParams) -> list[dict]:
     """Exceptions per tail and the traffic light of each book's recent days.
 
     Args:

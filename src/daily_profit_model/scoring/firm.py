@@ -29,54 +29,17 @@ liability is simulated from the same correlation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from daily_profit_model.params import FirmParams
 
 Z90 = float(stats.norm.ppf(0.95))
 TAIL = 0.05
 FUNDED_PHASE = 4
 METHODS = ("fhs", "copula", "error_ratio", "independent")
 _QUANTILES = (TAIL, 0.5, 1 - TAIL)
-
-
-@dataclass(frozen=True)
-class FirmSettings:
-    """How a book's distribution is estimated.
-
-    Attributes:
-        method: One of :data:`METHODS`.
-        ewma_lambda: Decay of the residual's variance (``fhs``).
-        min_empirical_days: Fewest past days whose quantiles ``fhs`` uses as they are
-            (fewer: a normal with their spread).
-        ratio_days: Past days ``error_ratio`` uses (the newest).
-        scenarios: Draws of ``copula``.
-        seed: Their seed.
-    """
-
-    method: str = "copula"
-    ewma_lambda: float = 0.97
-    min_empirical_days: int = 60
-    ratio_days: int = 20
-    scenarios: int = 4000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"Unknown firm method {self.method!r}: one of {METHODS}")
-
-
-def firm_settings(params) -> FirmSettings:
-    """:class:`FirmSettings` of the ``scoring.firm`` parameters."""
-    return FirmSettings(
-        method=params.method,
-        ewma_lambda=params.ewma_lambda,
-        min_empirical_days=params.min_empirical_days,
-        ratio_days=params.ratio_days,
-        scenarios=params.scenarios,
-    )
 
 
 class NoErrorHistoryError(ValueError):
@@ -181,7 +144,7 @@ def book_scale(days: pd.DataFrame | pd.Series, rho: float):
     return np.sqrt(rho * days["scale_sum"] ** 2 + (1 - rho) * days["scale_quad"] ** 2)
 
 
-def _fhs(history: pd.DataFrame, today: pd.Series, settings: FirmSettings) -> dict:
+def _fhs(history: pd.DataFrame, today: pd.Series, settings: FirmParams) -> dict:
     rho = pooled_correlation(history)
     u = (
         (history["actual"] - history["mean_total"]) / book_scale(history, rho)
@@ -203,9 +166,7 @@ def _fhs(history: pd.DataFrame, today: pd.Series, settings: FirmSettings) -> dic
     }
 
 
-def _error_ratio(
-    history: pd.DataFrame, today: pd.Series, settings: FirmSettings
-) -> dict:
+def _error_ratio(history: pd.DataFrame, today: pd.Series, settings: FirmParams) -> dict:
     recent = history.tail(settings.ratio_days)
     ratio = (
         (recent["actual"] - recent["median_total"]) / recent["width_sum"]
@@ -236,7 +197,7 @@ def _copula(
     history: pd.DataFrame,
     today: pd.Series,
     accounts: pd.DataFrame,
-    settings: FirmSettings,
+    settings: FirmParams,
 ) -> dict:
     """Scenarios of every account at once: each account's own skewed distribution
     (a two-piece normal through its 5%, median and 95% forecasts, shifted to its mean),
@@ -277,7 +238,7 @@ def _copula(
 def book_forecast(
     history: pd.DataFrame,
     today: pd.Series,
-    settings: FirmSettings,
+    settings: FirmParams,
     accounts: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """One book's mean, 5%, 50% and 95% of tomorrow's total.

@@ -17,12 +17,12 @@ import pandas as pd  # noqa: E402
 from daily_profit_model.datasets.scoring import ScoringModel  # noqa: E402
 from daily_profit_model.datasets.sql_build import SqlBuild  # noqa: E402
 from daily_profit_model.params import (  # noqa: E402
+    FirmParams,
     RunDate,
     ScoringParams,
     requested_day,
 )
 from daily_profit_model.scoring.degradation import (  # noqa: E402
-    DegradationSettings,
     account_checks,
     book_checks,
     drift_check,
@@ -34,10 +34,8 @@ from daily_profit_model.scoring.evaluation import (  # noqa: E402
 )
 from daily_profit_model.scoring.firm import (  # noqa: E402
     FUNDED_PHASE,
-    FirmSettings,
     book_days,
     book_forecast,
-    firm_settings,
     implied_correlation,
     known_history,
     payout_liability,
@@ -284,7 +282,7 @@ def _book_figures(
     history: pd.DataFrame,
     accounts: pd.DataFrame,
     book: str,
-    settings: FirmSettings,
+    settings: FirmParams,
 ) -> dict[str, Any]:
     today = today_days.loc[book]
     today = today.iloc[0] if isinstance(today, pd.DataFrame) else today
@@ -295,9 +293,11 @@ def _book_figures(
     )
     method = settings.method if len(known) else "independent"
     forecast = book_forecast(
-        known, today, FirmSettings(**{**vars(settings), "method": method}), accounts
+        known, today, settings.model_copy(update={"method": method}), accounts
     )
-    independent = book_forecast(known, today, FirmSettings(method="independent"))
+    independent = book_forecast(
+        known, today, settings.model_copy(update={"method": "independent"})
+    )
     rho = implied_correlation(
         forecast["residual_sd"], today["scale_sum"], today["scale_quad"]
     )
@@ -335,7 +335,7 @@ def firm_view(  # noqa: PLR0913 - today, its history, the accounts' state, setti
         ``firm_forecasts`` (one row per version and book, with the payout liability on
         the funded book), ``risk_accounts`` (widest downside) and ``hedge_list``.
     """
-    settings = firm_settings(scoring.firm)
+    settings = scoring.firm
     seed = _seed_rows(test_predictions)
     state = features.set_index("account_id")[
         ["balance", "starting_balance", "days_to_next_payout", "profit_share_pct"]
@@ -539,7 +539,7 @@ def monitor_performance(  # noqa: PLR0913 - the evidence of each check
     """
     champion = next(m for m in models if m.role == "champion")
     cutoff = pd.Timestamp(predictions["cutoff_date"].max())
-    settings = DegradationSettings(**scoring.degradation.model_dump())
+    settings = scoring.degradation
     daily = (
         evaluation[
             (evaluation["model_version"] == champion.version)

@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daily_profit_model.params import TrainingParams
+from daily_profit_model.params import FirmParams, TrainingParams
 from daily_profit_model.pipelines.training.nodes import fit_forecaster
 from daily_profit_model.scoring.backtest import backtest_book
 from daily_profit_model.scoring.firm import (
     FUNDED_PHASE,
     METHODS,
-    FirmSettings,
     book_days,
     book_forecast,
     known_history,
@@ -126,7 +125,7 @@ def walk_forward(
 
 
 def book_forecasts(
-    forecasts: pd.DataFrame, first_scored: pd.Timestamp, settings: FirmSettings
+    forecasts: pd.DataFrame, first_scored: pd.Timestamp, settings: FirmParams
 ) -> pd.DataFrame:
     """Each book's forecast on every cutoff from ``first_scored``, by every method.
 
@@ -150,7 +149,7 @@ def book_forecasts(
                 figures = book_forecast(
                     history,
                     today,
-                    FirmSettings(**{**vars(settings), "method": method}),
+                    settings.model_copy(update={"method": method}),
                     accounts,
                 )
                 rows.append(
