@@ -138,7 +138,20 @@ def _scoring_at_scale(
     return {
         "accounts": len(rows),
         "models": len(models),
+        **_model_size(models[0].model),
         **{k: round(v, 2) for k, v in laps.items()},
+    }
+
+
+def _model_size(model) -> dict[str, int]:
+    """The champion's point model: rounds used and leaves in all (scoring's cost)."""
+    point = model.unwrap_python_model().point
+    rounds = point.best_iteration or point.num_trees()
+    trees = point.dump_model()["tree_info"][:rounds]
+    return {
+        "point_rounds": int(rounds),
+        "point_leaves_per_tree_max": int(max(t["num_leaves"] for t in trees)),
+        "point_leaves_total": int(sum(t["num_leaves"] for t in trees)),
     }
 
 

@@ -137,6 +137,7 @@ class TuningParams(_Params):
     timeout_s: float | None
     study_name: str
     objectives: list[Literal["l1", "huber", "fair"]]
+    max_tree_leaves: int = Field(ge=1000)
 
 
 class QuantileModelParams(_Params):

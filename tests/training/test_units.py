@@ -174,3 +174,14 @@ def test_coverage_interval_resamples_accounts_not_rows():
     # wider than the rows-as-independent interval (1.96 binomial standard errors)
     binomial = 1.96 * np.sqrt(inside.mean() * (1 - inside.mean()) / len(inside))
     assert high - low > 2 * binomial
+
+
+def test_the_point_models_size_is_bounded_by_the_rounds_times_leaves_budget():
+    from daily_profit_model.training.tuning import max_rounds  # noqa: PLC0415
+
+    assert max_rounds(255, 60_000) == 235
+    assert max_rounds(31, 60_000) == 1935
+    assert max_rounds(7, 60_000) == 3000  # the search's own cap
+    assert max_rounds(100_000, 60_000) == 1
+    for leaves in (7, 31, 63, 127, 255):
+        assert max_rounds(leaves, 60_000) * leaves <= 60_000

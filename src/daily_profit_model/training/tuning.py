@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 # Part of the study's name: trials of another search space (or target scale) are not
 # comparable, so changing _suggest or the target means a new version here.
-SEARCH_SPACE_VERSION = "s1"
+SEARCH_SPACE_VERSION = "s2"  # s2: rounds capped by the rounds x leaves budget
 _MAX_ROUNDS = 3000
 _REPORT_EVERY = 25
 
@@ -40,6 +40,12 @@ def _suggest(trial: optuna.Trial, objectives: list[str]) -> dict[str, Any]:
         lambda_l2=trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
     )
     return params
+
+
+def max_rounds(num_leaves: int, max_tree_leaves: int) -> int:
+    """The most boosting rounds a model of ``num_leaves`` leaves per tree may grow
+    within the rounds x leaves budget (and never more than the search's cap)."""
+    return max(1, min(_MAX_ROUNDS, max_tree_leaves // int(num_leaves)))
 
 
 def _pruning_callback(trial: optuna.Trial):
@@ -103,7 +109,7 @@ def run_study(  # noqa: PLR0913
             params,
             train,
             valid,
-            _MAX_ROUNDS,
+            max_rounds(params["num_leaves"], settings.max_tree_leaves),
             callbacks=[_pruning_callback(trial)],
             num_threads=num_threads,
         )

@@ -45,7 +45,11 @@ from daily_profit_model.training.pyfunc_model import (
     top_reasons,
 )
 from daily_profit_model.training.time_split import assign_windows, window_ranges
-from daily_profit_model.training.tuning import SEARCH_SPACE_VERSION, run_study
+from daily_profit_model.training.tuning import (
+    SEARCH_SPACE_VERSION,
+    max_rounds,
+    run_study,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +190,12 @@ def fit_forecaster(
         if k not in ("study_name", "trials", "best_validation_mae", "target_unit")
     }
     threads = training.num_threads
+    point_settings = point_params(trial, seed, float(tuned["target_unit"]))
     point = fit_booster(
-        point_params(trial, seed, float(tuned["target_unit"])),
+        point_settings,
         train,
         valid,
-        3000,
+        max_rounds(point_settings["num_leaves"], training.tuning.max_tree_leaves),
         num_threads=threads,
     )
     settings = training.quantile_model
