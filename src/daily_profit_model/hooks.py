@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from daily_profit_model.db.connection import (
     configure_database,
+    credentials_given,
     remember_environment,
     settings_from_config,
 )
@@ -32,7 +33,8 @@ def source_is_sandbox() -> bool:
 
 
 def read_credentials(context: Any) -> dict[str, Any]:
-    """The run environment's credentials, then ``conf/local``'s for keys it lacks.
+    """The run environment's credentials, then ``conf/local``'s for keys it lacks
+    or leaves empty (``conf/base`` declares every key, with nulls where unset).
 
     Kedro reads ``conf/local`` only when no other environment is chosen; secrets for
     ``--env prod`` may still live there, as Kedro's docs advise for secrets.
@@ -49,7 +51,8 @@ def read_credentials(context: Any) -> dict[str, Any]:
         for path in sorted(local.rglob("credentials*.y*ml")):
             loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
             for key, value in (loaded or {}).items():
-                credentials.setdefault(key, value)
+                if not credentials_given(credentials.get(key)):
+                    credentials[key] = value
     return credentials
 
 

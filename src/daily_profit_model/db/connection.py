@@ -127,6 +127,18 @@ class DatabaseSettings:
             )
 
 
+def credentials_given(entry: Mapping[str, Any] | str | None) -> bool:
+    """Whether a credentials entry says anything: a string, or a field with a value.
+
+    ``conf/base/credentials.yml`` holds ``postgres: {url: ${oc.env:DPM_DATABASE_URL,null}}``
+    so that catalog entries resolve; with the variable unset that entry is empty, and
+    an empty entry means "the environment's own database", not an error.
+    """
+    if isinstance(entry, str):
+        return bool(entry.strip())
+    return bool(entry) and any(v is not None and v != "" for v in entry.values())
+
+
 def _url_from_credentials(entry: Mapping[str, Any] | str) -> str:
     """Build a libpq connection string from a credentials entry (URL or parts)."""
     if isinstance(entry, str):
@@ -168,7 +180,7 @@ def settings_from_config(
         key = str(config.get("credentials_key", "postgres"))
         if environ.get(env_var):
             url = _checked_url(environ[env_var], f"The environment variable {env_var}")
-        elif credentials.get(key):
+        elif credentials_given(credentials.get(key)):
             url = _checked_url(
                 _url_from_credentials(credentials[key]),
                 f"The credentials entry {key!r}",
@@ -377,23 +389,18 @@ def database_for(credentials: Mapping[str, Any] | str | None) -> Database:
     The entry is resolved by the environment's ``database.yml`` rules (in ``url`` mode
     the URL variable first, then the entry; the embedded server otherwise), so an
     entry that names the environment's own server gives the process's database (one
-    embedded server, one set of migrations). Outside a Kedro session an entry with a
-    ``url`` (or ``host``) names that server.
+    embedded server, one set of migrations); so does an empty entry (``url: null``).
+    Outside a Kedro session an entry with a URL or host names that server.
 
     Raises:
         DatabaseConfigError: The entry is not a valid URL or connection mapping.
     """
     default = get_database()
-    if not credentials:
+    if not credentials_given(credentials):
         return default
     config = _environment["config"]
     project_path = _environment["project_path"] or Path.cwd()
     if config is None:
-        named = isinstance(credentials, str) or any(
-            credentials.get(k) for k in ("url", "host")
-        )
-        if not named:
-            return default
         config = {"mode": "url", "schema": default.settings.schema}
     key = str(config.get("credentials_key", "postgres"))
     settings = settings_from_config(config, {key: credentials}, project_path)
