@@ -13,6 +13,12 @@ from daily_profit_model.run_summary import RunSummaryHooks
 warnings.filterwarnings(
     "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
 )
+# Kedro's parameter validation reads ``model_fields`` from a pydantic instance, which
+# pydantic 2.11 calls deprecated (Kedro's code, harmless until pydantic 3).
+warnings.filterwarnings(
+    "ignore",
+    message=r"Accessing the 'model_fields' attribute on the instance is deprecated",
+)
 
 HOOKS = (DatabaseHooks(), RunLogHooks(), RunSummaryHooks())
 
