@@ -146,7 +146,8 @@ def _scoring_at_scale(
 def _model_size(model) -> dict[str, int]:
     """The champion's point model: rounds used and leaves in all (scoring's cost)."""
     point = model.unwrap_python_model().point
-    rounds = point.best_iteration or point.num_trees()
+    # a booster read back from its model file has no best iteration (-1): all trees
+    rounds = point.best_iteration if point.best_iteration > 0 else point.num_trees()
     trees = point.dump_model()["tree_info"][:rounds]
     return {
         "point_rounds": int(rounds),

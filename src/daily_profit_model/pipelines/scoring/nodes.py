@@ -102,7 +102,10 @@ def score_accounts(
     has_challenger = any(m.alias == "challenger" for m in models)
     frames = []
     for entry in models:
-        out = entry.model.predict(features, params={"reasons": _REASONS})
+        # the model's own input columns (its signature): the keys stay here
+        names = entry.model.metadata.get_input_schema().input_names()
+        inputs = features[[c for c in names if c in features.columns]]
+        out = entry.model.predict(inputs, params={"reasons": _REASONS})
         if entry.role == "champion":
             served = ~to_challenger if has_challenger else np.ones(len(out), dtype=bool)
         else:
