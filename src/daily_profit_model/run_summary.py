@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from psycopg import sql
 
 from daily_profit_model.db import get_database
 
@@ -30,9 +31,10 @@ def _loaded(run_id: str | None, plans: dict[str, Any] | None) -> str | None:
         database = get_database()
         with database.connect() as conn:
             days, stored, quarantined = conn.execute(
-                f"SELECT count(*), coalesce(sum(stored_count), 0), "  # noqa: S608 - validated schema
-                f"coalesce(sum(quarantined_count), 0) FROM {database.schema}.ingestion_state "
-                "WHERE run_id = %s",
+                sql.SQL(
+                    "SELECT count(*), coalesce(sum(stored_count), 0), "
+                    "coalesce(sum(quarantined_count), 0) FROM {} WHERE run_id = %s"
+                ).format(sql.Identifier(database.schema, "ingestion_state")),
                 [run_id],
             ).fetchone()
         parts.append(
@@ -99,8 +101,8 @@ class RunSummaryHooks:
     def after_catalog_created(self, catalog) -> None:
         """Remember where the report's pages go."""
         if "daily_report" in catalog:
-            described = catalog.get("daily_report")._describe()  # noqa: SLF001
-            self._report_folder = described.get("path")
+            folder = getattr(catalog.get("daily_report"), "folder", None)
+            self._report_folder = None if folder is None else str(folder)
 
     @hook_impl
     def before_pipeline_run(self) -> None:

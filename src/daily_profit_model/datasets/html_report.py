@@ -47,6 +47,11 @@ class HtmlReportDataset(AbstractDataset[dict[str, str], dict[str, str]]):
         self._artifact_path = artifact_path
         self.metadata = metadata
 
+    @property
+    def folder(self) -> Path:
+        """The folder the pages are written to."""
+        return self._path
+
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path), "artifact_path": self._artifact_path}
 
