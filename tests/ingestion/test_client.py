@@ -8,14 +8,17 @@ import time
 from contextlib import contextmanager
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.ingestion.client import (
     ApiError,
     CircuitOpenError,
     ClientSettings,
     RiskApiClient,
 )
+from daily_profit_model.ingestion.wire import PageDecoder
 from daily_profit_model.sandbox.faults import KINDS, FaultSettings
 from daily_profit_model.sandbox.server import serve
 from tests.conftest import API_KEY
@@ -66,18 +69,31 @@ def _expected_keys(tables, day: str) -> set:
     )
 
 
-def test_fetch_all_without_faults_returns_each_row_once(small_world, tables):
+def _decoder(typed: bool) -> PageDecoder | None:
+    return PageDecoder(ENDPOINTS["v2/trades/closed"]) if typed else None
+
+
+def _dicts(rows) -> list[dict]:
+    return rows.to_pylist() if isinstance(rows, pa.Table) else rows
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["dicts", "typed"])
+def test_fetch_all_without_faults_returns_each_row_once(small_world, tables, typed):
     day = _busiest_day(tables)
     with served(small_world) as url, RiskApiClient(_settings(url), API_KEY) as client:
-        result = client.fetch_all("v2/trades/closed", {"trade-date": day}, TRADE_KEY)
-    keys = {tuple(r[k] for k in TRADE_KEY) for r in result.rows}
+        result = client.fetch_all(
+            "v2/trades/closed", {"trade-date": day}, TRADE_KEY, _decoder(typed)
+        )
+    assert isinstance(result.rows, pa.Table) == typed  # every page was clean
+    keys = {tuple(r[k] for k in TRADE_KEY) for r in _dicts(result.rows)}
     assert keys == _expected_keys(tables, day)
     assert len(result.rows) == result.source_total
     assert result.duplicates == 0 and result.retries == 0
 
 
+@pytest.mark.parametrize("typed", [False, True], ids=["dicts", "typed"])
 def test_every_fault_kind_at_once_still_yields_each_row_once(
-    small_world, tables, caplog
+    small_world, tables, caplog, typed
 ):
     day = _busiest_day(tables)
     faults = FaultSettings(
@@ -88,11 +104,14 @@ def test_every_fault_kind_at_once_still_yields_each_row_once(
         served(small_world, faults) as url,
         RiskApiClient(_settings(url, timeout_s=1.0, max_retries=12), API_KEY) as client,
     ):
-        result = client.fetch_all("v2/trades/closed", {"trade-date": day}, TRADE_KEY)
+        result = client.fetch_all(
+            "v2/trades/closed", {"trade-date": day}, TRADE_KEY, _decoder(typed)
+        )
     # the client pages; telling junk from rows is validation's job (tested there): the
     # sandbox's malformed rows are the ones carrying its extra field
-    valid = [r for r in result.rows if "unexpectedField" not in r]
-    assert len(valid) < len(result.rows)  # the malformed fault did fire
+    rows = _dicts(result.rows)
+    valid = [r for r in rows if "unexpectedField" not in r]
+    assert len(valid) < len(rows)  # the malformed fault did fire
     keys = {tuple(r[k] for k in TRADE_KEY) for r in valid}
     assert keys == _expected_keys(tables, day)
     assert len(valid) == len(keys)

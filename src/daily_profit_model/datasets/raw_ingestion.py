@@ -22,6 +22,7 @@ from daily_profit_model.ingestion.batches import IngestionBatch
 logger = logging.getLogger(__name__)
 
 _QUARANTINE_KEY = ("source", "payload_sha256")
+_STATE_KEY = ("endpoint", "day")
 
 
 class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
@@ -110,9 +111,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
                 self._upsert.write(
                     conn, data.rejected, database.schema, "quarantine", _QUARANTINE_KEY
                 )
-            self._upsert.write(
-                conn, _state_row(data, removed, now), database.schema, "ingestion_state"
-            )
+            _record_state(conn, database.schema, _state_row(data, removed, now))
         if removed:
             self._removed[data.endpoint] = self._removed.get(data.endpoint, 0) + removed
         rate = data.received / max(data.seconds + time.perf_counter() - started, 1e-9)
@@ -173,26 +172,46 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
         return state.load()
 
 
-def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> pd.DataFrame:
+def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> dict[str, Any]:
     """The day's ``ingestion_state`` row."""
-    return pd.DataFrame(
-        {
-            "endpoint": [data.endpoint],
-            "day": [data.day],
-            "source_count": [data.source_total],
-            "stored_count": [data.stored],
-            "quarantined_count": [data.quarantined],
-            "duplicate_count": [data.duplicates],
-            "received_count": [data.received],
-            "removed_count": [removed],
-            "pages": [data.pages],
-            "requests": [data.requests],
-            "seconds": [data.seconds],
-            "status": [data.status],
-            "run_id": [data.run_id],
-            "loaded_at": [now],
-            "checked_at": [now],
-        }
+    return {
+        "endpoint": data.endpoint,
+        "day": data.day,
+        "source_count": data.source_total,
+        "stored_count": data.stored,
+        "quarantined_count": data.quarantined,
+        "duplicate_count": data.duplicates,
+        "received_count": data.received,
+        "removed_count": removed,
+        "pages": data.pages,
+        "requests": data.requests,
+        "seconds": data.seconds,
+        "status": data.status,
+        "run_id": data.run_id,
+        "loaded_at": now,
+        "checked_at": now,
+    }
+
+
+def _record_state(conn: psycopg.Connection, schema: str, row: dict[str, Any]) -> None:
+    """Upsert the day's state row: one statement with bound values (the frame writer's
+    staging costs more than a whole day of rows at a small firm)."""
+    columns = list(row)
+    updates = [c for c in columns if c not in _STATE_KEY]
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}"
+        ).format(
+            sql.Identifier(schema, "ingestion_state"),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
+            sql.SQL(", ").join(map(sql.Identifier, _STATE_KEY)),
+            sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                for c in updates
+            ),
+        ),
+        row,
     )
 
 

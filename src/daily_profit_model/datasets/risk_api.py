@@ -17,6 +17,7 @@ as it is consumed (a long backfill holds one day in memory and commits day by da
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -31,11 +32,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import pyarrow as pa
 from kedro.io import AbstractDataset, DatasetError
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.ingestion.client import ClientSettings, RiskApiClient
 from daily_profit_model.ingestion.requests import FetchRequest, IngestionPlan
+from daily_profit_model.ingestion.wire import PageDecoder
 from daily_profit_model.redaction import redact_url
 from daily_profit_model.sandbox.handle import BASE_PATH, published
 
@@ -170,7 +173,7 @@ class ApiDay:
 
     endpoint: str
     day: dt.date
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]] | pa.Table  # a table of wire columns: clean pages
     source_total: int
     duplicates: int
     pages: int
@@ -189,6 +192,12 @@ def wire_key(endpoint: str) -> tuple[str, ...]:
     spec = ENDPOINTS[endpoint]
     by_column = {f.column: f.wire for f in spec.fields}
     return tuple(by_column[c] for c in spec.key)
+
+
+@functools.cache
+def page_decoder(endpoint: str) -> PageDecoder | None:
+    """The typed decoder of an endpoint's clean pages (None for regime documents)."""
+    return PageDecoder(ENDPOINTS[endpoint]) if endpoint in ENDPOINTS else None
 
 
 def _params(request: FetchRequest) -> dict[str, str]:
@@ -260,10 +269,10 @@ class RiskApiDataset(AbstractDataset[None, Iterator[ApiDay]]):
     def _fetch(self, source: ApiSource, plan: IngestionPlan) -> Iterator[ApiDay]:
         with source.client(self._client_args) as client:
             for request in plan.requests:
-                yield _fetch_one(client, request, plan.run_id)
+                yield fetch_one(client, request, plan.run_id)
 
 
-def _fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiDay:
+def fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiDay:
     """Fetch one endpoint-day (or only check its total, when it was stored before)."""
     started = time.perf_counter()
     params = _params(request)
@@ -296,7 +305,9 @@ def _fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> Api
     if request.endpoint == "accounts":
         result = client.fetch_list(request.endpoint, params, key)
     else:
-        result = client.fetch_all(request.endpoint, params, key)
+        result = client.fetch_all(
+            request.endpoint, params, key, page_decoder(request.endpoint)
+        )
     return ApiDay(
         endpoint=request.endpoint,
         day=request.day,

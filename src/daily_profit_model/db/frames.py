@@ -236,15 +236,69 @@ def _arrow_type_for(pg_type: str) -> pa.DataType:
     return simple.get(pg_type, pa.string())
 
 
+def _target_type(pg_type: str) -> pa.DataType | None:
+    """The Arrow type binary COPY writes into a column of ``pg_type`` (None: as is)."""
+    if pg_type in _INTEGER_TYPES:
+        return _INT_ARROW[pg_type]
+    if pg_type.startswith("character"):
+        return pa.string()
+    return {
+        "double precision": pa.float64(),
+        "real": pa.float32(),
+        _TIMESTAMPTZ: pa.timestamp("us", "UTC"),
+        _TIMESTAMP: pa.timestamp("us"),
+        "date": pa.date32(),
+        "text": pa.string(),
+        "json": pa.string(),
+        "jsonb": pa.string(),
+        "boolean": pa.bool_(),
+    }.get(pg_type)
+
+
+def _table_to_arrow(
+    data: pa.Table, column_types: dict[str, str], table: str, key: Sequence[str]
+) -> pa.Table:
+    """An Arrow table's columns cast to the types their columns need (JSON columns
+    hold JSON text); a value that does not fit is explained as for a frame."""
+    arrays = {}
+    for column, pg_type in column_types.items():
+        array, target = data[column], _target_type(pg_type)
+        if target is not None and array.type != target:
+            try:
+                # PostgreSQL keeps microseconds: finer instants are truncated, as
+                # for frames; every other cast must be exact.
+                array = pc.cast(array, target, safe=not pa.types.is_timestamp(target))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                # the frame path names the first offending row and its key
+                frame_to_arrow(
+                    data.select([column, *key]).to_pandas(),
+                    {column: pg_type},
+                    table,
+                    key,
+                )
+                raise FrameValidationError(
+                    f"Table {table}, column {column!r} ({pg_type}): {exc}"
+                ) from exc
+        arrays[column] = array
+    return pa.table(arrays)
+
+
 def frame_to_arrow(
-    frame: pd.DataFrame, column_types: dict[str, str], table: str, key: Sequence[str]
+    frame: pd.DataFrame | pa.Table,
+    column_types: dict[str, str],
+    table: str,
+    key: Sequence[str],
 ) -> pa.Table:
     """Convert ``frame`` to an Arrow table typed for ``column_types`` (column → PG type).
+
+    ``frame`` may already be an Arrow table: its columns are cast.
 
     Raises:
         FrameValidationError: A value does not fit its column; the message names the
             table, the column, the first offending row (position and key) and value.
     """
+    if isinstance(frame, pa.Table):
+        return _table_to_arrow(frame, column_types, table, key)
     arrays = {}
     for column, pg_type in column_types.items():
         series = frame[column]

@@ -13,6 +13,7 @@ import datetime as dt
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from daily_profit_model.db.frames import copy_arrow, copy_encoder, frame_to_arrow
@@ -26,7 +27,7 @@ def archive_rows_not_served(  # noqa: PLR0913 - one statement's parts
     info: TableInfo,
     day_column: str,
     day: dt.date,
-    served: pd.DataFrame,
+    served: pd.DataFrame | pa.Table,
     run_id: str,
 ) -> int:
     """Move the day's stored rows whose key is not in ``served`` to ``raw_removed_rows``.
@@ -45,7 +46,11 @@ def archive_rows_not_served(  # noqa: PLR0913 - one statement's parts
     """
     key = [c for c in info.primary_key if c != day_column]
     if key:
-        _stage_keys(conn, info, served[key])
+        _stage_keys(
+            conn,
+            info,
+            served.select(key) if isinstance(served, pa.Table) else served[key],
+        )
         not_served = sql.SQL("NOT EXISTS (SELECT 1 FROM {} AS k WHERE {})").format(
             sql.Identifier(_KEEP_TABLE),
             sql.SQL(" AND ").join(
@@ -71,10 +76,13 @@ def archive_rows_not_served(  # noqa: PLR0913 - one statement's parts
     ).rowcount
 
 
-def _stage_keys(conn: psycopg.Connection, info: TableInfo, keys: pd.DataFrame) -> None:
+def _stage_keys(
+    conn: psycopg.Connection, info: TableInfo, keys: pd.DataFrame | pa.Table
+) -> None:
     """Copy the served keys into a temporary table (dropped at commit)."""
-    types = {c: info.columns[c].pg_type for c in keys.columns}
-    arrow = frame_to_arrow(keys, types, info.qualified, list(keys.columns))
+    names = keys.column_names if isinstance(keys, pa.Table) else list(keys.columns)
+    types = {c: info.columns[c].pg_type for c in names}
+    arrow = frame_to_arrow(keys, types, info.qualified, names)
     encoder, _ = copy_encoder(arrow, types)
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(_KEEP_TABLE)))
     ddl = encoder.schema().ddl(_KEEP_TABLE).rstrip().rstrip(";")

@@ -53,16 +53,26 @@ def prepare_session(conn: psycopg.Connection, memory: str = "256MB") -> None:
 
 
 def ensure_month_partitions(
-    conn: psycopg.Connection, schema: str, table: str, dates: pd.Series
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    dates: pd.Series | pa.Array | pa.ChunkedArray,
 ) -> None:
     """Create the month partitions of ``schema.table`` that ``dates`` fall in."""
-    months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
-    for month in sorted(months):
+    if isinstance(dates, pd.Series):
+        months = pd.to_datetime(dates.dropna()).dt.to_period("M").unique()
+        firsts = sorted(m.start_time.date() for m in months)
+    else:  # Arrow dates or instants: months counted without a Python object per row
+        days = pc.unique(dates.drop_null())
+        firsts = sorted(
+            {d.replace(day=1) for d in pc.cast(days, pa.date32()).to_pylist()}
+        )
+    for first in firsts:
         conn.execute(
             sql.SQL("SELECT {}.ensure_month_partition(%s::regclass, %s)").format(
                 sql.Identifier(get_database().schema)
             ),
-            [f'"{schema}"."{table}"', month.start_time.date()],
+            [f'"{schema}"."{table}"', first],
         )
 
 
@@ -118,9 +128,10 @@ class TableWriter:
             FrameValidationError: The frame does not fit the table; the message names
                 the table, the column and the first offending row.
         """
-        if not isinstance(data, pd.DataFrame):
+        if not isinstance(data, pd.DataFrame | pa.Table):
             raise FrameValidationError(
-                f"Table {schema}.{table} takes a pandas DataFrame, got {type(data).__name__}."
+                f"Table {schema}.{table} takes a pandas DataFrame or an Arrow table, "
+                f"got {type(data).__name__}."
             )
         self.clock.reset()
         info = self._tables.get((schema, table))
@@ -128,8 +139,27 @@ class TableWriter:
             info = self._tables[(schema, table)] = describe_table(conn, schema, table)
         key = tuple(key_columns) if key_columns else info.primary_key
         with self.clock.time("check"):
-            self._check_frame(data, info, key)
+            if not isinstance(data, pa.Table) or not self._table_fits(data, info, key):
+                # the frame's checks explain what is wrong
+                self._check_frame(_frame(data), info, key)
         return self._write(conn, data, info, key)
+
+    def _table_fits(
+        self, data: pa.Table, info: TableInfo, key: tuple[str, ...]
+    ) -> bool:
+        """Whether an Arrow table passes the frame checks, counted by Arrow."""
+        names = set(data.column_names)
+        if not names <= set(info.columns) or any(
+            c.not_null and not c.has_default and c.name not in names
+            for c in info.columns.values()
+        ):
+            return False
+        if self._mode == "replace" or not key:
+            return self._mode == "replace"
+        if not set(key) <= names or any(data[c].null_count for c in key):
+            return False
+        keys = data.select(list(key))
+        return keys.group_by(list(key)).aggregate([]).num_rows == data.num_rows
 
     def _check_frame(
         self, data: pd.DataFrame, info: TableInfo, key: tuple[str, ...]
@@ -185,20 +215,21 @@ class TableWriter:
         info: TableInfo,
         key: tuple[str, ...],
     ) -> int:
-        types = {c: info.columns[c].pg_type for c in data.columns}
+        columns = _column_names(data)
+        types = {c: info.columns[c].pg_type for c in columns}
         with self.clock.time("encode"):
             arrow = frame_to_arrow(data, types, info.qualified, key)
         with self.clock.time("partitions"):
-            if info.partition_column and info.partition_column in data.columns:
+            if info.partition_column and info.partition_column in columns:
                 ensure_month_partitions(
-                    conn, info.schema, info.name, data[info.partition_column]
+                    conn, info.schema, info.name, arrow[info.partition_column]
                 )
         if self._mode == "replace":
             conn.execute(
                 sql.SQL("DELETE FROM {}").format(sql.Identifier(info.schema, info.name))
             )
         encoder, exact_types = copy_encoder(arrow, types)
-        if exact_types and _range_is_empty(conn, info, data):
+        if exact_types and _range_is_empty(conn, info, arrow):
             # Nothing stored where this frame goes, so no key can conflict: copy the
             # rows straight into the table. A concurrent writer that fills the range
             # meanwhile trips the unique index, and the staged upsert runs instead.
@@ -219,7 +250,7 @@ class TableWriter:
                 logger.info("A concurrent writer stored rows in this range; upserting")
             except psycopg.DataError as exc:
                 raise FrameValidationError(
-                    copy_error(data, info, key, exc, row_order)
+                    copy_error(_frame(data), info, key, exc, row_order)
                 ) from exc
         staged = arrow.append_column(_ROW_ORDINAL, _row_ordinals(len(data)))
         with self.clock.time("copy_to_stage"):
@@ -259,13 +290,13 @@ class TableWriter:
         key: tuple[str, ...],
         mode: str,
     ) -> int:
-        statement = _insert_statement(info, list(data.columns), key, mode)
+        statement = _insert_statement(info, _column_names(data), key, mode)
         try:
             with conn.transaction():
                 return conn.execute(statement).rowcount
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise FrameValidationError(
-                diagnose(conn, data, info, key, exc, _STAGE_TABLE, _ROW_ORDINAL)
+                diagnose(conn, _frame(data), info, key, exc, _STAGE_TABLE, _ROW_ORDINAL)
             ) from exc
 
     @staticmethod
@@ -281,24 +312,29 @@ class TableWriter:
         copy_arrow(conn, sql.Identifier(_STAGE_TABLE), arrow, encoder)
 
 
-def _range_is_empty(
-    conn: psycopg.Connection, info: TableInfo, data: pd.DataFrame
-) -> bool:
-    """Whether the table holds no row where ``data`` goes.
+def _column_names(data: pd.DataFrame | pa.Table) -> list[str]:
+    return list(data.column_names if isinstance(data, pa.Table) else data.columns)
 
-    For a range-partitioned table that is the frame's span of the partition column
+
+def _frame(data: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """``data`` as a frame (to explain what is wrong with it)."""
+    return data.to_pandas() if isinstance(data, pa.Table) else data
+
+
+def _range_is_empty(conn: psycopg.Connection, info: TableInfo, data: pa.Table) -> bool:
+    """Whether the table holds no row where ``data`` (encoded for COPY) goes.
+
+    For a range-partitioned table that is the rows' span of the partition column
     (part of every key there); for any other table, the whole table.
     """
     target = sql.Identifier(info.schema, info.name)
     column = info.partition_column
-    if column and column in data.columns and data[column].notna().all():
-        span = pd.to_datetime(data[column])
+    if column and column in data.column_names and not data[column].null_count:
+        span = pc.min_max(data[column])
         query = sql.SQL(
             "SELECT NOT EXISTS (SELECT 1 FROM {} WHERE {} BETWEEN %s AND %s)"
         )
-        params = [span.min().to_pydatetime(), span.max().to_pydatetime()]
-        if info.columns[column].pg_type == "date":
-            params = [p.date() for p in params]
+        params = [span["min"].as_py(), span["max"].as_py()]
         row = conn.execute(
             query.format(target, sql.Identifier(column)), params
         ).fetchone()

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.ingestion.validation import (
@@ -34,7 +35,7 @@ class IngestionBatch:
     endpoint: str
     day: dt.date
     table: str
-    rows: pd.DataFrame
+    rows: pd.DataFrame | pa.Table  # a table: typed pages that were clean
     rejected: pd.DataFrame
     received: int
     duplicates: int
@@ -111,6 +112,20 @@ def _validate_regimes(rows: list[dict], run_id: str) -> Validated:
     )
 
 
+def _newest_versions(
+    rows: pd.DataFrame | pa.Table, key: list[str]
+) -> tuple[pd.DataFrame | pa.Table, int]:
+    """The last version of each key (the client keeps them in arrival order) and how
+    many older ones were dropped."""
+    if isinstance(rows, pa.Table):
+        if rows.select(key).group_by(key).aggregate([]).num_rows == rows.num_rows:
+            return rows, 0
+        newest = ~rows.select(key).to_pandas().duplicated(keep="last").to_numpy()
+        return rows.filter(pa.array(newest)), int((~newest).sum())
+    newest = ~rows.duplicated(subset=key, keep="last").to_numpy()
+    return rows[newest].reset_index(drop=True), int((~newest).sum())
+
+
 def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionBatch:
     """Validate one :class:`ApiDay` into an :class:`IngestionBatch`.
 
@@ -138,12 +153,16 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
         if api_day.endpoint == REGIMES
         else list(ENDPOINTS[api_day.endpoint].key)
     )
-    newest = ~validated.rows.duplicated(subset=key, keep="last")
-    rows = validated.rows[newest].reset_index(drop=True)
+    rows, older = _newest_versions(validated.rows, key)
     if api_day.endpoint == OPEN_POSITIONS:
         # a snapshot "as of now": stored with the time the source took it
-        rows.insert(0, "snapshot_at", pd.Timestamp(api_day.server_time))
-    duplicates = api_day.duplicates + int((~newest).sum())
+        taken = pd.Timestamp(api_day.server_time)
+        if isinstance(rows, pa.Table):
+            stamp = pa.scalar(taken, pa.timestamp("ns", "UTC"))
+            rows = rows.add_column(0, "snapshot_at", pa.repeat(stamp, rows.num_rows))
+        else:
+            rows.insert(0, "snapshot_at", taken)
+    duplicates = api_day.duplicates + older
     rejected = validated.rejected.assign(day=api_day.day)
     if received >= min_rows and len(rejected) / received > max_reject_share:
         reasons = rejected["reason"].value_counts().head(3).to_dict()

@@ -30,8 +30,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
+import pyarrow as pa
 
+from daily_profit_model.ingestion.wire import PageDecoder, TypedPage
 from daily_profit_model.redaction import redact_url
 
 logger = logging.getLogger(__name__)
@@ -97,9 +100,13 @@ class ClientSettings:
 
 @dataclass
 class FetchResult:
-    """Rows of one query, each source row once, and what paging ran into."""
+    """Rows of one query, each source row once, and what paging ran into.
 
-    rows: list[dict[str, Any]]
+    ``rows`` is a table of wire columns when every page was clean and typed by a
+    :class:`PageDecoder`, else the wire rows as dicts.
+    """
+
+    rows: list[dict[str, Any]] | pa.Table
     source_total: int
     pages: int = 0
     duplicates: int = 0
@@ -138,12 +145,19 @@ class _RowSet:
     Two versions under one key (changed at the source while paging, or junk) are both
     kept, in arrival order, for validation to decide; the same row again counts as a
     duplicate. Rows without a complete key are kept apart for validation to reject.
+
+    Typed pages (tables of wire columns) stay tables, their keys counted by Arrow; a
+    page of dicts among them turns everything gathered into dicts.
     """
 
     def __init__(self, key: Sequence[str]) -> None:
         self._key = tuple(key)
         self._versions: dict[tuple, list[dict]] = {}
         self._keyless: list[dict] = []
+        self._tables: list[pa.Table] = []
+        self._table: pa.Table | None = None  # the tables concatenated, once asked
+        self._distinct: int | None = None  # their distinct keys, once counted
+        self._dicts = False  # a page of dicts arrived: everything is dicts
         self.duplicates = 0
 
     def _key_of(self, row: dict) -> tuple:
@@ -158,7 +172,21 @@ class _RowSet:
                 pass
         return [self._key_of(row) for row in rows]
 
-    def add(self, rows: Sequence[dict]) -> None:
+    def add(self, rows: Sequence[dict] | pa.Table) -> None:
+        """Gather one page's rows."""
+        if isinstance(rows, pa.Table) and not self._dicts:
+            if rows.num_rows:
+                self._tables.append(rows)
+                self._table = self._distinct = None
+            return
+        if not self._dicts:
+            self._dicts = True
+            tables, self._tables, self._table = self._tables, [], None
+            for table in tables:
+                self._add_dicts(table.to_pylist())
+        self._add_dicts(rows.to_pylist() if isinstance(rows, pa.Table) else rows)
+
+    def _add_dicts(self, rows: Sequence[dict]) -> None:
         versions_by_key = self._versions
         for found, row in zip(self._keys(rows), rows, strict=True):
             if None in found:
@@ -177,14 +205,56 @@ class _RowSet:
             else:
                 versions.append(row)
 
+    def _gathered(self) -> pa.Table:
+        if self._table is None:
+            self._table = pa.concat_tables(self._tables)
+            self._tables = [self._table]
+        return self._table
+
     @property
     def distinct_keys(self) -> int:
-        return len(self._versions)
+        if not self._tables:
+            return len(self._versions)
+        table = self._gathered()
+        return (
+            table.select(list(self._key))
+            .group_by(list(self._key))
+            .aggregate([])
+            .num_rows
+        )
 
-    def rows(self) -> list[dict]:
-        return [
-            row for versions in self._versions.values() for row in versions
-        ] + self._keyless
+    def rows(self) -> list[dict] | pa.Table:
+        """Every distinct row gathered; repeats are counted in ``duplicates``."""
+        if self._dicts or not self._tables:
+            return [
+                row for versions in self._versions.values() for row in versions
+            ] + self._keyless
+        table = self._gathered()
+        if self.distinct_keys == table.num_rows:
+            return table
+        # A key seen more than once (rare): drop later exact copies, keep other versions.
+        order = pa.array(np.arange(table.num_rows))
+        groups = (
+            table.select(list(self._key))
+            .append_column("_row", order)
+            .group_by(list(self._key), use_threads=False)
+            .aggregate([("_row", "list")])
+        )
+        repeated = [rows for rows in groups["_row_list"].to_pylist() if len(rows) > 1]
+        dropped: set[int] = set()
+        for positions in repeated:
+            kept: list[dict] = []
+            for position, row in zip(
+                positions, table.take(positions).to_pylist(), strict=True
+            ):
+                if row in kept:
+                    dropped.add(position)
+                else:
+                    kept.append(row)
+        self.duplicates += len(dropped)
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[list(dropped)] = False
+        return table.filter(pa.array(keep))
 
 
 class _RateLimiter:
@@ -261,8 +331,15 @@ class RiskApiClient:
 
     # --- one request -------------------------------------------------------------
 
-    def get(self, endpoint: str, params: dict[str, Any]) -> Any:
+    def get(
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        decoder: PageDecoder | None = None,
+    ) -> Any:
         """GET ``endpoint`` and return the envelope's ``Data``, retrying what can be retried.
+
+        With a ``decoder``, a clean page comes back as a :class:`TypedPage`.
 
         Raises:
             CircuitOpenError: The circuit is open (too many consecutive failures).
@@ -275,7 +352,7 @@ class RiskApiClient:
             self._limiter.wait()
             with self._counters.lock:
                 self._counters.requests += 1
-            problem, retry_after, data = self._attempt(endpoint, params)
+            problem, retry_after, data = self._attempt(endpoint, params, decoder)
             if problem is None:
                 with self._counters.lock:
                     self._counters.consecutive_failures = 0
@@ -310,7 +387,7 @@ class RiskApiClient:
         return ""
 
     def _attempt(
-        self, endpoint: str, params: dict[str, Any]
+        self, endpoint: str, params: dict[str, Any], decoder: PageDecoder | None
     ) -> tuple[str | None, float | None, Any]:
         """One request: (problem or None, Retry-After seconds, Data)."""
         try:
@@ -318,6 +395,22 @@ class RiskApiClient:
             body = response.content
         except (httpx.TimeoutException, httpx.TransportError, ConnectionError) as exc:
             return f"{type(exc).__name__}", 0.0, None
+        typed = (
+            decoder.decode(body)
+            if decoder is not None and response.status_code == 200  # noqa: PLR2004
+            else None
+        )
+        if typed is not None:
+            self.last_time = (
+                _envelope_time({"Time": typed.time}, response) or self.last_time
+            )
+            return None, None, typed
+        return self._read_answer(response, body)
+
+    def _read_answer(
+        self, response: httpx.Response, body: bytes
+    ) -> tuple[str | None, float | None, Any]:
+        """An answer read as plain JSON: (problem or None, Retry-After seconds, Data)."""
         if response.status_code in _RETRY_STATUSES:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             return f"HTTP {response.status_code}", retry_after, None
@@ -373,7 +466,11 @@ class RiskApiClient:
     # --- paging ------------------------------------------------------------------
 
     def fetch_all(
-        self, endpoint: str, params: dict[str, Any], key: Sequence[str]
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        key: Sequence[str],
+        decoder: PageDecoder | None = None,
     ) -> FetchResult:
         """Every row of a paged query, each source row once.
 
@@ -382,6 +479,7 @@ class RiskApiClient:
             params: Its filters (without ``limit``, ``skip``, ``include-total``).
             key: Wire fields that identify a row; rows missing one are kept apart
                 (they are invalid and left for validation to quarantine).
+            decoder: Types clean pages into wire columns (see :mod:`.wire`).
 
         Raises:
             IncompletePageError: Pages stay short of the total the server reports.
@@ -391,12 +489,17 @@ class RiskApiClient:
         before = self._counters.requests, self._counters.retries
         gathered = _RowSet(key)
 
-        def page(skip: int) -> dict:
+        def page(skip: int) -> dict | TypedPage:
             return self.get(
-                endpoint, {**params, "limit": limit, "skip": skip, "include-total": 1}
+                endpoint,
+                {**params, "limit": limit, "skip": skip, "include-total": 1},
+                decoder,
             )
 
-        def absorb(data: dict) -> int:
+        def absorb(data: dict | TypedPage) -> int:
+            if isinstance(data, TypedPage):
+                gathered.add(data.rows)
+                return data.total
             gathered.add(data.get("data") or [])
             return int(data.get("total", 0))
 
@@ -435,8 +538,9 @@ class RiskApiClient:
                 f"{endpoint} {params}: the server reports {total} rows but "
                 f"{gathered.distinct_keys} distinct rows came back after repeated reads."
             )
+        rows = gathered.rows()
         return FetchResult(
-            rows=gathered.rows(),
+            rows=rows,
             source_total=total,
             pages=pages,
             duplicates=gathered.duplicates,
