@@ -192,6 +192,7 @@ class FirmParams(_Params):
     min_empirical_days: int = Field(ge=2)
     ratio_days: int = Field(ge=2)
     scenarios: int = Field(ge=100)
+    exact_accounts: int = Field(ge=1)
     seed: int
     hedge_accounts: int = Field(ge=1)
 
