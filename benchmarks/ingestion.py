@@ -17,7 +17,7 @@ run), this process (HTTP client, JSON, validation, COPY encoding) and the Postgr
 server (COPY, key maintenance), read from the operating system before and after.
 
 Usage: uv run python benchmarks/ingestion.py [--n-traders N] [--n-days D]
-       [--server replay|sandbox] [--concurrency C]
+       [--server replay|sandbox] [--concurrency C] [--prefetch-days P]
 Last line: JSON with end-to-end rows/s, raw COPY rows/s, each stage's share of time and
 each process's CPU microseconds per row.
 """
@@ -145,7 +145,7 @@ def _fresh_schema(name: str) -> None:
 
 
 def _backfill(
-    url: str, days: list, server: psutil.Process, concurrency: int
+    url: str, days: list, server: psutil.Process, concurrency: int, prefetch_days: int
 ) -> tuple[int, float, dict[str, float], dict[str, float]]:
     """Fetch, validate and store every day as the pipeline does (the next day downloads
     while the current one is stored); return rows, wall seconds, busy seconds per
@@ -170,7 +170,7 @@ def _backfill(
     api = RiskApiDataset(
         filepath=str(plan_file),
         source=source,
-        client={**CLIENT, "concurrency": concurrency, "prefetch_days": 1},
+        client={**CLIENT, "concurrency": concurrency, "prefetch_days": prefetch_days},
         credentials=credentials,
     )
     store = RawIngestionDataset()
@@ -216,6 +216,12 @@ def main() -> None:
     parser.add_argument("--n-days", type=int, default=40)
     parser.add_argument("--server", choices=("replay", "sandbox"), default="replay")
     parser.add_argument(
+        "--prefetch-days",
+        type=int,
+        default=1,
+        help="days downloaded ahead while the current one is stored (0: one at a time)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=1,
@@ -254,7 +260,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{ports.get(timeout=120)}{BASE_PATH}"
     try:
         rows, end_to_end, seconds, cpu = _backfill(
-            url, days, psutil.Process(server.pid), args.concurrency
+            url, days, psutil.Process(server.pid), args.concurrency, args.prefetch_days
         )
     finally:
         server.terminate()
@@ -269,6 +275,7 @@ def main() -> None:
             {
                 "server": args.server,
                 "concurrency": args.concurrency,
+                "prefetch_days": args.prefetch_days,
                 "rows": rows,
                 "days": len(days),
                 "end_to_end_rows_per_s": round(rows / end_to_end),

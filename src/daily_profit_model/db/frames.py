@@ -236,6 +236,13 @@ def _arrow_type_for(pg_type: str) -> pa.DataType:
     return simple.get(pg_type, pa.string())
 
 
+def distinct_count(table: pa.Table, columns: Sequence[str]) -> int:
+    """How many distinct combinations of ``columns`` ``table`` holds (hashed by Arrow,
+    on this thread: a day's rows are too few to pay for Arrow's thread pool)."""
+    names = list(columns)
+    return table.select(names).group_by(names, use_threads=False).aggregate([]).num_rows
+
+
 def _target_type(pg_type: str) -> pa.DataType | None:
     """The Arrow type binary COPY writes into a column of ``pg_type`` (None: as is)."""
     if pg_type in _INTEGER_TYPES:

@@ -33,6 +33,7 @@ from daily_profit_model.db.frames import (
     copy_arrow,
     copy_encoder,
     describe_row,
+    distinct_count,
     frame_to_arrow,
 )
 from daily_profit_model.db.tables import TableInfo, describe_table
@@ -158,8 +159,7 @@ class TableWriter:
             return self._mode == "replace"
         if not set(key) <= names or any(data[c].null_count for c in key):
             return False
-        keys = data.select(list(key))
-        return keys.group_by(list(key)).aggregate([]).num_rows == data.num_rows
+        return distinct_count(data, key) == data.num_rows
 
     def _check_frame(
         self, data: pd.DataFrame, info: TableInfo, key: tuple[str, ...]

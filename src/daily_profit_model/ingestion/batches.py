@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.db.frames import distinct_count
 from daily_profit_model.ingestion.validation import (
     Validated,
     payload_sha256,
@@ -118,7 +119,7 @@ def _newest_versions(
     """The last version of each key (the client keeps them in arrival order) and how
     many older ones were dropped."""
     if isinstance(rows, pa.Table):
-        if rows.select(key).group_by(key).aggregate([]).num_rows == rows.num_rows:
+        if distinct_count(rows, key) == rows.num_rows:
             return rows, 0
         newest = ~rows.select(key).to_pandas().duplicated(keep="last").to_numpy()
         return rows.filter(pa.array(newest)), int((~newest).sum())

@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from daily_profit_model.db.frames import distinct_count
 from daily_profit_model.ingestion.wire import PageDecoder, TypedPage
 from daily_profit_model.redaction import redact_url
 
@@ -215,13 +216,9 @@ class _RowSet:
     def distinct_keys(self) -> int:
         if not self._tables:
             return len(self._versions)
-        table = self._gathered()
-        return (
-            table.select(list(self._key))
-            .group_by(list(self._key))
-            .aggregate([])
-            .num_rows
-        )
+        if self._distinct is None:  # counted once per page gathered, not per question
+            self._distinct = distinct_count(self._gathered(), self._key)
+        return self._distinct
 
     def rows(self) -> list[dict] | pa.Table:
         """Every distinct row gathered; repeats are counted in ``duplicates``."""
@@ -510,8 +507,11 @@ class RiskApiClient:
         for _round in range(self.settings.max_retries + 1):
             skips = list(range(fetched_to, total, limit))
             if skips:
-                with ThreadPoolExecutor(self.settings.concurrency) as pool:
-                    results = list(pool.map(page, skips))
+                if self.settings.concurrency > 1:
+                    with ThreadPoolExecutor(self.settings.concurrency) as pool:
+                        results = list(pool.map(page, skips))
+                else:  # one at a time: a thread would only hand the pages over
+                    results = [page(skip) for skip in skips]
                 pages += len(results)
                 total = max([total, *(absorb(r) for r in results)])
                 fetched_to = max(fetched_to, skips[-1] + limit)
