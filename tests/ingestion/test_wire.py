@@ -118,6 +118,7 @@ def test_typed_pages_gather_each_row_once_and_keep_each_version(small_world):
     result = gathered.rows()
     assert isinstance(result, pa.Table) and result.num_rows == 41
     assert gathered.duplicates == 10
+    assert gathered.rows().num_rows == 41 and gathered.duplicates == 10  # asked again
     versions = [
         r
         for r in result.to_pylist()

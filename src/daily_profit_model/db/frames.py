@@ -278,7 +278,7 @@ def _table_to_arrow(
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 # the frame path names the first offending row and its key
                 frame_to_arrow(
-                    data.select([column, *key]).to_pandas(),
+                    data.select(list(dict.fromkeys([column, *key]))).to_pandas(),
                     {column: pg_type},
                     table,
                     key,

@@ -251,7 +251,10 @@ class _RowSet:
         self.duplicates += len(dropped)
         keep = np.ones(table.num_rows, dtype=bool)
         keep[list(dropped)] = False
-        return table.filter(pa.array(keep))
+        # kept as what was gathered: asking again finds no copies to count twice
+        self._table = table.filter(pa.array(keep))
+        self._tables = [self._table]
+        return self._table
 
 
 class _RateLimiter:
