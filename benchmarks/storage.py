@@ -3,7 +3,8 @@
 Reads the environment's database (the embedded one under ``data/`` by default, or
 ``DPM_DATABASE_URL``) after ``uv run kedro run``: every table of the project's schema
 with its partitions, indexes and TOAST summed, its rows, and its bytes per closed trade;
-plus the parquet files the pipelines keep under ``data/`` (model input, scored frames).
+plus the parquet files the pipelines keep under ``data/`` (cold tiers of the feature
+store and of raw hourly metrics, model input, scored frames).
 Issue 18's budget is 0.5 KB per closed trade, all included.
 
 Usage: uv run python benchmarks/storage.py [--data-dir data]
@@ -77,8 +78,9 @@ def main() -> None:
     }
     files = {
         str(path.relative_to(args.data_dir)): path.stat().st_size
-        for path in sorted(args.data_dir.glob("0[2-7]_*/**/*.parquet"))
-    }
+        for pattern in ("01_raw/archive/**/*.parquet", "0[2-7]_*/**/*.parquet")
+        for path in sorted(args.data_dir.glob(pattern))
+    }  # (the rest of 01_raw is the sandbox's world, not the product's storage)
     table_bytes = sum(t["bytes"] for t in tables.values())
     file_bytes = sum(files.values())
     for name, figures in list(tables.items())[:12]:

@@ -164,6 +164,7 @@ class TrainingParams(_Params):
     top_reasons: int = Field(ge=0)
     target_scale: Literal["starting_balance"] | None
     num_threads: int = Field(ge=1)
+    history_days: int | None = Field(ge=1)
 
 
 # --- scoring -----------------------------------------------------------------------

@@ -11,9 +11,9 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from daily_profit_model.datasets.parquet_export import ParquetExportDataset
-from daily_profit_model.db.connection import Database
-from daily_profit_model.params import FeatureParams
+from daily_profit_model.datasets.model_input import ModelInputDataset
+from daily_profit_model.db.connection import Database, get_database
+from daily_profit_model.params import FeatureParams, TrainingParams
 from daily_profit_model.pipelines.features import create_pipeline as features_pipeline
 from daily_profit_model.pipelines.preprocessing import (
     create_pipeline as preprocessing_pipeline,
@@ -24,6 +24,14 @@ from tests.params import params
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 FEATURE_TABLES = ("stg_account_day", "feature_account_day", "target_account_day")
+# The feature store's cold tier of every schema these tests build (one folder per
+# schema, as the schema's tables persist between builds).
+COLD_TIERS = Path(tempfile.mkdtemp(prefix="dpm-cold-tier-"))
+
+
+def cold_tier_path(database: Database) -> Path:
+    """The folder of the feature table's cold months in ``database``'s schema."""
+    return COLD_TIERS / database.schema
 
 
 def sandbox_plans(folder: Path, first_day: str = "2025-01-06") -> Path:
@@ -34,16 +42,25 @@ def sandbox_plans(folder: Path, first_day: str = "2025-01-06") -> Path:
     return folder
 
 
-def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
+def _catalog(
+    parameters: dict, workers: int | None, hot_days: int | None
+) -> DataCatalog:
     """The project's catalog entries of the two pipelines, and their parameters.
 
-    ``workers`` sets the full builds' connections (default: ``globals.yml``).
+    ``workers`` sets the full builds' connections and ``hot_days`` the feature store's
+    hot months (defaults: ``globals.yml``).
     """
     entries = yaml.safe_load((CONF / "catalog.yml").read_text())
     shared = yaml.safe_load((CONF / "globals.yml").read_text())
+    cold = {
+        "path": str(cold_tier_path(get_database())),
+        "hot_days": hot_days or shared["feature_store"]["hot_days"],
+    }
     for entry in entries.values():
         if "full_build_workers" in entry:
             entry["full_build_workers"] = workers or shared["sql_full_build_workers"]
+        if "cold_tier" in entry:
+            entry["cold_tier"] = cold
     wanted = {
         name: entry
         for name, entry in entries.items()
@@ -65,10 +82,13 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     # the entries' `credentials: postgres`, as conf/base/credentials.yml has it when
     # DPM_DATABASE_URL is unset (the environment's database: the test server)
     catalog = DataCatalog.from_config(wanted, credentials={"postgres": {"url": None}})
-    catalog["model_input@export"] = ParquetExportDataset(
+    catalog["model_input@export"] = ModelInputDataset(
         filepath=str(Path(tempfile.mkdtemp()) / "model_input.parquet"),
-        query="model_input.sql",
+        features="feature_account_day",
+        targets="target_account_day",
+        cold_tier=cold,
     )
+    catalog["params:training"] = MemoryDataset(params(TrainingParams, "training"))
     catalog["params:features"] = MemoryDataset(
         params(FeatureParams, "features", **parameters)
     )
@@ -77,17 +97,20 @@ def _catalog(parameters: dict, workers: int | None) -> DataCatalog:
     return catalog
 
 
-def build_features(workers: int | None = None, **parameters) -> pd.DataFrame:
+def build_features(
+    workers: int | None = None, hot_days: int | None = None, **parameters
+) -> pd.DataFrame:
     """Run preprocessing and features with ``features`` parameter overrides.
 
     Args:
         workers: Connections of a full build (default: the project's setting).
+        hot_days: The feature store's hot days (default: the project's setting).
         **parameters: ``features`` parameters.
 
     Returns:
         The model input the run produced.
     """
-    catalog = _catalog(parameters, workers)
+    catalog = _catalog(parameters, workers, hot_days)
     export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog

@@ -52,15 +52,16 @@ def use_schema(pgdata, schema: str) -> Database:
     return configure_database(DatabaseSettings(embedded_dir=pgdata, schema=schema))
 
 
-def run_ingestion(
+def run_ingestion(  # noqa: PLR0913 - the knobs of a test run
     world,
     ingestion: dict | None = None,
     faults: dict | None = None,
     plans_dir: Path = PLAN_FIXTURES,
     run_date: str | None = None,
+    cold_tiers: dict | None = None,
 ) -> None:
     """Run the ingestion pipeline against ``world`` (served in-process, with
-    ``faults``) on the configured database."""
+    ``faults``) on the configured database (raw tables' ``cold_tiers`` if given)."""
     root = world.folder.parent
     fault_settings = params(SandboxParams, "sandbox", faults=faults or {}).faults
     publish(root, Publication(world.folder.name, fault_settings.model_dump()))
@@ -85,7 +86,7 @@ def run_ingestion(
             "ingestion_plan@api": RiskApiDataset(
                 filepath=str(plan_file), source=source, client=FAST_CLIENT
             ),
-            "raw_api_loads": RawIngestionDataset(),
+            "raw_api_loads": RawIngestionDataset(cold_tiers=cold_tiers),
             "plan_exports": PlanExportsDataset(path=str(plans_dir)),
             "raw_plans": PostgresTableDataset(table="raw_plans"),
             "plan_quarantine": PostgresTableDataset(

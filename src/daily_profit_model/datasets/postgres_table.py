@@ -26,10 +26,13 @@ import time
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
+from daily_profit_model.datasets.cold_tier import ColdTier
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.frames import column_from_values
 from daily_profit_model.db.identifiers import validate_identifier
@@ -77,6 +80,11 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             are deleted in the same transaction (a re-run of a day replaces it);
             ``session_memory``: ``temp_buffers`` and ``work_mem`` of the writing
             session (default ``256MB``), which hold the staging table and key sort.
+        cold_tier: ``{path}`` of the table's cold months (a
+            :class:`~daily_profit_model.datasets.sql_build.SqlTableBuildDataset` with a
+            cold tier moves them there): loads read the months PostgreSQL no longer
+            holds from their parquet files, within the same date range and filters.
+            Needs ``load_args.date_column``.
         credentials: The catalog's ``postgres`` credentials entry (``url`` or
             host fields); resolved like the environment's ``database.yml`` (see
             :func:`daily_profit_model.db.database_for`). None: the environment's database.
@@ -91,6 +99,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         key_columns: list[str] | None = None,
         load_args: dict[str, Any] | None = None,
         save_args: dict[str, Any] | None = None,
+        cold_tier: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
@@ -125,6 +134,15 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             validate_identifier(column, "column")
         self.last_save_stats: dict[str, float] = {}
         self._writer = TableWriter(self._mode)
+        self._tier = None
+        if cold_tier:
+            if not self._load_args.get("date_column"):
+                raise DatasetError(
+                    f"{table}: cold_tier needs load_args.date_column (the months' day)"
+                )
+            self._tier = ColdTier.from_config(
+                cold_tier, self._load_args["date_column"], self._key_columns or ()
+            )
 
     @property
     def schema(self) -> str:
@@ -148,6 +166,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             "key_columns": self._key_columns,
             "load_args": self._load_args,
             "save_args": self._save_args,
+            "cold_tier": str(self._tier.path) if self._tier else None,
         }
 
     def _exists(self) -> bool:
@@ -233,6 +252,7 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         nullable = (
             self._load_args.get("dtype_backend", "numpy_nullable") == "numpy_nullable"
         )
+        cold = None
         with self.database.connect() as conn:
             info = describe_table(conn, self.schema, self._table)
             query, params = self._select(info, limit)
@@ -241,8 +261,10 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 cursor.execute(query, params)
                 names = [d.name for d in cursor.description]
                 rows = cursor.fetchall()
+            if self._tier is not None and limit is None:
+                cold = self._read_cold(conn, info)
         by_column = list(zip(*rows)) if rows else [() for _ in names]
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 name: column_from_values(
                     list(values), info.columns[name].pg_type, nullable
@@ -251,6 +273,53 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             },
             columns=names,
         )
+        if cold is None or not cold.num_rows:
+            return frame
+        # the same conversion as PostgreSQL's rows, so both tiers give the same dtypes
+        cold_frame = pd.DataFrame(
+            {
+                name: column_from_values(
+                    cold[name].to_pylist(), info.columns[name].pg_type, nullable
+                )
+                for name in names
+            },
+            columns=names,
+        )
+        order_by = self._load_args.get("order_by") or list(info.primary_key)
+        return pd.concat([cold_frame, frame], ignore_index=True).sort_values(
+            order_by, kind="stable", ignore_index=True
+        )
+
+    def _read_cold(self, conn, info: TableInfo) -> pa.Table | None:
+        """The rows of the cold months the load asks for (None: it asks for none)."""
+        date_column = self._load_args["date_column"]
+        start = _as_date(self._load_args.get("start"), "start")
+        end = _as_date(self._load_args.get("end"), "end")
+        if not (start or end):
+            if self._load_args.get("latest"):
+                return None  # the newest day is always hot
+            if self._load_args.get("last_days"):
+                newest = conn.execute(
+                    sql.SQL("SELECT max({}) FROM {}").format(
+                        sql.Identifier(date_column),
+                        sql.Identifier(info.schema, info.name),
+                    )
+                ).fetchone()[0]
+                if newest is None:
+                    return None
+                start = newest - dt.timedelta(
+                    days=int(self._load_args["last_days"]) - 1
+                )
+        held = self._tier.held_months(conn, info.schema, info.name)
+        cold = self._tier.read(held, start, end, self._load_args.get("columns"))
+        for column, values in (self._load_args.get("filters") or {}).items():
+            if cold is None:
+                break
+            wanted = list(values) if isinstance(values, list | tuple) else [values]
+            cold = cold.filter(
+                pc.is_in(cold[column], pa.array(wanted).cast(cold[column].type))
+            )
+        return cold
 
     def explain(self) -> str:
         """PostgreSQL's plan for this dataset's load query (shows partition pruning)."""

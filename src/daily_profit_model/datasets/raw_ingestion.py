@@ -9,9 +9,11 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-from kedro.io import AbstractDataset
+from kedro.io import AbstractDataset, DatasetError
 from psycopg import sql
 
+from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.datasets.cold_tier import ColdTier
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.reconcile import archive_rows_not_served
@@ -37,20 +39,36 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     ``ingestion_state``, which the planner reads *before* ingesting; this entry is the
     same table *after* it, so the lineage orders preprocessing after ingestion
     without a cycle.)
+
+    Args:
+        cold_tiers: ``{raw table: {path, hot_days}}``: the table's months older than
+            ``hot_days`` before its newest day move to parquet when the run is done
+            (:mod:`daily_profit_model.datasets.cold_tier`); a day fetched again into a
+            cold month loads the month back first, in the day's transaction, so a
+            correction is reconciled against every row stored. Only for tables no SQL
+            build reads (the builds cannot see the files).
+        credentials: The catalog's ``postgres`` credentials entry.
+        metadata: Free-form metadata (kedro-viz layer).
     """
 
     def __init__(
         self,
+        cold_tiers: dict[str, dict[str, Any]] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._credentials = credentials
+        self._tiers = {
+            table: _raw_tier(table, config)
+            for table, config in (cold_tiers or {}).items()
+        }
         self.metadata = metadata
         self._upsert = TableWriter("upsert")
         self._conn: psycopg.Connection | None = None
         self._conn_database: Database | None = None
         self._tables: dict[tuple[str, str], TableInfo] = {}
         self._removed: dict[str, int] = {}
+        self._horizons: dict[str, dt.date] = {}
 
     def _connection(self, database: Database) -> psycopg.Connection:
         """One connection for all the saves of a run (a day is one transaction on it)."""
@@ -81,7 +99,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             self._conn = None
 
     def _describe(self) -> dict[str, Any]:
-        return {}
+        return {"cold_tiers": {t: str(tier.path) for t, tier in self._tiers.items()}}
 
     def save(self, data: IngestionBatch) -> None:
         """Store ``data``: its rows, rejects and state (or the state alone, for a day
@@ -96,6 +114,9 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
                 self._record_check(conn, database.schema, data, now)
                 return
             info = self._table_info(conn, database.schema, data.table)
+            tier = self._tiers.get(data.table)
+            if tier is not None and data.day_column is not None:
+                tier.thaw(conn, database.schema, data.table, data.day, data.day)
             # A day fetched again replaces what was stored: rows no longer served go.
             refetched = data.day_column is not None and _day_is_stored(
                 conn, info, data.day_column, data.day
@@ -112,6 +133,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
                     conn, data.rejected, database.schema, "quarantine", _QUARANTINE_KEY
                 )
             _record_state(conn, database.schema, _state_row(data, removed, now))
+        self._archive_cold_months(conn, database.schema, data)
         if removed:
             self._removed[data.endpoint] = self._removed.get(data.endpoint, 0) + removed
         rate = data.received / max(data.seconds + time.perf_counter() - started, 1e-9)
@@ -134,6 +156,29 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             if removed
             else "",
         )
+
+    def _archive_cold_months(
+        self, conn: psycopg.Connection, schema: str, data: IngestionBatch
+    ) -> None:
+        """Move the table's months that this day made cold to its tier.
+
+        The newest day comes from the state ledger (indexed), and the partitions are
+        looked at only when the cold horizon enters a new month, so a backfill keeps
+        PostgreSQL at the hot months while it runs, for one small query per day.
+        """
+        tier = self._tiers.get(data.table)
+        if tier is None or data.day_column is None:
+            return
+        newest = conn.execute(
+            sql.SQL("SELECT max(day) FROM {} WHERE endpoint = %s").format(
+                sql.Identifier(schema, "ingestion_state")
+            ),
+            [data.endpoint],
+        ).fetchone()[0]
+        horizon = (newest - dt.timedelta(days=tier.hot_days)).replace(day=1)
+        if self._horizons.get(data.table) != horizon:
+            self._horizons[data.table] = horizon
+            tier.archive(conn, schema, data.table, newest)
 
     def _table_info(
         self, conn: psycopg.Connection, schema: str, table: str
@@ -170,6 +215,21 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             credentials=self._credentials,
         )
         return state.load()
+
+
+def _raw_tier(table: str, config: dict[str, Any]) -> ColdTier:
+    """The cold tier of a raw table with a day column (its key and day from the contract).
+
+    Raises:
+        DatasetError: ``table`` is no endpoint's day-partitioned raw table.
+    """
+    endpoint = next((e for e in ENDPOINTS.values() if e.table == table), None)
+    if endpoint is None or endpoint.date_column is None:
+        raise DatasetError(
+            f"cold_tiers names {table!r}: not a raw table with a day column "
+            f"({', '.join(e.table for e in ENDPOINTS.values() if e.date_column)})"
+        )
+    return ColdTier.from_config(config, endpoint.date_column, endpoint.key)
 
 
 def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
+from daily_profit_model.datasets.cold_tier import ColdTier
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.identifiers import validate_identifier
@@ -133,6 +134,14 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             entry that reads the table's coverage only.
         full_build_workers: Connections a full build uses (PostgreSQL backends, each
             busy on one core); 1 builds in one transaction.
+        float_storage: How the query's double precision columns are stored: ``real``
+            halves them where the values are model features (7 significant digits;
+            the model sees float32 either way, see ``training.pyfunc_model``).
+        cold_tier: ``{path, hot_days}``: months older than ``hot_days`` before the
+            newest day move to zstd parquet files under ``path`` after each build, and
+            come back for a build that touches them (see
+            :mod:`daily_profit_model.datasets.cold_tier`). None: every month stays in
+            PostgreSQL.
         credentials: The catalog's ``postgres`` credentials entry (see
             :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer).
@@ -146,6 +155,8 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         key_columns: list[str],
         query: str | None = None,
         full_build_workers: int = 1,
+        float_storage: str = "double precision",
+        cold_tier: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
@@ -161,6 +172,17 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         if int(full_build_workers) < 1:
             raise DatasetError(f"{table}: full_build_workers must be at least 1")
         self._workers = int(full_build_workers)
+        if float_storage not in _FLOAT_STORAGE:
+            raise DatasetError(
+                f"{table}: float_storage is {float_storage!r}; use one of "
+                f"{', '.join(_FLOAT_STORAGE)}"
+            )
+        self._float_storage = float_storage
+        self._tier = (
+            ColdTier.from_config(cold_tier, self._date_column, self._key_columns)
+            if cold_tier
+            else None
+        )
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -169,6 +191,8 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             "query": self._query,
             "date_column": self._date_column,
             "full_build_workers": self._workers,
+            "float_storage": self._float_storage,
+            "cold_tier": str(self._tier.path) if self._tier else None,
         }
 
     def _load(self) -> dict[str, Any]:
@@ -195,6 +219,12 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 )
             ).fetchone()
             built_at = _built_at(_comment(conn, target))
+            if self._tier:
+                held = self._tier.held_months(conn, database.schema, self._table)
+                cold_first, cold_last, cold_rows = self._tier.coverage(held)
+                first = _bound(min, first, cold_first)
+                last = _bound(max, last, cold_last)
+                rows += cold_rows
         return {
             "table": self._table,
             "first": first,
@@ -237,6 +267,16 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                             self._table,
                         )
                         conn.execute(sql.SQL("TRUNCATE {}").format(target))
+                    if self._tier and self._tier.clear(
+                        conn, database.schema, self._table
+                    ):
+                        logger.info(
+                            "%s: cold months removed for a full build", self._table
+                        )
+                elif self._tier:
+                    self._tier.thaw(
+                        conn, database.schema, self._table, data.start, data.end
+                    )
                 self._ensure_partitions(conn, database.schema, data)
                 parallel = (empty or interrupted) and self._workers > 1
                 if parallel:
@@ -258,6 +298,8 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 inserted = self._parallel_insert(database, target, columns, query, data)
                 with conn.transaction():
                     _set_comment(conn, target, _BUILT + began.isoformat())
+            if self._tier:
+                self._tier.archive(conn, database.schema, self._table)
         logger.info(
             "%s: built %s..%s: %d rows (%d replaced) in %.1f s%s",
             self._table,
@@ -331,7 +373,13 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 [[oid for _, oid in wanted]],
             ).fetchall()
         )
-        definition = [(name, types[oid]) for name, oid in wanted]
+        definition = [
+            (
+                name,
+                self._float_storage if types[oid] == "double precision" else types[oid],
+            )
+            for name, oid in wanted
+        ]
         missing = sorted(set(self._key_columns) - set(names))
         if missing:
             raise DatasetError(f"{self._query} does not return key columns {missing}")
@@ -366,8 +414,15 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         return names, True
 
 
+_FLOAT_STORAGE = ("double precision", "real")
 _BUILDING = "daily-profit-model: full build in progress"
 _BUILT = "daily-profit-model: built from data loaded before "
+
+
+def _bound(pick, *days: dt.date | None) -> dt.date | None:
+    """``pick`` (min or max) of the days that are known; None when none is."""
+    known = [d for d in days if d is not None]
+    return pick(known) if known else None
 
 
 def _built_at(comment: str | None) -> dt.datetime | None:

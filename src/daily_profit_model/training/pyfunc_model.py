@@ -26,7 +26,11 @@ from mlflow.pyfunc import PythonModel
 def prepare_matrix(
     frame: pd.DataFrame, features: list[str], categorical: list[str]
 ) -> pd.DataFrame:
-    """The features as LightGBM takes them: floats, and categories for text columns.
+    """The features as LightGBM takes them: float32, and categories for text columns.
+
+    float32 because the feature store keeps them so (``float_storage: real``, cold
+    parquet): a value read back from either tier, or computed fresh, is the same
+    float32, so training and scoring see identical numbers.
 
     Raises:
         KeyError: A feature the model needs is missing from ``frame``.
@@ -41,7 +45,7 @@ def prepare_matrix(
         else:
             matrix[column] = pd.to_numeric(
                 matrix[column].astype("object").where(matrix[column].notna(), np.nan)
-            ).astype("float64")
+            ).astype("float32")
     return matrix
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from daily_profit_model.datasets.parquet_export import QueryExport
+from daily_profit_model.datasets.model_input import ModelInputExport
 from daily_profit_model.datasets.tracking import CHALLENGER, CHAMPION, ForecasterBundle
 from daily_profit_model.params import TrainingParams
 from daily_profit_model.training import plots
@@ -74,9 +75,10 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
 
 
 def export_model_input(
-    features: dict[str, Any], targets: dict[str, Any]
-) -> QueryExport:
-    """Every feature row with a known target, joined in PostgreSQL, streamed to parquet.
+    features: dict[str, Any], targets: dict[str, Any], training: TrainingParams
+) -> ModelInputExport:
+    """Every feature row with a known target within ``training.history_days`` of the
+    newest cutoff (all of them when unset), joined month by month, streamed to parquet.
 
     Cutoffs whose next trading day has not happened yet have no target and are left
     out (scoring reads them from the feature table).
@@ -84,15 +86,20 @@ def export_model_input(
     Args:
         features: Coverage of ``feature_account_day`` (built before the export).
         targets: Coverage of ``target_account_day``.
+        training: ``history_days``: how far back the model learns from.
     """
+    since = None
+    if training.history_days and features["last"] is not None:
+        since = features["last"] - dt.timedelta(days=training.history_days - 1)
     logger.info(
-        "Model input: %d feature rows (cutoffs %s..%s), %d target rows",
+        "Model input: %d feature rows (cutoffs %s..%s), %d target rows; from %s",
         features["rows"],
         features["first"],
         features["last"],
         targets["rows"],
+        since or "the first cutoff",
     )
-    return QueryExport()
+    return ModelInputExport(since=since)
 
 
 def split_by_time(

@@ -22,7 +22,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 export_model_input,
-                inputs=["feature_account_day@sql", "target_account_day@sql"],
+                inputs=[
+                    "feature_account_day@sql",
+                    "target_account_day@sql",
+                    "params:training",
+                ],
                 outputs="model_input@export",
                 name="export_model_input",
             ),

@@ -1,0 +1,157 @@
+"""The feature store's cold tier: months moved to parquet read back as if they had never
+left PostgreSQL, through every reader, and a build that touches one loads it back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from daily_profit_model.datasets.cold_tier import ColdTier, partitions
+from daily_profit_model.datasets.model_input import ModelInputDataset, ModelInputExport
+from daily_profit_model.datasets.postgres_table import PostgresTableDataset
+from tests.features.helpers import (
+    build_features,
+    cold_tier_path,
+    sandbox_plans,
+    stored_rows,
+)
+from tests.ingestion.helpers import run_ingestion, use_schema
+
+JANUARY = dt.date(2025, 1, 1)
+KEY = ["cutoff_date", "account_id"]
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in key order with every number as float32 (the precision both tiers keep:
+    PostgreSQL's ``real`` prints its shortest decimal, parquet widens the float32)."""
+    frame = frame.copy()
+    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
+    frame["target_date"] = pd.to_datetime(frame["target_date"])
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            frame[column] = values.astype(bool)
+        elif pd.api.types.is_numeric_dtype(values) or (
+            values.dtype == object
+            and values.map(lambda v: v is None or isinstance(v, int | float)).all()
+        ):
+            frame[column] = pd.to_numeric(values.astype(object)).astype("float32")
+    return frame.sort_values(KEY, ignore_index=True)
+
+
+def _tier(database) -> ColdTier:
+    return ColdTier(
+        cold_tier_path(database), "cutoff_date", ("account_id", "cutoff_date"), 3
+    )
+
+
+def _features_dataset(database, **load_args) -> PostgresTableDataset:
+    return PostgresTableDataset(
+        table="feature_account_day",
+        load_args={"date_column": "cutoff_date", **load_args},
+        cold_tier={"path": str(cold_tier_path(database))},
+    )
+
+
+def _partitions(database) -> set[dt.date]:
+    with database.connect() as conn:
+        return set(partitions(conn, database.schema, "feature_account_day"))
+
+
+def _thaw_everything(database) -> None:
+    with database.connect() as conn, conn.transaction():
+        _tier(database).thaw(
+            conn,
+            database.schema,
+            "feature_account_day",
+            dt.date(2000, 1, 1),
+            dt.date(2100, 1, 1),
+        )
+
+
+def _joined_in_postgres(database) -> pd.DataFrame:
+    """The model input as the SQL join of both tables (every month in PostgreSQL)."""
+    with database.connect() as conn:
+        cursor = conn.execute(
+            f"SELECT f.*, t.target_net_profit FROM {database.schema}.feature_account_day"  # noqa: S608
+            f" AS f JOIN {database.schema}.target_account_day AS t"
+            " USING (account_id, cutoff_date) WHERE t.target_net_profit IS NOT NULL"
+        )
+        columns = [d.name for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+@pytest.fixture(scope="module")
+def tiered(pgdata, small_world, tmp_path_factory):
+    """A schema whose feature table kept only February in PostgreSQL (hot_days 3)."""
+    plans = sandbox_plans(tmp_path_factory.mktemp("plans"))
+    database = use_schema(pgdata, f"cold_{uuid.uuid4().hex[:8]}")
+    run_ingestion(small_world, plans_dir=plans)
+    model_input = build_features(hot_days=3)
+    return database, model_input
+
+
+def test_cold_months_leave_postgresql_for_parquet(tiered):
+    database, _ = tiered
+    assert _tier(database).months() == [JANUARY]
+    assert JANUARY not in _partitions(database)
+    assert stored_rows(database, "feature_account_day")["cutoff_date"].min() >= dt.date(
+        2025, 2, 1
+    )
+
+
+def test_every_reader_sees_both_tiers_as_one_table(tiered):
+    """The catalog's readers over both tiers give the rows PostgreSQL gives once every
+    month is back in it; so does the model input (features joined to targets)."""
+    database, model_input = tiered
+    loaded = _features_dataset(database).load()
+    january = _features_dataset(database, start="2025-01-20", end="2025-01-20").load()
+    assert set(pd.to_datetime(january["cutoff_date"])) == {pd.Timestamp("2025-01-20")}
+    _thaw_everything(database)
+    try:
+        every_row = stored_rows(database, "feature_account_day")
+        assert len(loaded) == len(every_row) > 0
+        assert_frame_equal(_comparable(loaded), _comparable(every_row))
+        assert_frame_equal(
+            _comparable(model_input), _comparable(_joined_in_postgres(database))
+        )
+    finally:
+        with database.connect() as conn:
+            _tier(database).archive(conn, database.schema, "feature_account_day")
+    assert JANUARY not in _partitions(database)
+
+
+def test_model_input_can_start_at_a_recent_cutoff(tiered, tmp_path):
+    database, model_input = tiered
+    dataset = ModelInputDataset(
+        filepath=str(tmp_path / "recent.parquet"),
+        features="feature_account_day",
+        targets="target_account_day",
+        cold_tier={"path": str(cold_tier_path(database))},
+    )
+    dataset.save(ModelInputExport(since=dt.date(2025, 1, 27)))
+    recent = dataset.load()
+    expected = model_input[pd.to_datetime(model_input["cutoff_date"]) >= "2025-01-27"]
+    assert len(recent) == len(expected) > 0
+    assert_frame_equal(_comparable(recent), _comparable(expected))
+
+
+def test_a_build_of_a_cold_day_loads_its_month_back_first(tiered, caplog):
+    """A late correction to a January day rebuilds that day from PostgreSQL's rows of
+    the whole month (loaded back), and January goes cold again with the same rows."""
+    database, _ = tiered
+    before = _comparable(_features_dataset(database).load())
+    with caplog.at_level(logging.INFO):
+        build_features(start_date="2025-01-20", end_date="2025-01-20", hot_days=3)
+    assert "cold months" in caplog.text and "loaded back" in caplog.text
+    assert JANUARY not in _partitions(database)
+    assert _tier(database).months() == [JANUARY]
+    after = _comparable(_features_dataset(database).load())
+    assert_frame_equal(after, before)
+    assert np.isfinite(after["balance"]).all()
