@@ -10,6 +10,7 @@ import uuid
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 from pandas.testing import assert_frame_equal
 
 from daily_profit_model.datasets.cold_tier import ColdTier, partitions
@@ -155,3 +156,26 @@ def test_a_build_of_a_cold_day_loads_its_month_back_first(tiered, caplog):
     after = _comparable(_features_dataset(database).load())
     assert_frame_equal(after, before)
     assert np.isfinite(after["balance"]).all()
+
+
+def test_a_file_beside_a_month_postgresql_holds_is_not_read(tiered):
+    """A run killed after writing a month's file but before dropping its partition
+    leaves both: PostgreSQL's rows are the ones read."""
+    database, _ = tiered
+    tier = _tier(database)
+    before = _comparable(_features_dataset(database).load())
+    february = tier.file(dt.date(2025, 2, 1))
+    february.write_bytes(tier.file(JANUARY).read_bytes())  # wrong rows, on purpose
+    try:
+        assert_frame_equal(_comparable(_features_dataset(database).load()), before)
+    finally:
+        february.unlink()
+
+
+def test_a_folder_of_another_schema_is_refused(tiered):
+    database, _ = tiered
+    with (
+        database.connect() as conn,
+        pytest.raises(DatasetError, match="give each database, schema and table"),
+    ):
+        _tier(database).held_months(conn, "another_schema", "feature_account_day")
