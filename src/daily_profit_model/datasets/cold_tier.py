@@ -63,32 +63,42 @@ class ColdTier:
         date_column: The table's day column (its partition key).
         key_columns: The table's key (the files' row order after the day).
         hot_days: A month stays in PostgreSQL while its last day is within this many
-            days of the newest day stored.
+            days of the newest day stored (None: a reader's view, which moves nothing).
         compression: The parquet codec.
     """
 
     path: Path
     date_column: str
     key_columns: tuple[str, ...]
-    hot_days: int
+    hot_days: int | None = None
     compression: str = "zstd"
 
     @classmethod
     def from_config(
-        cls, config: dict, date_column: str, key_columns: Iterable[str]
+        cls,
+        config: dict,
+        date_column: str,
+        key_columns: Iterable[str],
+        moves_months: bool = False,
     ) -> ColdTier:
         """A tier from a catalog entry's ``cold_tier: {path, hot_days}``.
 
+        ``moves_months``: the entry moves months between the tiers (a build, an
+        ingestion), so ``hot_days`` is required; readers need only ``path``.
+
         Raises:
-            DatasetError: ``path`` is missing or ``hot_days`` is not a whole number >= 0.
+            DatasetError: ``path`` is missing, or ``hot_days`` is missing where months
+                are moved, or is not a whole number >= 0.
         """
         unknown = set(config) - {"path", "hot_days", "compression"}
         if unknown or "path" not in config:
             raise DatasetError(
                 f"cold_tier takes path, hot_days and compression; got {sorted(config)}"
             )
-        hot_days = config.get("hot_days", 45)
-        if not isinstance(hot_days, int) or hot_days < 0:
+        hot_days = config.get("hot_days")
+        if moves_months and hot_days is None:
+            raise DatasetError(f"cold_tier of {config['path']} needs hot_days")
+        if hot_days is not None and (not isinstance(hot_days, int) or hot_days < 0):
             raise DatasetError(
                 f"cold_tier.hot_days must be an integer >= 0: {hot_days!r}"
             )
@@ -225,6 +235,10 @@ class ColdTier:
         killed in between leaves both (PostgreSQL's copy is read, and moved again next
         time). Run outside a transaction.
         """
+        if self.hot_days is None:
+            raise DatasetError(
+                f"The cold tier {self.path} has no hot_days: it moves nothing"
+            )
         started = time.perf_counter()
         with conn.transaction():
             if newest is None:

@@ -42,8 +42,9 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
 
     Args:
         cold_tiers: ``{raw table: {path, hot_days}}``: the table's months older than
-            ``hot_days`` before its newest day move to parquet when the run is done
-            (:mod:`daily_profit_model.datasets.cold_tier`); a day fetched again into a
+            ``hot_days`` before its newest day move to parquet as the days that make
+            them cold are stored (:mod:`daily_profit_model.datasets.cold_tier`), so a
+            backfill never holds more than the hot months; a day fetched again into a
             cold month loads the month back first, in the day's transaction, so a
             correction is reconciled against every row stored. Only for tables no SQL
             build reads (the builds cannot see the files).
@@ -229,7 +230,9 @@ def _raw_tier(table: str, config: dict[str, Any]) -> ColdTier:
             f"cold_tiers names {table!r}: not a raw table with a day column "
             f"({', '.join(e.table for e in ENDPOINTS.values() if e.date_column)})"
         )
-    return ColdTier.from_config(config, endpoint.date_column, endpoint.key)
+    return ColdTier.from_config(
+        config, endpoint.date_column, endpoint.key, moves_months=True
+    )
 
 
 def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> dict[str, Any]:

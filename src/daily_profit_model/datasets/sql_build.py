@@ -179,7 +179,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             )
         self._float_storage = float_storage
         self._tier = (
-            ColdTier.from_config(cold_tier, self._date_column, self._key_columns)
+            ColdTier.from_config(
+                cold_tier, self._date_column, self._key_columns, moves_months=True
+            )
             if cold_tier
             else None
         )
