@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from daily_profit_model.params import WindowParams
+from daily_profit_model.datasets.model_input import ModelInputExport
+from daily_profit_model.params import TrainingParams, WindowParams
+from daily_profit_model.pipelines.training.nodes import export_model_input
 from daily_profit_model.training.conformal import calibrate
+from daily_profit_model.training.matrix import feature_matrix
 from daily_profit_model.training.metrics import (
     coverage_interval,
     pinball,
@@ -15,6 +20,7 @@ from daily_profit_model.training.metrics import (
 )
 from daily_profit_model.training.pyfunc_model import conformal_bounds
 from daily_profit_model.training.time_split import WindowError, assign_windows
+from tests.params import params
 
 WINDOWS = WindowParams.model_validate(
     {"test_days": 5, "calibration_days": 4, "validation_days": 3, "gap_days": 1}
@@ -185,3 +191,34 @@ def test_the_point_models_size_is_bounded_by_the_rounds_times_leaves_budget():
     assert max_rounds(100_000, 60_000) == 1
     for leaves in (7, 31, 63, 127, 255):
         assert max_rounds(leaves, 60_000) * leaves <= 60_000
+
+
+@pytest.mark.parametrize(
+    ("history_days", "since"),
+    [(None, None), (183, dt.date(2025, 1, 3)), (1, dt.date(2025, 7, 4))],
+)
+def test_the_model_input_starts_history_days_before_the_newest_cutoff(
+    history_days, since
+):
+    coverage = {
+        "table": "feature_account_day",
+        "first": dt.date(2024, 1, 2),
+        "last": dt.date(2025, 7, 4),
+        "rows": 10,
+    }
+    training = params(TrainingParams, "training", history_days=history_days)
+    export = export_model_input(coverage, coverage, training)
+    assert export == ModelInputExport(since=since)
+
+
+def test_the_matrix_is_float32_so_both_tiers_give_the_same_numbers():
+    """A feature read back from PostgreSQL's ``real`` (its shortest decimal, parsed as
+    a double) and from parquet (the float32 widened) is one float32 in the matrix."""
+    stored = np.float32(12345.67)
+    frame = pd.DataFrame(
+        {"from_postgres": [float("12345.67")], "from_parquet": [float(stored)]}
+    )
+    matrix = feature_matrix(frame, ["from_postgres", "from_parquet"])
+    assert (matrix.dtypes == "float32").all()
+    assert matrix["from_postgres"].iloc[0] == matrix["from_parquet"].iloc[0] == stored
+    assert float("12345.67") != float(stored)
