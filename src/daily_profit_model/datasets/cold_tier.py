@@ -230,7 +230,7 @@ class ColdTier:
     ) -> int:
         """Move the table's cold months to their files; the rows moved.
 
-        ``newest`` is the table's newest day (None: read from the table). Each month
+        ``newest`` is the table's newest day (None: read from its newest month). Each month
         is written to its file, then its partition dropped and committed, so a run
         killed in between leaves both (PostgreSQL's copy is read, and moved again next
         time). Run outside a transaction.
@@ -242,11 +242,7 @@ class ColdTier:
         started = time.perf_counter()
         with conn.transaction():
             if newest is None:
-                newest = conn.execute(
-                    sql.SQL("SELECT max({}) FROM {}").format(
-                        sql.Identifier(self.date_column), sql.Identifier(schema, table)
-                    )
-                ).fetchone()[0]
+                newest = self._newest_day(conn, schema, table)
             if newest is None:
                 return 0
             threshold = newest - dt.timedelta(days=self.hot_days)
@@ -271,6 +267,21 @@ class ColdTier:
                 time.perf_counter() - started,
             )
         return moved
+
+    def _newest_day(
+        self, conn: psycopg.Connection, schema: str, table: str
+    ) -> dt.date | None:
+        """The table's newest day, from its newest month that holds a row (no index
+        leads with the day, so a max() over the table would scan every hot month)."""
+        for partition in reversed(partitions(conn, schema, table).values()):
+            newest = conn.execute(
+                sql.SQL("SELECT max({}) FROM {}").format(
+                    sql.Identifier(self.date_column), sql.Identifier(schema, partition)
+                )
+            ).fetchone()[0]
+            if newest is not None:
+                return newest
+        return None
 
     def _archive_month(
         self, conn: psycopg.Connection, schema: str, partition: str, month: dt.date
