@@ -40,7 +40,11 @@ from kedro.io import DatasetError
 from psycopg import sql
 
 from daily_profit_model.db.export import arrow_batches, write_parquet_atomically
-from daily_profit_model.db.writer import TableWriter, ensure_month_partitions
+from daily_profit_model.db.writer import (
+    TableWriter,
+    ensure_month_partitions,
+    prepare_transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +302,7 @@ class ColdTier:
         )
         query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(target, order)
         with conn.transaction():
-            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            prepare_transaction(conn)
             with arrow_batches(conn, query) as (arrow_schema, every_batch):
                 batches = (b for b in every_batch if b.num_rows)
                 first = next(batches, None)
@@ -325,12 +329,11 @@ class ColdTier:
     ) -> int:
         """Load the files of the months from ``start`` to ``end`` that PostgreSQL does not
         hold back into their partitions (in the caller's transaction); the rows loaded."""
+        filed = [m for m in self.months() if next_month(m) > start and m <= end]
+        if not filed:  # the common case (a hot day): no query, no owner check
+            return 0
         held = self.held_months(conn, schema, table)
-        cold = [
-            m
-            for m in self.months()
-            if m not in held and next_month(m) > start and m <= end
-        ]
+        cold = [m for m in filed if m not in held]
         writer = TableWriter("append")
         loaded = 0
         for month in cold:

@@ -45,6 +45,7 @@ from daily_profit_model.db.export import (
     write_parquet_atomically,
 )
 from daily_profit_model.db.identifiers import validate_identifier
+from daily_profit_model.db.writer import prepare_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +121,7 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         database = database_for(self._credentials)
         started = time.perf_counter()
         with database.connect() as conn, conn.transaction():
-            conn.execute(
-                sql.SQL("SET LOCAL search_path TO {}").format(
-                    sql.Identifier(database.schema)
-                )
-            )
-            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            prepare_transaction(conn, database.schema)
             schema = result_schema(conn, self._joined_shape())
             if self._tier:
                 held = self._tier.held_months(conn, database.schema, self._features)

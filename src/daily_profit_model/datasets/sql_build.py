@@ -42,11 +42,12 @@ from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.identifiers import validate_identifier
 from daily_profit_model.db.tables import TableNotFoundError, describe_table
-from daily_profit_model.db.writer import ensure_month_partitions
+from daily_profit_model.db.writer import ensure_month_partitions, prepare_transaction
 
 logger = logging.getLogger(__name__)
 
 _QUERY_PACKAGE = "daily_profit_model.sql"
+_WORK_MEM = "256MB"  # sort and hash memory of a build transaction
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         started = time.perf_counter()
         with database.connect() as conn:
             with conn.transaction():
-                _prepare(conn, database.schema)
+                prepare_transaction(conn, database.schema, _WORK_MEM)
                 began = conn.execute("SELECT now()").fetchone()[0]
                 columns, empty = self._ensure_table(conn, database.schema, query, data)
                 interrupted = _comment(conn, target) == _BUILDING
@@ -339,7 +340,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
 
         def build_bucket(bucket: int) -> int:
             with database.connect() as conn, conn.transaction():
-                _prepare(conn, database.schema)
+                prepare_transaction(conn, database.schema, _WORK_MEM)
                 return conn.execute(
                     _insert(target, columns, query),
                     data.bound_parameters(bucket, self._workers),
@@ -432,13 +433,6 @@ def _built_at(comment: str | None) -> dt.datetime | None:
     if not comment or not comment.startswith(_BUILT):
         return None
     return dt.datetime.fromisoformat(comment.removeprefix(_BUILT))
-
-
-def _prepare(conn: psycopg.Connection, schema: str) -> None:
-    """Session settings of a build transaction: UTC, the project's schema, sort memory."""
-    conn.execute("SET LOCAL TIME ZONE 'UTC'")
-    conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-    conn.execute("SET LOCAL work_mem = '256MB'")
 
 
 def _insert(target: sql.Identifier, columns: list[str], query: str) -> sql.Composed:

@@ -46,6 +46,20 @@ _ROW_ORDINAL = "_dpm_row"
 _STAGE_TABLE = "_dpm_stage"
 
 
+def prepare_transaction(
+    conn: psycopg.Connection, schema: str | None = None, work_mem: str | None = None
+) -> None:
+    """Settings of the current transaction alone: UTC, and, when given, the project's
+    schema as the search path (for queries that name tables bare) and sort memory."""
+    conn.execute("SET LOCAL TIME ZONE 'UTC'")
+    if schema is not None:
+        conn.execute(
+            sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema))
+        )
+    if work_mem is not None:
+        conn.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(work_mem)))
+
+
 def prepare_session(conn: psycopg.Connection, memory: str = "256MB") -> None:
     """Set a writing session up: UTC, and memory for the staging table and key sort."""
     conn.execute("SET TIME ZONE 'UTC'")
