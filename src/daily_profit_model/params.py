@@ -140,6 +140,18 @@ class TuningParams(_Params):
     max_tree_leaves: int = Field(ge=1000)
 
 
+class SpreadModelParams(_Params):
+    """The spread model: each row's expected |netProfit|, the unit of the quantiles."""
+
+    folds: int = Field(ge=2)
+    tweedie_variance_power: float = Field(gt=1, lt=2)
+    learning_rate: float = Field(gt=0)
+    num_leaves: int = Field(ge=2)
+    min_data_in_leaf: int = Field(ge=1)
+    max_rounds: int = Field(ge=1)
+    floor_quantile: float = Field(ge=0, lt=1)
+
+
 class QuantileModelParams(_Params):
     """The 5% and 95% LightGBM models."""
 
@@ -148,6 +160,7 @@ class QuantileModelParams(_Params):
     min_data_in_leaf: int = Field(ge=1)
     feature_fraction: float = Field(gt=0, le=1)
     max_rounds: int = Field(ge=1)
+    spread: SpreadModelParams | None
 
 
 class TrainingParams(_Params):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -222,3 +223,101 @@ def test_the_matrix_is_float32_so_both_tiers_give_the_same_numbers():
     assert (matrix.dtypes == "float32").all()
     assert matrix["from_postgres"].iloc[0] == matrix["from_parquet"].iloc[0] == stored
     assert float("12345.67") != float(stored)
+
+
+def _spread_world(
+    accounts: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Accounts of sizes 1-10 that trade 60% of days: |netProfit| grows with size."""
+    rng = np.random.default_rng(seed)
+    days = 30
+    size = np.repeat(rng.uniform(1, 10, accounts), days)
+    active = rng.random(len(size)) < 0.6
+    target = np.where(active, 100 * size * rng.standard_t(5, len(size)), 0.0)
+    matrix = pd.DataFrame(
+        {"size": size, "noise": rng.normal(size=len(size))}, dtype="float32"
+    )
+    account = np.repeat(np.arange(accounts) + seed * accounts, days).astype(str)
+    return matrix, target, account
+
+
+def test_the_spread_is_each_rows_expected_move_learnt_without_its_account():
+    from daily_profit_model.params import SpreadModelParams  # noqa: PLC0415
+    from daily_profit_model.training.models import fit_spread  # noqa: PLC0415
+
+    settings = params(TrainingParams, "training").quantile_model.spread
+    assert isinstance(settings, SpreadModelParams)
+    matrix, target, account = _spread_world(200, 0)
+    v_matrix, v_target, _ = _spread_world(60, 1)
+    ones = pd.Series(np.ones(len(target)))
+    fit = fit_spread(
+        (matrix, pd.Series(target), ones),
+        (v_matrix, pd.Series(v_target), pd.Series(np.ones(len(v_target)))),
+        account,
+        settings,
+        seed=3,
+        num_threads=1,
+    )
+    # E|netProfit| = 0.6 active days x 100 x size x E|t5| (0.949)
+    expected = 0.6 * 100 * matrix["size"].to_numpy() * 0.949
+    assert np.median(fit.train_spread / expected) == pytest.approx(1, abs=0.2)
+    assert np.corrcoef(fit.train_spread, expected)[0, 1] > 0.9
+    assert fit.train_spread.min() >= fit.floor > 0
+    # out of fold: not the full model's own fit of these rows
+    in_sample = fit.booster.predict(matrix, num_iteration=fit.booster.best_iteration)
+    assert not np.allclose(fit.train_spread, np.maximum(in_sample, fit.floor))
+
+
+def test_a_forecaster_with_a_spread_loads_from_its_artifacts_as_it_was_fitted(
+    tmp_path,
+):
+    import lightgbm as lgb  # noqa: PLC0415
+
+    from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
+        DailyPnlForecaster,
+    )
+
+    matrix, target, _ = _spread_world(50, 2)
+    data = lgb.Dataset(matrix, label=target)
+    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
+    boosters = {
+        "point": lgb.train({**quick, "objective": "l1"}, data, 10),
+        "lower": lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
+        "upper": lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
+        "spread": lgb.train(
+            {**quick, "objective": "tweedie"},
+            lgb.Dataset(matrix, label=np.abs(target)),
+            10,
+        ),
+    }
+    spec = {
+        "features": ["size", "noise"],
+        "categorical": [],
+        "scale": None,
+        "spread_floor": 5.0,
+        "calibration": {"pooled": {"lower": 0.0, "upper": 0.0}, "by_phase": {}},
+    }
+    fitted = DailyPnlForecaster.from_parts(
+        boosters["point"],
+        boosters["lower"],
+        boosters["upper"],
+        spec,
+        boosters["spread"],
+    )
+    artifacts = {}
+    for name, booster in boosters.items():
+        artifacts[name] = str(tmp_path / f"{name}.txt")
+        booster.save_model(artifacts[name])
+    artifacts["spec"] = str(tmp_path / "spec.json")
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    loaded = DailyPnlForecaster()
+    loaded.load_context(type("Context", (), {"artifacts": artifacts})())
+    ones = np.ones(len(matrix))
+    for a, b in zip(
+        fitted.raw_bounds(matrix, ones), loaded.raw_bounds(matrix, ones), strict=True
+    ):
+        np.testing.assert_allclose(a, b)
+    spread = np.maximum(boosters["spread"].predict(matrix), 5.0)
+    np.testing.assert_allclose(
+        fitted.raw_bounds(matrix, ones)[1], spread * boosters["upper"].predict(matrix)
+    )

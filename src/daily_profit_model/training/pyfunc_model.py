@@ -6,8 +6,10 @@ works in any process with lightgbm, pandas and mlflow. The project's training an
 scoring use the same functions, so what is registered is what was evaluated.
 
 Artifacts: ``point``, ``lower`` and ``upper`` (LightGBM model files, forecasting
-netProfit in USD or in units of the spec's ``scale`` column), ``spec`` (JSON: feature
-list, categorical columns, scale column, conformal corrections by phase) and
+netProfit in USD or in units of the spec's ``scale`` column), optionally ``spread``
+(each row's expected |netProfit|: ``lower`` and ``upper`` then forecast in units of it,
+at least the spec's ``spread_floor``), ``spec`` (JSON: feature list, categorical
+columns, scale column, spread floor, conformal corrections by phase) and
 ``reference`` (parquet: a sample of training rows with their ``_forecast``, for drift).
 """
 
@@ -149,20 +151,28 @@ class DailyPnlForecaster(PythonModel):
     point forecast's reasons)."""
 
     @classmethod
-    def from_parts(
-        cls, point: lgb.Booster, lower: lgb.Booster, upper: lgb.Booster, spec: dict
+    def from_parts(  # noqa: PLR0913 - the boosters and the spec
+        cls,
+        point: lgb.Booster,
+        lower: lgb.Booster,
+        upper: lgb.Booster,
+        spec: dict,
+        spread: lgb.Booster | None = None,
     ) -> DailyPnlForecaster:
         """A forecaster from fitted boosters (training uses it before registering)."""
         model = cls()
         model.point, model.lower, model.upper, model.spec = point, lower, upper, spec
+        model.spread = spread
         model.reference = None
         return model
 
     def load_context(self, context) -> None:
-        """Read the three boosters and the spec from the model's artifacts."""
+        """Read the boosters and the spec from the model's artifacts."""
         self.point = lgb.Booster(model_file=context.artifacts["point"])
         self.lower = lgb.Booster(model_file=context.artifacts["lower"])
         self.upper = lgb.Booster(model_file=context.artifacts["upper"])
+        spread = context.artifacts.get("spread")  # versions before it have none
+        self.spread = lgb.Booster(model_file=spread) if spread else None
         with open(context.artifacts["spec"], encoding="utf-8") as handle:
             self.spec = json.load(handle)
         # A sample of training rows and their forecasts: the reference for drift.
@@ -177,21 +187,11 @@ class DailyPnlForecaster(PythonModel):
         """
         spec = self.spec
         matrix = prepare_matrix(model_input, spec["features"], spec["categorical"])
-        # The boosters forecast netProfit in USD, or in units of a scale column.
-        scale = (
-            pd.to_numeric(model_input[spec["scale"]]).to_numpy(dtype=float)
-            if spec.get("scale")
-            else np.ones(len(model_input))
-        )
+        scale = self.scale(model_input)
         forecast = scale * self.point.predict(
             matrix, num_iteration=self.point.best_iteration or None
         )
-        raw_lower = scale * self.lower.predict(
-            matrix, num_iteration=self.lower.best_iteration or None
-        )
-        raw_upper = scale * self.upper.predict(
-            matrix, num_iteration=self.upper.best_iteration or None
-        )
+        raw_lower, raw_upper = self.raw_bounds(matrix, scale)
         lower, upper = conformal_bounds(
             raw_lower, raw_upper, model_input["phase"], spec["calibration"]
         )
@@ -207,6 +207,30 @@ class DailyPnlForecaster(PythonModel):
             contributions = contributions_usd(self.point, matrix, scale)
             out = out.join(top_reasons(contributions, matrix, k))
         return out
+
+    def scale(self, model_input: pd.DataFrame) -> np.ndarray:
+        """The boosters forecast netProfit in USD, or in units of a scale column."""
+        column = self.spec.get("scale")
+        if column:
+            return pd.to_numeric(model_input[column]).to_numpy(dtype=float)
+        return np.ones(len(model_input))
+
+    def raw_bounds(
+        self, matrix: pd.DataFrame, scale: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The 5% and 95% models' forecasts in USD, before the conformal corrections."""
+        unit = np.asarray(scale, dtype=float)
+        if self.spread is not None:
+            unit = unit * np.maximum(
+                self.spread.predict(
+                    matrix, num_iteration=self.spread.best_iteration or None
+                ),
+                self.spec["spread_floor"],
+            )
+        return tuple(
+            unit * booster.predict(matrix, num_iteration=booster.best_iteration or None)
+            for booster in (self.lower, self.upper)
+        )
 
 
 set_model(DailyPnlForecaster())

@@ -36,6 +36,7 @@ from daily_profit_model.training.metrics import (
 from daily_profit_model.training.models import (
     Rows,
     fit_booster,
+    fit_spread,
     point_params,
     predict,
     quantile_params,
@@ -72,6 +73,19 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
     """Features, the (scaled) target and its weight."""
     scale = target_scale(rows, scale_column)
     return feature_matrix(rows, features), rows[TARGET] / scale, scale
+
+
+def _spread_of(booster, matrix: pd.DataFrame, floor: float) -> np.ndarray:
+    return np.maximum(
+        booster.predict(matrix, num_iteration=booster.best_iteration or None), floor
+    )
+
+
+def _in_units(rows: Rows, spread: np.ndarray) -> Rows:
+    """Rows whose target is in units of ``spread`` and weighted by it (the same loss:
+    |y - q| = s * |y/s - q/s|)."""
+    matrix, target, weight = rows
+    return matrix, target / spread, weight * spread
 
 
 def export_model_input(
@@ -206,24 +220,49 @@ def fit_forecaster(
         num_threads=threads,
     )
     settings = training.quantile_model
+    spread = None
+    quantile_train, quantile_valid = train, valid
+    if settings.spread is not None:
+        spread = fit_spread(
+            train,
+            valid,
+            _window(rows, "train")["account_id"].to_numpy(),
+            settings.spread,
+            seed,
+            num_threads=threads,
+        )
+        quantile_train = _in_units(train, spread.train_spread)
+        quantile_valid = _in_units(
+            valid, _spread_of(spread.booster, valid[0], spread.floor)
+        )
     lower, upper = (
         fit_booster(
             quantile_params(q, settings, seed),
-            train,
-            valid,
+            quantile_train,
+            quantile_valid,
             settings.max_rounds,
             num_threads=threads,
         )
         for q in (0.05, 0.95)
     )
+    spec = {
+        "features": features,
+        "categorical": list(CATEGORICAL),
+        "scale": scale_column,
+        **({"spread_floor": spread.floor} if spread else {}),
+    }
+    model = DailyPnlForecaster.from_parts(
+        point, lower, upper, spec, spread.booster if spread else None
+    )
     calibration_rows = _window(rows, "calibration")
     matrix = feature_matrix(calibration_rows, features)
-    scale = target_scale(calibration_rows, scale_column).to_numpy()
+    scale = model.scale(calibration_rows)
+    raw_lower, raw_upper = model.raw_bounds(matrix, scale)
     scores = pd.DataFrame(
         {
             "actual": calibration_rows[TARGET].to_numpy(),
-            "raw_lower": predict(lower, matrix, scale),
-            "raw_upper": predict(upper, matrix, scale),
+            "raw_lower": raw_lower,
+            "raw_upper": raw_upper,
             "forecast": predict(point, matrix, scale),
             "phase": calibration_rows["phase"].to_numpy(),
         }
@@ -244,13 +283,8 @@ def fit_forecaster(
             for k, v in calibration["by_phase"].items()
         },
     )
-    spec = {
-        "features": features,
-        "categorical": list(CATEGORICAL),
-        "scale": scale_column,
-        "calibration": calibration,
-    }
-    return DailyPnlForecaster.from_parts(point, lower, upper, spec)
+    spec["calibration"] = calibration
+    return model
 
 
 def _test_frame(rows: pd.DataFrame, model: DailyPnlForecaster) -> pd.DataFrame:
@@ -384,6 +418,7 @@ def package(
             "point": model.point.model_to_string(),
             "lower": model.lower.model_to_string(),
             "upper": model.upper.model_to_string(),
+            **({"spread": model.spread.model_to_string()} if model.spread else {}),
         },
         spec=model.spec,
         input_example=example,
