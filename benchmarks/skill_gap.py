@@ -1,0 +1,157 @@
+"""Benchmark: where the account models' gap to the sandbox oracle comes from.
+
+Refits the forecaster exactly as the training pipeline does (``fit_forecaster``: the
+tuned point model of ``data/06_models/tuned_point_params.json``, the spread and
+quantile models, the conformal step) on the project's model input, several ways, and
+scores each on the test window against the oracle (``skill_capture_*``,
+``pinball_*_ratio_to_oracle``, coverage):
+
+- ``served``: the configuration in ``conf/base``;
+- ``no_spread``: the quantile models learn netProfit itself
+  (``training.quantile_model.spread: null``);
+- ``hidden_traits``: ``served`` plus the sandbox's hidden trader traits (skill, activity,
+  sizes, crowd loading, news trading, ...) as features: what knowing each trader exactly
+  would add (no real source serves them);
+- ``half_accounts``: ``served`` trained on half of the training window's accounts: how
+  much the figures depend on the amount of history.
+
+Each variant also reports the pinball ratios of the funded accounts alone (phase 4:
+the firm's own money).
+
+Needs a ``uv run kedro run`` first (model input, tuned parameters, the sandbox world).
+
+Usage: uv run python benchmarks/skill_gap.py [--variants served,no_spread,...]
+Last line: JSON ``{"world", "test_rows", "variants": {name: figures}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROJECT = Path(__file__).resolve().parents[1]
+VARIANTS = ("served", "no_spread", "hidden_traits", "half_accounts")
+_FIGURES = (
+    "skill_capture_pinball_05",
+    "skill_capture_pinball_95",
+    "skill_capture_mae",
+    "pinball_05_ratio_to_oracle",
+    "pinball_95_ratio_to_oracle",
+    "test_coverage_90",
+    "oracle_coverage_90",
+)
+
+
+def _hidden_traits(truth) -> pd.DataFrame:
+    """Each account's trader's traits (numeric), from the sandbox's ground truth."""
+    accounts = truth("accounts")[["account_id", "trader_index"]]
+    traders = truth("traders").drop(columns=["kind"])
+    traits = accounts.merge(traders, on="trader_index").drop(columns=["trader_index"])
+    return traits.rename(
+        columns={c: f"hidden_{c}" for c in traits if c != "account_id"}
+    )
+
+
+def _half_of_training_accounts(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
+    train = rows["window"] == "train"
+    accounts = rows.loc[train, "account_id"].unique()
+    kept = np.random.default_rng(seed).choice(
+        accounts, len(accounts) // 2, replace=False
+    )
+    return rows[~train | rows["account_id"].isin(kept)]
+
+
+def main() -> None:
+    """Refit each variant and print its figures; the last line is JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from {VARIANTS}")
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    logging.basicConfig(level=logging.WARNING)
+
+    from daily_profit_model.datasets.tracking import (  # noqa: PLC0415
+        SandboxTruthDataset,
+    )
+    from daily_profit_model.params import (  # noqa: PLC0415
+        TrainingParams,
+        merged,
+        project_parameters,
+    )
+    from daily_profit_model.pipelines.training.nodes import (  # noqa: PLC0415
+        _test_frame,
+        fit_forecaster,
+        split_by_time,
+    )
+    from daily_profit_model.scoring.firm import FUNDED_PHASE  # noqa: PLC0415
+    from daily_profit_model.training.metrics import (  # noqa: PLC0415
+        forecast_metrics,
+        oracle_metrics,
+        pooled_quantiles,
+    )
+
+    def truth(table: str) -> pd.DataFrame:
+        return SandboxTruthDataset(str(PROJECT / "data/01_raw/sandbox"), table).load()
+
+    oracle = truth("oracle")
+    if oracle.empty:
+        raise SystemExit(
+            "No sandbox oracle under data/01_raw/sandbox: uv run kedro run"
+        )
+    world = json.loads(
+        (PROJECT / "data/01_raw/sandbox/current.json").read_text("utf-8")
+    )
+    parameters = project_parameters(PROJECT)["training"]
+    tuned = json.loads(
+        (PROJECT / "data/06_models/tuned_point_params.json").read_text("utf-8")
+    )
+    model_input = pd.read_parquet(PROJECT / "data/05_model_input/model_input.parquet")
+    served = TrainingParams.model_validate(parameters)
+    rows, _, _ = split_by_time(model_input, served)
+    pooled = pooled_quantiles(rows)
+    results = {}
+    for name in variants:
+        started = time.perf_counter()
+        training, fit_rows = served, rows
+        if name == "no_spread":
+            training = TrainingParams.model_validate(
+                merged(parameters, {"quantile_model": {"spread": None}})
+            )
+        elif name == "hidden_traits":
+            fit_rows = rows.merge(_hidden_traits(truth), on="account_id", how="left")
+            fit_rows.index = rows.index
+        elif name == "half_accounts":
+            fit_rows = _half_of_training_accounts(rows, served.seed)
+        model = fit_forecaster(fit_rows, tuned, training)
+        frame = _test_frame(fit_rows, model)
+        figures = {
+            **{f"test_{k}": v for k, v in forecast_metrics(frame).items()},
+            **oracle_metrics(frame, oracle, pooled),
+        }
+        funded = oracle_metrics(frame[frame["phase"] == FUNDED_PHASE], oracle, pooled)
+        results[name] = {
+            "train_rows": int((fit_rows["window"] == "train").sum()),
+            **{k: round(float(figures[k]), 4) for k in _FIGURES},
+            **{
+                f"funded_{k}": round(float(funded[k]), 4)
+                for k in ("pinball_05_ratio_to_oracle", "pinball_95_ratio_to_oracle")
+            },
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(name, results[name], flush=True)
+    test_rows = int((rows["window"] == "test").sum())
+    print(json.dumps({"world": world, "test_rows": test_rows, "variants": results}))
+
+
+if __name__ == "__main__":
+    main()
