@@ -115,6 +115,14 @@ def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibra
     return three_point + fix * np.maximum(upper - lower, 1.0)
 
 
+def spread_unit(booster: lgb.Booster, matrix: pd.DataFrame, floor: float) -> np.ndarray:
+    """Each row's spread (its expected |netProfit|), at least ``floor``: the unit the 5%
+    and 95% models forecast in."""
+    return np.maximum(
+        booster.predict(matrix, num_iteration=booster.best_iteration or None), floor
+    )
+
+
 def contributions_usd(
     booster: lgb.Booster, matrix: pd.DataFrame, scale: np.ndarray
 ) -> np.ndarray:
@@ -221,12 +229,7 @@ class DailyPnlForecaster(PythonModel):
         """The 5% and 95% models' forecasts in USD, before the conformal corrections."""
         unit = np.asarray(scale, dtype=float)
         if self.spread is not None:
-            unit = unit * np.maximum(
-                self.spread.predict(
-                    matrix, num_iteration=self.spread.best_iteration or None
-                ),
-                self.spec["spread_floor"],
-            )
+            unit = unit * spread_unit(self.spread, matrix, self.spec["spread_floor"])
         return tuple(
             unit * booster.predict(matrix, num_iteration=booster.best_iteration or None)
             for booster in (self.lower, self.upper)

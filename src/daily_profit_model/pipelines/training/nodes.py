@@ -44,6 +44,7 @@ from daily_profit_model.training.models import (
 from daily_profit_model.training.pyfunc_model import (
     DailyPnlForecaster,
     contributions_usd,
+    spread_unit,
     top_reasons,
 )
 from daily_profit_model.training.time_split import assign_windows, window_ranges
@@ -73,12 +74,6 @@ def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Ro
     """Features, the (scaled) target and its weight."""
     scale = target_scale(rows, scale_column)
     return feature_matrix(rows, features), rows[TARGET] / scale, scale
-
-
-def _spread_of(booster, matrix: pd.DataFrame, floor: float) -> np.ndarray:
-    return np.maximum(
-        booster.predict(matrix, num_iteration=booster.best_iteration or None), floor
-    )
 
 
 def _in_units(rows: Rows, spread: np.ndarray) -> Rows:
@@ -233,7 +228,7 @@ def fit_forecaster(
         )
         quantile_train = _in_units(train, spread.train_spread)
         quantile_valid = _in_units(
-            valid, _spread_of(spread.booster, valid[0], spread.floor)
+            valid, spread_unit(spread.booster, valid[0], spread.floor)
         )
     lower, upper = (
         fit_booster(
