@@ -371,3 +371,28 @@ def test_last_days_loads_a_window_ending_at_the_newest_day(partitioned_table):
         dt.date(2024, 3, 30),
         dt.date(2024, 3, 31),
     ]
+
+
+def test_an_arrow_key_column_that_fails_its_cast_names_the_row(
+    database, scratch_schema
+):
+    """Arrow tables (typed pages, thawed months) are cast column by column; a key
+    value that does not fit is named with its row, and nothing is stored."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    from daily_profit_model.db.writer import TableWriter  # noqa: PLC0415
+
+    with database.connect() as conn:
+        conn.execute(
+            f"CREATE TABLE {scratch_schema}.codes (code integer PRIMARY KEY, note text)"
+        )
+    wide = pa.table({"code": pa.array([1, 2, 2**40, 4]), "note": ["a", "b", "c", "d"]})
+    text = pa.table({"code": pa.array(["10", "11", "1x"]), "note": ["a", "b", "c"]})
+    for rows, row, value in ((wide, 2, str(2**40)), (text, 2, "'1x'")):
+        with database.connect() as conn:
+            with pytest.raises(FrameValidationError) as info, conn.transaction():
+                TableWriter("upsert").write(conn, rows, scratch_schema, "codes")
+        message = str(info.value)
+        assert "codes" in message and "'code' (integer)" in message, message
+        assert f"row {row} (code={value})" in message, message
+    assert _count(database, f"{scratch_schema}.codes") == 0

@@ -271,23 +271,40 @@ def _table_to_arrow(
     for column, pg_type in column_types.items():
         array, target = data[column], _target_type(pg_type)
         if target is not None and array.type != target:
+            # PostgreSQL keeps microseconds: finer instants are truncated, as for
+            # frames; every other cast must be exact.
+            safe = not pa.types.is_timestamp(target)
             try:
-                # PostgreSQL keeps microseconds: finer instants are truncated, as
-                # for frames; every other cast must be exact.
-                array = pc.cast(array, target, safe=not pa.types.is_timestamp(target))
+                array = pc.cast(array, target, safe=safe)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                # the frame path names the first offending row and its key
-                frame_to_arrow(
-                    data.select(list(dict.fromkeys([column, *key]))).to_pandas(),
-                    {column: pg_type},
-                    table,
-                    key,
+                position = _first_failing_cast(array, target, safe)
+                key_values = ", ".join(
+                    f"{k}={data[k][position].as_py()!r}"
+                    for k in key
+                    if k in data.column_names
                 )
+                where = f"row {position}" + (f" ({key_values})" if key_values else "")
                 raise FrameValidationError(
-                    f"Table {table}, column {column!r} ({pg_type}): {exc}"
+                    f"Table {table}, column {column!r} ({pg_type}): {where} has value "
+                    f"{array[position].as_py()!r}: {exc}"
                 ) from exc
         arrays[column] = array
     return pa.table(arrays)
+
+
+def _first_failing_cast(array: pa.ChunkedArray, target: pa.DataType, safe: bool) -> int:
+    """The position of the first value that does not cast (by halving: log2(n) casts,
+    no Python value per row). Called only once a cast of the whole array failed."""
+    first, end = 0, len(array)  # the first failure lies in [first, end)
+    while end - first > 1:
+        middle = (first + end) // 2
+        try:
+            pc.cast(array.slice(first, middle - first), target, safe=safe)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            end = middle
+        else:
+            first = middle
+    return first
 
 
 def frame_to_arrow(
