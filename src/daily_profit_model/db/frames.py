@@ -278,12 +278,14 @@ def _table_to_arrow(
                 array = pc.cast(array, target, safe=safe)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 position = _first_failing_cast(array, target, safe)
-                key_values = ", ".join(
-                    f"{k}={data[k][position].as_py()!r}"
-                    for k in key
-                    if k in data.column_names
+                where = _row_name(
+                    position,
+                    {
+                        k: data[k][position].as_py()
+                        for k in key
+                        if k in data.column_names
+                    },
                 )
-                where = f"row {position}" + (f" ({key_values})" if key_values else "")
                 raise FrameValidationError(
                     f"Table {table}, column {column!r} ({pg_type}): {where} has value "
                     f"{array[position].as_py()!r}: {exc}"
@@ -347,12 +349,16 @@ def frame_to_arrow(
 
 def describe_row(frame: pd.DataFrame, position: int, key: Sequence[str]) -> str:
     """Name a row by its position in the frame and its key values."""
-    key_values = ", ".join(
-        f"{k}={python_value(frame[k].iloc[position])!r}"
-        for k in key
-        if k in frame.columns
+    return _row_name(
+        position,
+        {k: python_value(frame[k].iloc[position]) for k in key if k in frame.columns},
     )
-    return f"row {position}" + (f" ({key_values})" if key_values else "")
+
+
+def _row_name(position: int, key_values: dict[str, Any]) -> str:
+    """``row 3 (login=7, platform='mt5')``: a row by position and key."""
+    named = ", ".join(f"{k}={v!r}" for k, v in key_values.items())
+    return f"row {position}" + (f" ({named})" if named else "")
 
 
 # --- reading -----------------------------------------------------------------------
