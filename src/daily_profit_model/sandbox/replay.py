@@ -49,6 +49,7 @@ def serve_pages(
 
     class _Replay(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # see sandbox.server._KeepAliveHandler
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             body = pages.get(page_key(self.path))
