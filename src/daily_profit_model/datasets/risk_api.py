@@ -21,9 +21,7 @@ import functools
 import json
 import logging
 import os
-import queue
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.ingestion.client import ClientSettings, RiskApiClient
+from daily_profit_model.ingestion.prefetch import prefetched
 from daily_profit_model.ingestion.requests import FetchRequest, IngestionPlan
 from daily_profit_model.ingestion.wire import PageDecoder
 from daily_profit_model.redaction import redact_url
@@ -218,7 +217,10 @@ class RiskApiDataset(AbstractDataset[None, Iterator[ApiDay]]):
         client: :class:`ClientSettings` fields other than ``base_url`` (timeouts,
             retries, rate limit, circuit breaker, concurrency, page size), and
             ``prefetch_days``: endpoint-days downloaded ahead while the current one is
-            stored (default 1; 0 fetches strictly one at a time).
+            stored (default 1; 0 fetches strictly one at a time), and
+            ``prefetch_worker``: who downloads them, ``process`` (default: a forked
+            child, so decoding never holds this process's interpreter lock) or
+            ``thread`` (see :mod:`daily_profit_model.ingestion.prefetch`).
         credentials: ``base_url`` and ``api_key`` (``http`` sources).
     """
 
@@ -234,6 +236,7 @@ class RiskApiDataset(AbstractDataset[None, Iterator[ApiDay]]):
         self._source = dict(source)
         self._client_args = dict(client or {})
         self._prefetch = int(self._client_args.pop("prefetch_days", 1))
+        self._prefetch_worker = self._client_args.pop("prefetch_worker", "process")
         self._credentials = credentials
         self.metadata = metadata
 
@@ -264,7 +267,9 @@ class RiskApiDataset(AbstractDataset[None, Iterator[ApiDay]]):
                 f"The plan at {self._filepath} was made for {plan.source}, but the "
                 f"configured source is {source.identity}: plan again."
             )
-        return prefetched(self._fetch(source, plan), self._prefetch)
+        return prefetched(
+            self._fetch(source, plan), self._prefetch, self._prefetch_worker
+        )
 
     def _fetch(self, source: ApiSource, plan: IngestionPlan) -> Iterator[ApiDay]:
         with source.client(self._client_args) as client:
@@ -321,46 +326,3 @@ def fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiD
         in_horizon=request.in_horizon,
         server_time=result.server_time,
     )
-
-
-def prefetched(items: Iterator[ApiDay], depth: int) -> Iterator[ApiDay]:
-    """Run ``items`` in a background thread, ``depth`` items ahead of the consumer.
-
-    The next day downloads while the current one is validated and stored. An error in
-    the producer is raised in the consumer; a consumer that stops early stops it.
-    """
-    if depth < 1:
-        yield from items
-        return
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            buffer.put(exc)
-
-    producer = threading.Thread(target=produce, name="api-prefetch", daemon=True)
-    producer.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        producer.join(timeout=30)

@@ -1,0 +1,172 @@
+"""Fetch ahead: the next endpoint-days download while the current one is stored.
+
+Two workers, one contract (``depth`` items ahead of the consumer; an error in the
+producer is raised in the consumer; a consumer that stops early stops the producer):
+
+- ``thread``: a thread of this process. Decoding pages is CPU work under the
+  interpreter lock, so every query the store makes (each one releases the lock) waits
+  for the decoding thread to give it back: measured, the store's small steps ran 5-10×
+  slower and set the pace of a backfill (``benchmarks/ingestion.py``).
+- ``process``: a forked child fetches and decodes, and hands each day over through a
+  pipe (pickle protocol 5: an Arrow table travels as its buffers, no per-row work),
+  so this process's lock serves the store alone. A fork, not a spawn: the child
+  starts in milliseconds with the modules, the client's settings and the source
+  already loaded (a spawned interpreter takes about 3 s to import them here), and
+  nothing secret is pickled. Where ``fork`` does not exist the thread is used.
+
+multiprocessing's ``Queue`` is not used because it pickles in a feeder thread, where a
+failure to pickle is printed, not raised; ``Pipe`` and an explicit ``pickle.dumps``
+make the child's every failure reach the consumer.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import pickle
+import queue
+import threading
+import traceback
+from collections.abc import Iterator
+from typing import Literal, TypeVar
+
+logger = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Worker = Literal["thread", "process"]
+_WORKERS = ("thread", "process")
+
+
+class FetchProcessError(RuntimeError):
+    """The fetching process ended without handing over its last item or an error."""
+
+
+def prefetched(items: Iterator[Item], depth: int, worker: Worker) -> Iterator[Item]:
+    """``items``, produced by ``worker`` up to ``depth`` items ahead of the consumer.
+
+    Args:
+        items: What to produce (a lazy iterator: nothing runs before the first item).
+        depth: Items produced ahead; 0 produces each one when it is asked for, in the
+            consumer's thread.
+        worker: ``thread`` or ``process`` (see the module docstring).
+
+    Raises:
+        ValueError: An unknown ``worker``.
+        FetchProcessError: The child process died (killed, out of memory).
+    """
+    if worker not in _WORKERS:
+        raise ValueError(f"prefetch_worker must be one of {_WORKERS}, not {worker!r}")
+    if depth < 1:
+        return items
+    if worker == "process" and "fork" in multiprocessing.get_all_start_methods():
+        return _in_child_process(items, depth)
+    return _in_thread(items, depth)
+
+
+def _in_thread(items: Iterator[Item], depth: int) -> Iterator[Item]:
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            buffer.put(exc)
+
+    producer = threading.Thread(target=produce, name="api-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=30)
+
+
+def _in_child_process(items: Iterator[Item], depth: int) -> Iterator[Item]:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    # Frozen, the objects the child inherits are never collected there: a connection
+    # in a garbage cycle finalised in the child would close the parent's session.
+    gc.freeze()
+    try:
+        child = context.Process(
+            target=_produce, args=(items, sender, depth), name="api-prefetch"
+        )
+        child.daemon = True
+        child.start()
+    finally:
+        gc.unfreeze()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, item = pickle.loads(receiver.recv_bytes())
+            except EOFError:
+                child.join(timeout=30)
+                raise FetchProcessError(
+                    f"The API fetching process (pid {child.pid}) ended with exit code "
+                    f"{child.exitcode} before its last day; the days stored so far are "
+                    "committed: run again to fetch the rest."
+                ) from None
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        receiver.close()
+        if child.is_alive():  # the consumer stopped early, or failed
+            child.terminate()
+        child.join(timeout=30)
+
+
+def _produce(items: Iterator, sender, depth: int) -> None:
+    """The child's loop: every item, then ``done``, or the error that stopped it."""
+    try:
+        # the child's own read-ahead: it downloads while the parent unpickles
+        for item in prefetched(items, depth - 1, "thread"):
+            sender.send_bytes(pickle.dumps(("item", item), protocol=5))
+        sender.send_bytes(pickle.dumps(("done", None)))
+    except BrokenPipeError:
+        return  # the parent is gone or stopped reading: nothing to hand over
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent
+        try:
+            sender.send_bytes(_pickled_error(exc))
+        except BrokenPipeError:
+            return
+    finally:
+        sender.close()
+
+
+def _pickled_error(exc: BaseException) -> bytes:
+    """``exc`` as the parent will raise it, with the child's traceback as a note; an
+    exception that does not survive pickling travels as its type and message."""
+    note = "Raised in the API fetching process:\n" + "".join(
+        traceback.format_exception(exc)
+    )
+    exc.add_note(note)
+    try:
+        data = pickle.dumps(("error", exc))
+        pickle.loads(data)
+    except Exception:  # noqa: BLE001 - any failure to round-trip: send what can be
+        substitute = FetchProcessError(f"{type(exc).__name__}: {exc}")
+        substitute.add_note(note)
+        data = pickle.dumps(("error", substitute))
+    return data
