@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from contextlib import contextmanager
+from urllib.parse import parse_qsl
 
+import httpx
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -89,6 +92,49 @@ def test_fetch_all_without_faults_returns_each_row_once(small_world, tables, typ
     assert keys == _expected_keys(tables, day)
     assert len(result.rows) == result.source_total
     assert result.duplicates == 0 and result.retries == 0
+    assert result.keys_unique == typed  # counted on the table, once
+
+
+def _pages_with_a_second_version(world, day: str):
+    """A WSGI app: three of the sandbox's clean rows and a changed copy of the first
+    (the same key, another profit), each later page empty; total 3 distinct rows."""
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=world.app(API_KEY)),
+        base_url="http://sandbox/risk-analytics/tft/external/",
+        headers={"apiKey": API_KEY},
+    ) as sandbox:
+        envelope = sandbox.get(
+            "v2/trades/closed",
+            params={"trade-date": day, "limit": 3, "skip": 0, "include-total": 1},
+        ).json()
+    rows = envelope["Data"]["data"][:3]
+    rows.append({**rows[0], "profit": rows[0]["profit"] + 1.0})
+
+    def app(environ, start_response):
+        skip = int(dict(parse_qsl(environ["QUERY_STRING"]))["skip"])
+        page = rows if skip == 0 else []
+        body = json.dumps(
+            {**envelope, "Data": {"data": page, "total": 3, "count": len(page)}}
+        ).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    return app
+
+
+def test_a_key_that_came_back_twice_is_not_called_unique(small_world, tables):
+    day = _busiest_day(tables)
+    app = _pages_with_a_second_version(small_world, day)
+    with RiskApiClient(
+        _settings("http://api/risk-analytics/tft/external/"),
+        API_KEY,
+        transport=httpx.WSGITransport(app=app),
+    ) as client:
+        result = client.fetch_all(
+            "v2/trades/closed", {"trade-date": day}, TRADE_KEY, _decoder(True)
+        )
+    assert isinstance(result.rows, pa.Table) and result.rows.num_rows == 4
+    assert not result.keys_unique  # both versions kept for validation to choose
 
 
 @pytest.mark.parametrize("typed", [False, True], ids=["dicts", "typed"])

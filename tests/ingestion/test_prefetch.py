@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import signal
 
@@ -9,6 +11,7 @@ import psutil
 import pyarrow as pa
 import pytest
 
+from daily_profit_model.datasets.risk_api import ApiDay
 from daily_profit_model.ingestion.prefetch import FetchProcessError, prefetched
 
 
@@ -95,6 +98,33 @@ def test_a_consumer_that_stops_early_stops_the_child():
     assert not psutil.pid_exists(child_pid) or (
         psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
     )
+
+
+def test_an_api_day_crosses_the_pipe_whole():
+    rows = pa.table({"login": [1, 2], "tradeDate": ["2025-01-10", "2025-01-10"]})
+    sent = [
+        ApiDay(
+            "v2/trades/closed",
+            dt.date(2025, 1, 10),
+            rows,
+            2,
+            0,
+            1,
+            1,
+            0.5,
+            "run",
+            keys_unique=True,
+        ),
+        ApiDay(
+            "accounts", dt.date(2025, 1, 10), [{"login": 1}], 1, 0, 1, 1, 0.1, "run"
+        ),
+    ]
+    received = list(prefetched(iter(sent), 1, "process"))
+    assert received[0].rows.equals(rows)
+    assert dataclasses.replace(received[0], rows=None) == dataclasses.replace(
+        sent[0], rows=None
+    )
+    assert received[1] == sent[1]
 
 
 def test_depth_zero_produces_in_the_consumer():

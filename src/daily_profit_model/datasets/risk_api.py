@@ -16,6 +16,7 @@ as it is consumed (a long backfill holds one day in memory and commits day by da
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -182,6 +183,25 @@ class ApiDay:
     unchanged: bool = False  # a re-check found the stored count right: nothing to load
     in_horizon: bool = False  # inside the late-data horizon: loaded, not verified
     server_time: dt.datetime | None = None  # the source's clock at the first page
+    keys_unique: bool = False  # rows is a table in which no key is repeated
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        """A table of rows travels as Arrow IPC (to the consumer of a fetching child):
+        a third of pickling its arrays one by one, measured (0.22 against 0.70 µs a
+        trade, both ways)."""
+        if not isinstance(self.rows, pa.Table):
+            return super().__reduce_ex__(protocol)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.rows.schema) as writer:
+            writer.write_table(self.rows)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del fields["rows"]
+        return _api_day_from_ipc, (fields, sink.getvalue().to_pybytes())
+
+
+def _api_day_from_ipc(fields: dict[str, Any], rows: bytes) -> ApiDay:
+    """An :class:`ApiDay` whose rows came as an Arrow IPC stream."""
+    return ApiDay(rows=pa.ipc.open_stream(rows).read_all(), **fields)
 
 
 def wire_key(endpoint: str) -> tuple[str, ...]:
@@ -325,4 +345,5 @@ def fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiD
         run_id=run_id,
         in_horizon=request.in_horizon,
         server_time=result.server_time,
+        keys_unique=result.keys_unique,
     )

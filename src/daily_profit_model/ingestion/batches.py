@@ -114,12 +114,18 @@ def _validate_regimes(rows: list[dict], run_id: str) -> Validated:
 
 
 def _newest_versions(
-    rows: pd.DataFrame | pa.Table, key: list[str]
+    rows: pd.DataFrame | pa.Table, key: list[str], keys_unique: bool
 ) -> tuple[pd.DataFrame | pa.Table, int]:
     """The last version of each key (the client keeps them in arrival order) and how
-    many older ones were dropped."""
+    many older ones were dropped.
+
+    ``keys_unique``: the client counted no repeated key among the wire rows. A table
+    here is every one of them (typed validation keeps all rows or sends all down the
+    general path, which makes a frame), and its key casts are one to one (a date is
+    read only as YYYY-MM-DD), so no key repeats here either: not counted again.
+    """
     if isinstance(rows, pa.Table):
-        if distinct_count(rows, key) == rows.num_rows:
+        if keys_unique or distinct_count(rows, key) == rows.num_rows:
             return rows, 0
         newest = ~rows.select(key).to_pandas().duplicated(keep="last").to_numpy()
         return rows.filter(pa.array(newest)), int((~newest).sum())
@@ -154,7 +160,7 @@ def to_batch(api_day, max_reject_share: float, min_rows: int = 50) -> IngestionB
         if api_day.endpoint == REGIMES
         else list(ENDPOINTS[api_day.endpoint].key)
     )
-    rows, older = _newest_versions(validated.rows, key)
+    rows, older = _newest_versions(validated.rows, key, api_day.keys_unique)
     if api_day.endpoint == OPEN_POSITIONS:
         # a snapshot "as of now": stored with the time the source took it
         taken = pd.Timestamp(api_day.server_time)

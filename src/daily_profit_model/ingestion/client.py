@@ -114,6 +114,7 @@ class FetchResult:
     requests: int = 0
     retries: int = 0
     server_time: dt.datetime | None = None  # the envelope's Time of the first page
+    keys_unique: bool = False  # counted on a table: no key came back twice
 
 
 def _envelope_time(envelope: dict, response: httpx.Response) -> dt.datetime | None:
@@ -550,6 +551,8 @@ class RiskApiClient:
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
             server_time=first_time,
+            keys_unique=isinstance(rows, pa.Table)
+            and gathered.distinct_keys == rows.num_rows,
         )
 
     def fetch_list(
