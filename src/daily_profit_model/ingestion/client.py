@@ -35,6 +35,7 @@ import orjson
 import pyarrow as pa
 
 from daily_profit_model.db.frames import distinct_count
+from daily_profit_model.ingestion.transport import api_transport
 from daily_profit_model.ingestion.wire import PageDecoder, TypedPage
 from daily_profit_model.redaction import redact_url
 
@@ -290,7 +291,7 @@ class RiskApiClient:
         settings: Base URL, timeouts, retry, rate-limit and paging settings.
         api_key: Sent as the ``apiKey`` header; kept out of every message.
         transport: An httpx transport (the sandbox's in-process WSGI one), or None for
-            real HTTP.
+            real HTTP (:func:`~daily_profit_model.ingestion.transport.api_transport`).
         sleep: How to wait between retries (tests pass a recorder).
     """
 
@@ -306,7 +307,9 @@ class RiskApiClient:
             base_url=settings.base_url,
             headers={"apiKey": api_key},
             timeout=settings.timeout_s,
-            transport=transport,
+            transport=transport
+            if transport is not None
+            else api_transport(settings.timeout_s),
         )
         self._limiter = _RateLimiter(settings.rate_limit_per_s)
         self._counters = _Counters()
