@@ -10,8 +10,9 @@ import signal
 import psutil
 import pyarrow as pa
 import pytest
+from kedro.io import DatasetError
 
-from daily_profit_model.datasets.risk_api import ApiDay
+from daily_profit_model.datasets.risk_api import ApiDay, RiskApiDataset
 from daily_profit_model.ingestion.prefetch import FetchProcessError, prefetched
 
 
@@ -136,3 +137,12 @@ def test_depth_zero_produces_in_the_consumer():
 def test_an_unknown_worker_is_named():
     with pytest.raises(ValueError, match="'fiber'"):
         prefetched(_days(1), 1, "fiber")
+
+
+def test_a_wrong_worker_in_the_catalog_fails_when_the_dataset_is_made(tmp_path):
+    with pytest.raises(DatasetError, match="prefetch_worker is 'proces'; use one of"):
+        RiskApiDataset(
+            filepath=str(tmp_path / "plan.json"),
+            source={"kind": "http"},
+            client={"prefetch_worker": "proces"},
+        )

@@ -36,7 +36,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.ingestion.client import ClientSettings, RiskApiClient
-from daily_profit_model.ingestion.prefetch import prefetched
+from daily_profit_model.ingestion.prefetch import WORKERS, prefetched
 from daily_profit_model.ingestion.requests import FetchRequest, IngestionPlan
 from daily_profit_model.ingestion.wire import PageDecoder
 from daily_profit_model.redaction import redact_url
@@ -257,6 +257,11 @@ class RiskApiDataset(AbstractDataset[None, Iterator[ApiDay]]):
         self._client_args = dict(client or {})
         self._prefetch = int(self._client_args.pop("prefetch_days", 1))
         self._prefetch_worker = self._client_args.pop("prefetch_worker", "process")
+        if self._prefetch_worker not in WORKERS:  # a typo fails at start-up, named
+            raise DatasetError(
+                f"client.prefetch_worker is {self._prefetch_worker!r}; use one of "
+                f"{', '.join(WORKERS)}."
+            )
         self._credentials = credentials
         self.metadata = metadata
 

@@ -7,9 +7,9 @@ producer is raised in the consumer; a consumer that stops early stops the produc
   interpreter lock, so every query the store makes (each one releases the lock) waits
   for the decoding thread to give it back: measured, the store's small steps ran 5-10×
   slower and set the pace of a backfill (``benchmarks/ingestion.py``).
-- ``process``: a forked child fetches and decodes, and hands each day over through a
-  pipe (pickle protocol 5: an Arrow table travels as its buffers, no per-row work),
-  so this process's lock serves the store alone. A fork, not a spawn: the child
+- ``process``: a forked child fetches and decodes, and hands each item over through a
+  pipe, pickled (an ``ApiDay``'s table pickles as one Arrow IPC stream), so this
+  process's lock serves the store alone. A fork, not a spawn: the child
   starts in milliseconds with the modules, the client's settings and the source
   already loaded (a spawned interpreter takes about 3 s to import them here), and
   nothing secret is pickled. Where ``fork`` does not exist the thread is used.
@@ -22,7 +22,6 @@ make the child's every failure reach the consumer.
 from __future__ import annotations
 
 import gc
-import logging
 import multiprocessing
 import pickle
 import queue
@@ -31,11 +30,9 @@ import traceback
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
-logger = logging.getLogger(__name__)
-
 Item = TypeVar("Item")
 Worker = Literal["thread", "process"]
-_WORKERS = ("thread", "process")
+WORKERS = ("thread", "process")
 
 
 class FetchProcessError(RuntimeError):
@@ -55,8 +52,8 @@ def prefetched(items: Iterator[Item], depth: int, worker: Worker) -> Iterator[It
         ValueError: An unknown ``worker``.
         FetchProcessError: The child process died (killed, out of memory).
     """
-    if worker not in _WORKERS:
-        raise ValueError(f"prefetch_worker must be one of {_WORKERS}, not {worker!r}")
+    if worker not in WORKERS:
+        raise ValueError(f"prefetch_worker must be one of {WORKERS}, not {worker!r}")
     if depth < 1:
         return items
     if worker == "process" and "fork" in multiprocessing.get_all_start_methods():
