@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 import os
 import signal
+import subprocess
+import sys
 
 import psutil
 import pyarrow as pa
@@ -146,3 +148,26 @@ def test_a_wrong_worker_in_the_catalog_fails_when_the_dataset_is_made(tmp_path):
             source={"kind": "http"},
             client={"prefetch_worker": "proces"},
         )
+
+
+_PARENT = """
+import itertools, os, sys, time
+from daily_profit_model.ingestion.prefetch import prefetched
+items = prefetched(((os.getpid(), i) for i in itertools.count()), 1, "process")
+child, _ = next(items)
+print(child, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_child_of_a_killed_parent_exits():
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child = psutil.Process(int(parent.stdout.readline()))
+    finally:
+        parent.kill()
+        parent.wait()
+    # blocked on a full pipe, it finds no reader left and ends
+    child.wait(timeout=30)

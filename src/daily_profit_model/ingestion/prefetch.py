@@ -104,7 +104,7 @@ def _in_child_process(items: Iterator[Item], depth: int) -> Iterator[Item]:
     gc.freeze()
     try:
         child = context.Process(
-            target=_produce, args=(items, sender, depth), name="api-prefetch"
+            target=_produce, args=(items, receiver, sender, depth), name="api-prefetch"
         )
         child.daemon = True
         child.start()
@@ -134,8 +134,14 @@ def _in_child_process(items: Iterator[Item], depth: int) -> Iterator[Item]:
         child.join(timeout=30)
 
 
-def _produce(items: Iterator, sender, depth: int) -> None:
-    """The child's loop: every item, then ``done``, or the error that stopped it."""
+def _produce(items: Iterator, receiver, sender, depth: int) -> None:
+    """The child's loop: every item, then ``done``, or the error that stopped it.
+
+    The child closes its copy of the pipe's reading end first: while it held one, a
+    parent killed (SIGKILL) left the child blocked for ever on a full pipe it was
+    itself the last reader of, instead of failing with a broken pipe and exiting.
+    """
+    receiver.close()
     try:
         # the child's own read-ahead: it downloads while the parent unpickles
         for item in prefetched(items, depth - 1, "thread"):
