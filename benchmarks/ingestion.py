@@ -104,14 +104,13 @@ class _CpuMeter:
     """CPU seconds (user + system) that a set of processes spent between two reads.
 
     ``processes`` is called at each read, so processes started in between (PostgreSQL
-    backends) are counted from zero. With ``children``, a process's count includes its
-    children that ended and were waited for (the ingestion client's fetching child,
-    PostgreSQL's ended backends); without, only its own.
+    backends) are counted from zero. A process's count includes its children that ended
+    and were waited for (the ingestion client's fetching child, PostgreSQL's ended
+    backends); with ``own`` False, only theirs.
     """
 
-    def __init__(self, processes, children: bool = True, own: bool = True) -> None:
+    def __init__(self, processes, own: bool = True) -> None:
         self._processes = processes
-        self._children = children
         self._own = own
         self._start = self._read()
 
@@ -124,7 +123,7 @@ class _CpuMeter:
                 continue
             own = times.user + times.system if self._own else 0.0
             waited = times.children_user + times.children_system
-            seconds[process.pid] = own + (waited if self._children else 0.0)
+            seconds[process.pid] = own + waited
         return seconds
 
     def seconds(self) -> float:
