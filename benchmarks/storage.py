@@ -4,7 +4,8 @@ Reads the environment's database (the embedded one under ``data/`` by default, o
 ``DPM_DATABASE_URL``) after ``uv run kedro run``: every table of the project's schema
 with its partitions, indexes and TOAST summed, its rows, and its bytes per closed trade;
 plus the parquet files the pipelines keep under ``data/`` (cold tiers of the feature
-store and of raw hourly metrics, model input, scored frames).
+store, staging and the raw tables, model input, scored frames). Closed trades and
+account days count both tiers.
 Issue 18's budget is 0.5 KB per closed trade, all included.
 
 Usage: uv run python benchmarks/storage.py [--data-dir data]
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from daily_profit_model.datasets.cold_tier import ColdTier, raw_table_tier
 from daily_profit_model.db import get_database
 
 BUDGET_BYTES_PER_TRADE = 500
@@ -44,9 +46,13 @@ ORDER BY sum(pg_table_size(m.relid)) + sum(pg_indexes_size(m.relid)) DESC
 """
 
 
-def _table_rows(conn, schema: str, table: str) -> int:
+def _table_rows(conn, schema: str, table: str, cold: ColdTier | None = None) -> int:
+    """The table's rows in PostgreSQL, plus those of its cold months' files."""
     query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
-    return int(conn.execute(query).fetchone()[0])
+    rows = int(conn.execute(query).fetchone()[0])
+    if cold is not None and cold.path.is_dir():
+        rows += cold.coverage(cold.held_months(conn, schema, table))[2]
+    return rows
 
 
 def main() -> None:
@@ -57,9 +63,26 @@ def main() -> None:
     schema = database.schema
     with database.connect() as conn:
         sizes = conn.execute(_SIZES, {"schema": schema}).fetchall()
-        trades = _table_rows(conn, schema, "raw_trades_closed")
+        trades = _table_rows(
+            conn,
+            schema,
+            "raw_trades_closed",
+            raw_table_tier(
+                "raw_trades_closed",
+                {"path": args.data_dir / "01_raw/archive/raw_trades_closed"},
+            ),
+        )
         days = (
-            _table_rows(conn, schema, "stg_account_day")
+            _table_rows(
+                conn,
+                schema,
+                "stg_account_day",
+                ColdTier(
+                    args.data_dir / "03_primary/stg_account_day",
+                    "date",
+                    ("account_id", "date"),
+                ),
+            )
             if any(name == "stg_account_day" for name, *_ in sizes)
             else 0
         )

@@ -34,6 +34,26 @@ def cold_tier_path(database: Database) -> Path:
     return COLD_TIERS / database.schema
 
 
+def staging_tier_path(database: Database) -> Path:
+    """The folder of staging's cold months in ``database``'s schema."""
+    return COLD_TIERS / "staging" / database.schema
+
+
+RAW_TIERED = ("raw_trades_closed", "raw_metrics_daily")
+
+
+def raw_cold_tiers(database: Database, hot_days: int) -> dict[str, dict]:
+    """Ingestion's ``cold_tiers`` of the raw tables builds read, in ``database``'s
+    schema's folder (the builds' ``cold_inputs`` point there too)."""
+    return {
+        table: {
+            "path": str(COLD_TIERS / database.schema / "raw" / table),
+            "hot_days": hot_days,
+        }
+        for table in RAW_TIERED
+    }
+
+
 def sandbox_plans(folder: Path, first_day: str = "2025-01-06") -> Path:
     """The sandbox's plan export (the plans its accounts use, dated before the world's
     first day, as the sandbox exports it) in ``folder``."""
@@ -43,7 +63,10 @@ def sandbox_plans(folder: Path, first_day: str = "2025-01-06") -> Path:
 
 
 def _catalog(
-    parameters: dict, workers: int | None, hot_days: int | None
+    parameters: dict,
+    workers: int | None,
+    hot_days: int | None,
+    staging_hot_days: int | None = None,
 ) -> DataCatalog:
     """The project's catalog entries of the two pipelines, and their parameters.
 
@@ -56,11 +79,22 @@ def _catalog(
         "path": str(cold_tier_path(get_database())),
         "hot_days": hot_days or shared["feature_store"]["hot_days"],
     }
+    staging = {
+        "path": str(staging_tier_path(get_database())),
+        "hot_days": staging_hot_days or shared["staging_store"]["hot_days"],
+    }
+    raw = raw_cold_tiers(get_database(), 0)
     for entry in entries.values():
         if "full_build_workers" in entry:
             entry["full_build_workers"] = workers or shared["sql_full_build_workers"]
         if "cold_tier" in entry:
-            entry["cold_tier"] = cold
+            entry["cold_tier"] = (
+                staging if entry.get("table") == "stg_account_day" else cold
+            )
+        for table, tier in entry.get("cold_inputs", {}).items():
+            tier["path"] = (
+                staging["path"] if table == "stg_account_day" else raw[table]["path"]
+            )
     wanted = {
         name: entry
         for name, entry in entries.items()
@@ -98,19 +132,23 @@ def _catalog(
 
 
 def build_features(
-    workers: int | None = None, hot_days: int | None = None, **parameters
+    workers: int | None = None,
+    hot_days: int | None = None,
+    staging_hot_days: int | None = None,
+    **parameters,
 ) -> pd.DataFrame:
     """Run preprocessing and features with ``features`` parameter overrides.
 
     Args:
         workers: Connections of a full build (default: the project's setting).
         hot_days: The feature store's hot days (default: the project's setting).
+        staging_hot_days: Staging's hot days (default: the project's setting).
         **parameters: ``features`` parameters.
 
     Returns:
         The model input the run produced.
     """
-    catalog = _catalog(parameters, workers, hot_days)
+    catalog = _catalog(parameters, workers, hot_days, staging_hot_days)
     export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog

@@ -14,7 +14,11 @@ lost and every reader sees one table:
   day exactly as if it had never left PostgreSQL; the month goes cold again after the
   build;
 - a full build (a new or recreated table) removes the files first: they hold rows of an
-  older build or shape.
+  older build or shape;
+- a build that *reads* another table's cold months (staging reads raw trades) borrows
+  them: loads them back for its query and drops them again after, files untouched;
+- a month that goes cold can leave a summary in PostgreSQL (``SUMMARIES``): what builds
+  read over the whole history, so that they need not borrow every month for it.
 
 Feast calls this split offline and online store; here both halves stay behind the same
 catalog entries (``feature_account_day@sql``, ``@pandas``, ``@scoring``).
@@ -31,6 +35,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -39,6 +44,7 @@ import pyarrow.parquet as pq
 from kedro.io import DatasetError
 from psycopg import sql
 
+from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.db.export import arrow_batches, write_parquet_atomically
 from daily_profit_model.db.writer import (
     TableWriter,
@@ -52,6 +58,21 @@ _MONTH_FILE = re.compile(r"^(\d{4})-(\d{2})\.parquet$")
 _PARTITION = re.compile(r"_p(\d{4})(\d{2})$")
 _THAW_BATCH_ROWS = 200_000
 _OWNER_FILE = "_owner.json"
+
+
+# What a table's month leaves in PostgreSQL when it goes cold: rows builds read over the
+# whole history. Daily metrics leave each account's first non-active day of the month
+# (staging's exits). ``{summary}`` and ``{partition}`` are identifiers; a month loaded
+# back to take a write drops its summary rows (a correction may change them), and
+# writes them again when it goes cold again. {table: (summary table, insert)}
+SUMMARIES = {
+    "raw_metrics_daily": (
+        "raw_metrics_daily_cold_exits",
+        "INSERT INTO {summary} (month, account_id, exit_day)"
+        " SELECT %(month)s, account_id, min(date) FROM {partition}"
+        " WHERE status <> 1 GROUP BY account_id",
+    ),
+}
 
 
 def next_month(month: dt.date) -> dt.date:
@@ -257,7 +278,7 @@ class ColdTier:
                 if next_month(month) - dt.timedelta(days=1) < threshold
             }
         moved = sum(
-            self._archive_month(conn, schema, partition, month)
+            self._archive_month(conn, schema, table, partition, month)
             for month, partition in cold.items()
         )
         months = len(cold)
@@ -287,8 +308,13 @@ class ColdTier:
                 return newest
         return None
 
-    def _archive_month(
-        self, conn: psycopg.Connection, schema: str, partition: str, month: dt.date
+    def _archive_month(  # noqa: PLR0913 - the month's names
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        table: str,
+        partition: str,
+        month: dt.date,
     ) -> int:
         target = sql.Identifier(schema, partition)
         order = sql.SQL(", ").join(
@@ -316,6 +342,15 @@ class ColdTier:
                     )
                 else:  # a month whose rows the build removed: no stale file may stay
                     self.file(month).unlink(missing_ok=True)
+            if table in SUMMARIES:
+                _forget_summaries(conn, schema, table, [month])
+                summary, insert = SUMMARIES[table]
+                conn.execute(
+                    sql.SQL(insert).format(
+                        summary=sql.Identifier(schema, summary), partition=target
+                    ),
+                    {"month": month},
+                )
             conn.execute(sql.SQL("DROP TABLE {}").format(target))
         return rows
 
@@ -328,10 +363,64 @@ class ColdTier:
         end: dt.date,
     ) -> int:
         """Load the files of the months from ``start`` to ``end`` that PostgreSQL does not
-        hold back into their partitions (in the caller's transaction); the rows loaded."""
-        filed = [m for m in self.months() if next_month(m) > start and m <= end]
+        hold back into their partitions (in the caller's transaction), to be written to;
+        the rows loaded. The months' summaries go (the write may change them)."""
+        months, loaded = self._load_back(conn, schema, table, start, end)
+        if months:
+            _forget_summaries(conn, schema, table, months)
+            self._log_loaded(table, months, loaded, f"for a build of {start}..{end}")
+        return loaded
+
+    def borrow(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        table: str,
+        start: dt.date | None,
+        end: dt.date,
+    ) -> list[dt.date]:
+        """Load the cold months from ``start`` (None: the first) to ``end`` back for a
+        query that only reads them; the months loaded, for :meth:`give_back`."""
+        months, loaded = self._load_back(conn, schema, table, start, end)
+        if months:
+            self._log_loaded(
+                table, months, loaded, f"to be read from {start or 'the first day'}"
+            )
+        return months
+
+    def give_back(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        table: str,
+        months: Iterable[dt.date],
+    ) -> None:
+        """Drop the partitions of ``months`` that :meth:`borrow` loaded (their files
+        hold the same rows)."""
+        held = partitions(conn, schema, table)
+        for month in months:
+            if month in held and self.file(month).is_file():
+                conn.execute(
+                    sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, held[month]))
+                )
+
+    def _load_back(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        table: str,
+        start: dt.date | None,
+        end: dt.date,
+    ) -> tuple[list[dt.date], int]:
+        """Load the filed months from ``start`` to ``end`` that PostgreSQL does not hold;
+        the months and the rows."""
+        filed = [
+            m
+            for m in self.months()
+            if (start is None or next_month(m) > start) and m <= end
+        ]
         if not filed:  # the common case (a hot day): no query, no owner check
-            return 0
+            return [], 0
         held = self.held_months(conn, schema, table)
         cold = [m for m in filed if m not in held]
         writer = TableWriter("append")
@@ -343,16 +432,49 @@ class ColdTier:
                 loaded += writer.write(
                     conn, pa.Table.from_batches([batch]), schema, table
                 )
-        if cold:
-            logger.info(
-                "%s: %d cold months (%d rows) loaded back for a build of %s..%s",
-                table,
-                len(cold),
-                loaded,
-                start,
-                end,
-            )
-        return loaded
+        return cold, loaded
+
+    @staticmethod
+    def _log_loaded(table: str, months: list[dt.date], rows: int, purpose: str) -> None:
+        logger.info(
+            "%s: %d cold months (%d rows) loaded back %s",
+            table,
+            len(months),
+            rows,
+            purpose,
+        )
+
+
+def _forget_summaries(
+    conn: psycopg.Connection, schema: str, table: str, months: list[dt.date]
+) -> None:
+    """Drop the summary rows of ``months`` of ``table`` (a table without one: nothing)."""
+    if table in SUMMARIES:
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE month = ANY(%s)").format(
+                sql.Identifier(schema, SUMMARIES[table][0])
+            ),
+            [months],
+        )
+
+
+def raw_table_tier(
+    table: str, config: dict[str, Any], moves_months: bool = False
+) -> ColdTier:
+    """The cold tier of a raw table with a day column (its key and day from the contract).
+
+    Raises:
+        DatasetError: ``table`` is no endpoint's day-partitioned raw table.
+    """
+    endpoint = next((e for e in ENDPOINTS.values() if e.table == table), None)
+    if endpoint is None or endpoint.date_column is None:
+        raise DatasetError(
+            f"{table!r} has no cold tier: not a raw table with a day column "
+            f"({', '.join(e.table for e in ENDPOINTS.values() if e.date_column)})"
+        )
+    return ColdTier.from_config(
+        config, endpoint.date_column, endpoint.key, moves_months=moves_months
+    )
 
 
 def partitions(conn: psycopg.Connection, schema: str, table: str) -> dict[dt.date, str]:

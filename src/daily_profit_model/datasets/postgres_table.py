@@ -20,7 +20,9 @@ Example catalog entry::
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 import logging
 import time
 from typing import Any
@@ -143,6 +145,16 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             self._tier = ColdTier.from_config(
                 cold_tier, self._load_args["date_column"], self._key_columns or ()
             )
+
+    def narrowed(self, **load_args: Any) -> PostgresTableDataset:
+        """The same entry (table, tiers, credentials) with ``load_args`` added: a
+        notebook reading one account or a few days of a catalog entry, from both tiers,
+        without knowing where they live."""
+        narrowed = copy.copy(self)
+        narrowed._load_args = {**self._load_args, **load_args}
+        for column in load_args.get("filters") or {}:
+            validate_identifier(column, "column")
+        return narrowed
 
     @property
     def schema(self) -> str:
@@ -279,7 +291,9 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         cold_frame = pd.DataFrame(
             {
                 name: column_from_values(
-                    cold[name].to_pylist(), info.columns[name].pg_type, nullable
+                    _cold_values(cold[name], info.columns[name].pg_type),
+                    info.columns[name].pg_type,
+                    nullable,
                 )
                 for name in names
             },
@@ -395,3 +409,12 @@ class PostgresTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             elapsed,
             rows / elapsed if elapsed else 0.0,
         )
+
+
+def _cold_values(column: pa.ChunkedArray, pg_type: str) -> list[Any]:
+    """A cold column's values as psycopg would return PostgreSQL's: parquet keeps
+    ``json`` and ``jsonb`` as their text, psycopg returns them parsed."""
+    values = column.to_pylist()
+    if pg_type in ("json", "jsonb"):
+        return [json.loads(v) if isinstance(v, str) else v for v in values]
+    return values

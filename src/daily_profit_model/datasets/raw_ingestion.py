@@ -9,11 +9,10 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset
 from psycopg import sql
 
-from daily_profit_model.contract import ENDPOINTS
-from daily_profit_model.datasets.cold_tier import ColdTier
+from daily_profit_model.datasets.cold_tier import raw_table_tier
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.reconcile import archive_rows_not_served
@@ -60,7 +59,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
     ) -> None:
         self._credentials = credentials
         self._tiers = {
-            table: _raw_tier(table, config)
+            table: raw_table_tier(table, config, moves_months=True)
             for table, config in (cold_tiers or {}).items()
         }
         self.metadata = metadata
@@ -216,23 +215,6 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             credentials=self._credentials,
         )
         return state.load()
-
-
-def _raw_tier(table: str, config: dict[str, Any]) -> ColdTier:
-    """The cold tier of a raw table with a day column (its key and day from the contract).
-
-    Raises:
-        DatasetError: ``table`` is no endpoint's day-partitioned raw table.
-    """
-    endpoint = next((e for e in ENDPOINTS.values() if e.table == table), None)
-    if endpoint is None or endpoint.date_column is None:
-        raise DatasetError(
-            f"cold_tiers names {table!r}: not a raw table with a day column "
-            f"({', '.join(e.table for e in ENDPOINTS.values() if e.date_column)})"
-        )
-    return ColdTier.from_config(
-        config, endpoint.date_column, endpoint.key, moves_months=True
-    )
 
 
 def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> dict[str, Any]:

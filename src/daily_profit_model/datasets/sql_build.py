@@ -22,9 +22,11 @@ one dataset in the lineage.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -37,7 +39,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
-from daily_profit_model.datasets.cold_tier import ColdTier
+from daily_profit_model.datasets.cold_tier import ColdTier, raw_table_tier
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.identifiers import validate_identifier
@@ -48,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 _QUERY_PACKAGE = "daily_profit_model.sql"
 _WORK_MEM = "256MB"  # sort and hash memory of a build transaction
+# How far back a build thaws its own cold months before its start (the previous trading
+# day's rows a query carries on from; a longer gap in the calendar only makes staging
+# compute the account over its whole history, which gives the same rows).
+_CARRIED_DAYS = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -93,25 +99,33 @@ def read_query(name: str) -> str:
     """The text of a query file shipped in ``daily_profit_model/sql``.
 
     A ``.sql.j2`` file is a Jinja template (as dbt's models are), rendered with
-    ``StrictUndefined`` from its own ``{% set %}`` lists; values never go through
-    Jinja: they stay bound parameters (``%(start)s``).
+    ``StrictUndefined`` from its own ``{% set %}`` lists; it may ``{% include %}`` another
+    file of the package (a part two queries share). Values never go through Jinja: they
+    stay bound parameters (``%(start)s``).
 
     Raises:
         DatasetError: No such query file, or a template that does not render.
     """
-    path = resources.files(_QUERY_PACKAGE).joinpath(name)
-    if not name.endswith((".sql", ".sql.j2")) or not path.is_file():
-        raise DatasetError(f"No query file {name!r} in {_QUERY_PACKAGE}")
-    text = path.read_text(encoding="utf-8")
+    text = _query_text(name)
     if not name.endswith(".j2"):
         return text
     environment = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+        loader=jinja2.FunctionLoader(_query_text),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
     )
     try:
         return environment.from_string(text).render()
-    except jinja2.TemplateError as exc:
+    except (jinja2.TemplateError, DatasetError) as exc:
         raise DatasetError(f"Query template {name!r} does not render: {exc}") from exc
+
+
+def _query_text(name: str) -> str:
+    path = resources.files(_QUERY_PACKAGE).joinpath(name)
+    if not name.endswith((".sql", ".sql.j2")) or not path.is_file():
+        raise DatasetError(f"No query file {name!r} in {_QUERY_PACKAGE}")
+    return path.read_text(encoding="utf-8")
 
 
 class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
@@ -143,6 +157,15 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             come back for a build that touches them (see
             :mod:`daily_profit_model.datasets.cold_tier`). None: every month stays in
             PostgreSQL.
+        cold_inputs: ``{table: {path}}``: tables the query reads whose old months
+            another entry keeps as parquet (ingestion's ``cold_tiers`` of a raw table;
+            another build's ``cold_tier``, then with its ``date_column`` and
+            ``key_columns``). Before the query runs, the cold months it reads are loaded
+            back (borrowed), and dropped again once it has run; the files are not
+            touched.
+        reads_from: A query file giving the first day the query reads from
+            ``cold_inputs`` for a build of ``start``..``end`` (the same parameters);
+            None: ``start``. A full build reads every month.
         credentials: The catalog's ``postgres`` credentials entry (see
             :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer).
@@ -158,10 +181,17 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         full_build_workers: int = 1,
         float_storage: str = "double precision",
         cold_tier: dict[str, Any] | None = None,
+        cold_inputs: dict[str, dict[str, Any]] | None = None,
+        reads_from: str | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
+        self._inputs = {
+            validate_identifier(name, "cold input"): _input_tier(name, config)
+            for name, config in (cold_inputs or {}).items()
+        }
+        self._reads_from = reads_from
         self._credentials = credentials
         self._query = query
         self._date_column = validate_identifier(date_column, "date_column")
@@ -196,6 +226,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             "full_build_workers": self._workers,
             "float_storage": self._float_storage,
             "cold_tier": str(self._tier.path) if self._tier else None,
+            "cold_inputs": {t: str(tier.path) for t, tier in self._inputs.items()},
         }
 
     def _load(self) -> dict[str, Any]:
@@ -277,28 +308,43 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                             "%s: cold months removed for a full build", self._table
                         )
                 elif self._tier:
+                    # and the week before: a query may carry state on from its own
+                    # stored rows of the previous trading day (staging's seed)
                     self._tier.thaw(
-                        conn, database.schema, self._table, data.start, data.end
+                        conn,
+                        database.schema,
+                        self._table,
+                        data.start - _CARRIED_DAYS,
+                        data.end,
                     )
                 self._ensure_partitions(conn, database.schema, data)
-                parallel = (empty or interrupted) and self._workers > 1
+                full = empty or interrupted
+                reads_from = None if full else self._first_day_read(conn, data)
+                parallel = full and self._workers > 1
                 if parallel:
                     _set_comment(conn, target, _BUILDING)
                     deleted = 0
                 else:
-                    deleted = conn.execute(
-                        sql.SQL(
-                            "DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s"
-                        ).format(t=target, d=sql.Identifier(self._date_column)),
-                        {"start": data.start, "end": data.end},
-                    ).rowcount
-                    inserted = conn.execute(
-                        _insert(target, columns, query), data.bound_parameters()
-                    ).rowcount
-                    if data.stamp or empty or interrupted:
+                    with self._inputs_borrowed(conn, database.schema, reads_from, data):
+                        deleted = conn.execute(
+                            sql.SQL(
+                                "DELETE FROM {t} WHERE {d} BETWEEN %(start)s AND %(end)s"
+                            ).format(t=target, d=sql.Identifier(self._date_column)),
+                            {"start": data.start, "end": data.end},
+                        ).rowcount
+                        inserted = conn.execute(
+                            _insert(target, columns, query), data.bound_parameters()
+                        ).rowcount
+                    if data.stamp or full:
                         _set_comment(conn, target, _BUILT + began.isoformat())
             if parallel:
-                inserted = self._parallel_insert(database, target, columns, query, data)
+                # the workers' connections must see the borrowed months: committed
+                with self._inputs_borrowed(
+                    conn, database.schema, None, data, own_transactions=True
+                ):
+                    inserted = self._parallel_insert(
+                        database, target, columns, query, data
+                    )
                 with conn.transaction():
                     _set_comment(conn, target, _BUILT + began.isoformat())
             if self._tier:
@@ -313,6 +359,50 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             time.perf_counter() - started,
             f" on {self._workers} connections" if parallel else "",
         )
+
+    def _first_day_read(self, conn: psycopg.Connection, data: SqlBuild) -> dt.date:
+        """The first day an incremental build of ``data`` reads from its cold inputs."""
+        if not self._inputs or self._reads_from is None:
+            return data.start
+        first = conn.execute(
+            sql.SQL(read_query(self._reads_from)), data.bound_parameters()
+        ).fetchone()[0]
+        return min(first or data.start, data.start)
+
+    @contextlib.contextmanager
+    def _inputs_borrowed(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        start: dt.date | None,
+        data: SqlBuild,
+        own_transactions: bool = False,
+    ) -> Iterator[None]:
+        """The cold inputs' months from ``start`` (None: every month) to the build's end
+        loaded back while the block runs, dropped again after it.
+
+        In the caller's transaction (a failure rolls the loads back with the build), or,
+        with ``own_transactions``, committed before the block and dropped after it
+        whatever happens (a parallel build's workers read them on other connections).
+        """
+        if not self._inputs:
+            yield
+            return
+        own = conn.transaction if own_transactions else contextlib.nullcontext
+        with own():
+            borrowed = {
+                table: tier.borrow(conn, schema, table, start, data.end)
+                for table, tier in self._inputs.items()
+            }
+        finished = False
+        try:
+            yield
+            finished = True
+        finally:
+            if finished or own_transactions:
+                with own():
+                    for table, months in borrowed.items():
+                        self._inputs[table].give_back(conn, schema, table, months)
 
     def _ensure_partitions(
         self, conn: psycopg.Connection, schema: str, data: SqlBuild
@@ -420,6 +510,19 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
 _FLOAT_STORAGE = ("double precision", "real")
 _BUILDING = "daily-profit-model: full build in progress"
 _BUILT = "daily-profit-model: built from data loaded before "
+
+
+def _input_tier(table: str, config: dict[str, Any]) -> ColdTier:
+    """The tier of a cold input: a raw table's from the contract, another's from its
+    ``date_column`` and ``key_columns``."""
+    if "date_column" not in config:
+        return raw_table_tier(table, config)
+    tier = {k: v for k, v in config.items() if k not in ("date_column", "key_columns")}
+    return ColdTier.from_config(
+        tier,
+        validate_identifier(config["date_column"], "date_column"),
+        [validate_identifier(c, "key column") for c in config.get("key_columns", [])],
+    )
 
 
 def _bound(pick, *days: dt.date | None) -> dt.date | None:
