@@ -37,12 +37,13 @@ VIA_PIPELINE = ["accounts", "v2/metrics/daily", "v2/trades/open", "v2/regimes/da
 logger = logging.getLogger("bulk_load")
 
 
-def _copy_closed_trades(world: Path) -> int:
+def _copy_closed_trades(world: Path, store: RawIngestionDataset) -> int:
     """Closed trades from the world's parquet into raw_trades_closed, day by day.
 
-    Each day is stored as ingestion stores it (:class:`RawIngestionDataset`: binary COPY
-    into the empty day, and its ``ingestion_state`` row, in one transaction), so the
-    feature planner sees the days as complete.
+    Each day is stored as ingestion stores it (``store``, the catalog's ``raw_api_loads``:
+    binary COPY into the empty day and its ``ingestion_state`` row in one transaction,
+    cold months moved to parquet as the days pass), so the feature planner sees the
+    days as complete.
     """
     dataset = ds.dataset(world / "trades_closed", format="parquet")
     days = sorted(
@@ -51,7 +52,6 @@ def _copy_closed_trades(world: Path) -> int:
         .unique()
         .to_pylist()
     )
-    store = RawIngestionDataset()
     rows = 0
     started = time.perf_counter()
     for day in days:
@@ -108,8 +108,8 @@ def main() -> None:
     sandbox = PROJECT / "data/01_raw/sandbox"
     world = sandbox / (sandbox / "current").read_text().strip()
     with KedroSession.create(PROJECT, runtime_params=params) as session:
-        session.load_context()  # configures the database
-        copied = _copy_closed_trades(world)
+        catalog = session.load_context().catalog  # (configures the database)
+        copied = _copy_closed_trades(world, catalog.get("raw_api_loads"))
     print(
         json.dumps(
             {
