@@ -13,7 +13,7 @@ def test_default_run_from_world_to_registered_model(database, default_run):
     reports = project / "data/08_reporting"
     report = json.loads((reports / "database_check_report.json").read_text())
     assert report["server_version"].startswith("18")
-    assert report["raw_tables"] == 9  # the API's 7, plans, removed rows
+    assert report["raw_tables"] == 10  # the API's 7, plans, removed rows, cold exits
     assert report["heartbeats_stored"] == before + 1
     plans = json.loads((reports / "plan_ingestion_report.json").read_text())
     assert plans["stored"] == 72 and plans["quarantined"] == 0  # the sandbox's export
