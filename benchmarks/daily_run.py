@@ -10,9 +10,12 @@
    view, drift, and the COPY of the predictions into PostgreSQL, in a scratch schema).
    Ingestion and features of a 50,000-account world are not part of this figure.
 
-Requires a trained champion (``uv run kedro run`` first).
+Requires a trained champion (``uv run kedro run`` first). ``--run-date`` runs the morning
+of another day than the newest built one: after ``benchmarks/bulk_load.py
+--leave-days 1``, the world's last day, which the morning job then ingests from the API.
+``--accounts 0`` skips the second measurement (a large world has its own accounts).
 
-Usage: uv run python benchmarks/daily_run.py [--accounts 50000]
+Usage: uv run python benchmarks/daily_run.py [--accounts 50000] [--run-date YYYY-MM-DD]
 Last line: JSON with the figures.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -160,6 +164,7 @@ def main() -> None:
     """Run both measurements; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--run-date", default=None, help="default: newest cutoff built")
     args = parser.parse_args()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     bootstrap_project(PROJECT)
@@ -172,13 +177,25 @@ def main() -> None:
                     sql.Identifier(database.schema, "feature_account_day")
                 )
             ).fetchone()[0]
-    total, stages, scoring = _daily_run(str(last))
-    scale = _scoring_at_scale(args.accounts, str(last), scoring)
+    run_date = args.run_date or str(last)
+    total, stages, scoring = _daily_run(run_date)
+    with database.connect() as conn:
+        live = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE cutoff_date = %s").format(
+                sql.Identifier(database.schema, "predictions")
+            ),
+            [run_date],
+        ).fetchone()[0]
+    scale = _scoring_at_scale(args.accounts, run_date, scoring) if args.accounts else {}
     figures = {
         "default_world": {
-            "run_date": str(last),
+            "run_date": run_date,
             "total_s": round(total, 1),
             "stages_s": stages,
+            "predictions": live,
+            "peak_rss_mib": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            ),
         },
         "scoring_at_scale": scale,
         "target": {"accounts": 50_000, "total_s": 60},

@@ -4,7 +4,11 @@
 Reports training time and the issue's targets: MAE and pinball losses against the
 sandbox oracle, 90% coverage overall and per phase.
 
-Usage: uv run python benchmarks/training.py [--trials 30]
+``--history-days`` trains on the newest cutoffs only (``training.history_days``, the
+recent window a large world trains on); ``--timeout-s`` is the study's time limit
+(``training.tuning.timeout_s``, 600 s by default: at scale 30 trials need more).
+
+Usage: uv run python benchmarks/training.py [--trials 30] [--history-days D] [--timeout-s S]
 Last line: JSON with the figures.
 """
 
@@ -12,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
+import resource
 import time
 import uuid
 from pathlib import Path
@@ -24,10 +30,26 @@ from kedro.framework.startup import bootstrap_project
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+class _Trials(logging.Handler):
+    """Counts the tuner's ``Trial n/N <state>`` lines, by state."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.states: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Trial "):
+            state = message.split()[2].rstrip(":")
+            self.states[state] = self.states.get(state, 0) + 1
+
+
 def main() -> None:
     """Train once with a new study; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--history-days", type=int, default=None)
+    parser.add_argument("--timeout-s", type=int, default=None)
     args = parser.parse_args()
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     bootstrap_project(PROJECT)
@@ -36,13 +58,21 @@ def main() -> None:
             "tuning": {
                 "n_trials": args.trials,
                 "study_name": f"benchmark-{uuid.uuid4().hex[:8]}",
-            }
+                **({} if args.timeout_s is None else {"timeout_s": args.timeout_s}),
+            },
+            **(
+                {} if args.history_days is None else {"history_days": args.history_days}
+            ),
         }
     }
+    trials = _Trials()
+    tuning_logger = logging.getLogger("daily_profit_model.training.tuning")
+    tuning_logger.addHandler(trials)
     started = time.perf_counter()
     with KedroSession.create(PROJECT, runtime_params=params) as session:
         session.run(pipeline_names=["training"])
     seconds = time.perf_counter() - started
+    tuning_logger.removeHandler(trials)
     metrics = json.loads(
         (PROJECT / "data/08_reporting/training_metrics.json").read_text()
     )
@@ -62,7 +92,12 @@ def main() -> None:
     oracle_phases = by_phase("oracle_coverage_90_phase_{}")
     figures = {
         "trials": args.trials,
+        "trials_run": trials.states,
+        "history_days": args.history_days,
         "training_s": round(seconds, 1),
+        "peak_rss_mib": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ),
         "test_rows": metrics["test_rows"],
         "test_mae": round(metrics["test_mae"], 2),
         "oracle_mae": round(metrics.get("oracle_mae", float("nan")), 2),
