@@ -75,7 +75,7 @@ class _PostgresPeak(threading.Thread):
     def __init__(self, pgdata: Path) -> None:
         super().__init__(daemon=True)
         self._pgdata = str(pgdata)
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self.peak_bytes = 0
 
     def _postgres(self) -> list[psutil.Process]:
@@ -86,7 +86,7 @@ class _PostgresPeak(threading.Thread):
         return []
 
     def run(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._done.wait(1.0):
             for process in self._postgres():
                 try:
                     rss = process.memory_info().rss
@@ -95,7 +95,7 @@ class _PostgresPeak(threading.Thread):
                 self.peak_bytes = max(self.peak_bytes, rss)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak_bytes
 
