@@ -39,6 +39,7 @@ from kedro.framework.startup import bootstrap_project
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
 from daily_profit_model.ingestion.batches import IngestionBatch
+from daily_profit_model.sandbox.handle import published
 
 PROJECT = Path(__file__).resolve().parents[1]
 VIA_PIPELINE = ["accounts", "v2/metrics/daily", "v2/trades/open", "v2/regimes/daily"]
@@ -142,8 +143,7 @@ def main() -> None:
     ) as session:
         session.run(pipeline_names=["database_check", "sandbox"])
     world_s = time.perf_counter() - started
-    sandbox = PROJECT / "data/01_raw/sandbox"
-    world = sandbox / (sandbox / "current").read_text().strip()
+    world = published(PROJECT / "data/01_raw/sandbox")[0].folder
     days = _world_days(world)
     through = days[-1 - args.leave_days]
     params = {

@@ -125,6 +125,10 @@ class Clone:
             subprocess.run(
                 ["git", "clone", "--quiet", str(PROJECT), str(self.path)], check=True
             )
+        else:  # a resumed run takes this repository's newest commit
+            subprocess.run(
+                ["git", "pull", "--quiet", "--ff-only"], cwd=self.path, check=True
+            )
         subprocess.run(
             ["uv", "sync", "--locked", "--python", "3.11", "--quiet"],
             cwd=self.path,
