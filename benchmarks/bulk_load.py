@@ -58,9 +58,11 @@ def _copy_days(
     """
     contract = ENDPOINTS[endpoint]
     day_column = contract.date_column
-    columns = [f.column for f in contract.fields]
     folder = world / COPIED[endpoint]
     dataset = ds.dataset(folder, format="parquet")
+    # The contract's fields the world holds (the server sends no others; a missing
+    # one is stored NULL, as ingestion stores an absent field).
+    columns = [f.column for f in contract.fields if f.column in dataset.schema.names]
     days = sorted(
         d
         for d in pq.read_table(folder, columns=[day_column])
