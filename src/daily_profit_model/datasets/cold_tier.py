@@ -207,6 +207,16 @@ class ColdTier:
                 last = stats.max if last is None else max(last, stats.max)
         return first, last, rows
 
+    def _filed_months(
+        self, start: dt.date | None, end: dt.date | None
+    ) -> list[dt.date]:
+        """The months with a file that hold a day from ``start`` to ``end`` (None: open)."""
+        return [
+            m
+            for m in self.months()
+            if (start is None or next_month(m) > start) and (end is None or m <= end)
+        ]
+
     def read(
         self,
         skip: set[dt.date],
@@ -216,13 +226,7 @@ class ColdTier:
     ) -> pa.Table | None:
         """The files' rows from ``start`` to ``end`` (inclusive), leaving out the months
         ``skip``; None when no file holds any."""
-        wanted = [
-            m
-            for m in self.months()
-            if m not in skip
-            and (start is None or next_month(m) > start)
-            and (end is None or m <= end)
-        ]
+        wanted = [m for m in self._filed_months(start, end) if m not in skip]
         parts = [self.read_month(m, start, end, columns) for m in wanted]
         parts = [p for p in parts if p.num_rows]
         return pa.concat_tables(parts) if parts else None
@@ -414,11 +418,7 @@ class ColdTier:
     ) -> tuple[list[dt.date], int]:
         """Load the filed months from ``start`` to ``end`` that PostgreSQL does not hold;
         the months and the rows."""
-        filed = [
-            m
-            for m in self.months()
-            if (start is None or next_month(m) > start) and m <= end
-        ]
+        filed = self._filed_months(start, end)
         if not filed:  # the common case (a hot day): no query, no owner check
             return [], 0
         held = self.held_months(conn, schema, table)
