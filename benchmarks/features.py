@@ -28,6 +28,7 @@ from pathlib import Path
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from psycopg import sql
+from storage import closed_trades  # (benchmarks/ is this script's folder)
 
 from daily_profit_model.db import get_database
 
@@ -93,11 +94,7 @@ def main() -> None:
                         sql.Identifier(database.schema, table)
                     )
                 )
-            trades = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(
-                    sql.Identifier(database.schema, "raw_trades_closed")
-                )
-            ).fetchone()[0]
+            trades = closed_trades(conn, database.schema, PROJECT / "data")
     full_times = _BuildTimes()
     full_s = _run(args.env, workers, full_times)
     full_rss = _peak_rss_mib()

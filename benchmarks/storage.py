@@ -46,13 +46,21 @@ ORDER BY sum(pg_table_size(m.relid)) + sum(pg_indexes_size(m.relid)) DESC
 """
 
 
-def _table_rows(conn, schema: str, table: str, cold: ColdTier | None = None) -> int:
+def table_rows(conn, schema: str, table: str, cold: ColdTier | None = None) -> int:
     """The table's rows in PostgreSQL, plus those of its cold months' files."""
     query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
     rows = int(conn.execute(query).fetchone()[0])
     if cold is not None and cold.path.is_dir():
         rows += cold.coverage(cold.held_months(conn, schema, table))[2]
     return rows
+
+
+def closed_trades(conn, schema: str, data_dir: Path) -> int:
+    """Closed trades stored, in PostgreSQL and in the raw archive's files."""
+    archive = raw_table_tier(
+        "raw_trades_closed", {"path": data_dir / "01_raw/archive/raw_trades_closed"}
+    )
+    return table_rows(conn, schema, "raw_trades_closed", archive)
 
 
 def main() -> None:
@@ -63,17 +71,9 @@ def main() -> None:
     schema = database.schema
     with database.connect() as conn:
         sizes = conn.execute(_SIZES, {"schema": schema}).fetchall()
-        trades = _table_rows(
-            conn,
-            schema,
-            "raw_trades_closed",
-            raw_table_tier(
-                "raw_trades_closed",
-                {"path": args.data_dir / "01_raw/archive/raw_trades_closed"},
-            ),
-        )
+        trades = closed_trades(conn, schema, args.data_dir)
         days = (
-            _table_rows(
+            table_rows(
                 conn,
                 schema,
                 "stg_account_day",
