@@ -15,9 +15,11 @@ metrics, a snapshot "as of now", are left to the morning job.
 ``--leave-days K`` loads nothing of the world's newest K trading days, so a morning job
 afterwards (``benchmarks/daily_run.py --run-date``) ingests its day from the API.
 
-Usage (a database of its own is advised):
-    DPM_PGDATA=/tmp/pg26m uv run python benchmarks/bulk_load.py --n-traders 100000
-    DPM_PGDATA=/tmp/pg26m uv run python benchmarks/features.py
+Usage: through ``benchmarks/scale.py``, which runs it in a scratch clone of its own (the
+cold tiers' folders under ``data/`` belong to one database, so a second database
+beside the project's own, as ``DPM_PGDATA`` alone once gave, is refused there):
+    uv run python benchmarks/scale.py --workdir /tmp/dpm-scale --n-traders 60000
+Alone, in such a clone: uv run python benchmarks/bulk_load.py --n-traders N --leave-days 1
 Last line: JSON with the rows loaded per table and the seconds taken.
 """
 
