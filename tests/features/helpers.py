@@ -34,6 +34,11 @@ def cold_tier_path(database: Database) -> Path:
     return COLD_TIERS / database.schema
 
 
+def target_tier_path(database: Database) -> Path:
+    """The folder of the target table's cold months in ``database``'s schema."""
+    return COLD_TIERS / "targets" / database.schema
+
+
 def staging_tier_path(database: Database) -> Path:
     """The folder of staging's cold months in ``database``'s schema."""
     return COLD_TIERS / "staging" / database.schema
@@ -71,7 +76,7 @@ def _catalog(
     """The project's catalog entries of the two pipelines, and their parameters.
 
     ``workers`` sets the full builds' connections and ``hot_days`` the feature store's
-    hot months (defaults: ``globals.yml``).
+    and the targets' hot months (defaults: ``globals.yml``).
     """
     entries = yaml.safe_load((CONF / "catalog.yml").read_text())
     shared = yaml.safe_load((CONF / "globals.yml").read_text())
@@ -83,18 +88,16 @@ def _catalog(
         "path": str(staging_tier_path(get_database())),
         "hot_days": staging_hot_days or shared["staging_store"]["hot_days"],
     }
+    targets = {**cold, "path": str(target_tier_path(get_database()))}
     raw = raw_cold_tiers(get_database(), 0)
+    tiers = {"stg_account_day": staging, "target_account_day": targets}
     for entry in entries.values():
         if "full_build_workers" in entry:
             entry["full_build_workers"] = workers or shared["sql_full_build_workers"]
         if "cold_tier" in entry:
-            entry["cold_tier"] = (
-                staging if entry.get("table") == "stg_account_day" else cold
-            )
+            entry["cold_tier"] = tiers.get(entry.get("table"), cold)
         for table, tier in entry.get("cold_inputs", {}).items():
-            tier["path"] = (
-                staging["path"] if table == "stg_account_day" else raw[table]["path"]
-            )
+            tier["path"] = tiers.get(table, raw.get(table))["path"]
     wanted = {
         name: entry
         for name, entry in entries.items()
@@ -121,6 +124,7 @@ def _catalog(
         features="feature_account_day",
         targets="target_account_day",
         cold_tier=cold,
+        targets_cold_tier=targets,
     )
     catalog["params:training"] = MemoryDataset(params(TrainingParams, "training"))
     catalog["params:features"] = MemoryDataset(

@@ -16,11 +16,13 @@ from pandas.testing import assert_frame_equal
 from daily_profit_model.datasets.cold_tier import ColdTier, partitions
 from daily_profit_model.datasets.model_input import ModelInputDataset, ModelInputExport
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
+from daily_profit_model.datasets.sql_build import SqlBuild, SqlTableBuildDataset
 from tests.features.helpers import (
     build_features,
     cold_tier_path,
     sandbox_plans,
     stored_rows,
+    target_tier_path,
 )
 from tests.ingestion.helpers import run_ingestion, use_schema
 
@@ -46,10 +48,14 @@ def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(KEY, ignore_index=True)
 
 
-def _tier(database) -> ColdTier:
-    return ColdTier(
-        cold_tier_path(database), "cutoff_date", ("account_id", "cutoff_date"), 3
+def _tier(database, table: str = "feature_account_day") -> ColdTier:
+    path = (target_tier_path if table == "target_account_day" else cold_tier_path)(
+        database
     )
+    return ColdTier(path, "cutoff_date", ("account_id", "cutoff_date"), 3)
+
+
+TIERED = ("feature_account_day", "target_account_day")
 
 
 def _features_dataset(database, **load_args) -> PostgresTableDataset:
@@ -60,20 +66,35 @@ def _features_dataset(database, **load_args) -> PostgresTableDataset:
     )
 
 
-def _partitions(database) -> set[dt.date]:
+def _targets_dataset(database) -> PostgresTableDataset:
+    return PostgresTableDataset(
+        table="target_account_day",
+        load_args={"date_column": "cutoff_date"},
+        cold_tier={"path": str(target_tier_path(database))},
+    )
+
+
+def _partitions(database, table: str = "feature_account_day") -> set[dt.date]:
     with database.connect() as conn:
-        return set(partitions(conn, database.schema, "feature_account_day"))
+        return set(partitions(conn, database.schema, table))
 
 
 def _thaw_everything(database) -> None:
     with database.connect() as conn, conn.transaction():
-        _tier(database).thaw(
-            conn,
-            database.schema,
-            "feature_account_day",
-            dt.date(2000, 1, 1),
-            dt.date(2100, 1, 1),
-        )
+        for table in TIERED:
+            _tier(database, table).thaw(
+                conn,
+                database.schema,
+                table,
+                dt.date(2000, 1, 1),
+                dt.date(2100, 1, 1),
+            )
+
+
+def _archive_again(database) -> None:
+    with database.connect() as conn:
+        for table in TIERED:
+            _tier(database, table).archive(conn, database.schema, table)
 
 
 def _joined_in_postgres(database) -> pd.DataFrame:
@@ -90,7 +111,8 @@ def _joined_in_postgres(database) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def tiered(pgdata, small_world, tmp_path_factory):
-    """A schema whose feature table kept only February in PostgreSQL (hot_days 3)."""
+    """A schema whose feature and target tables kept only February in PostgreSQL
+    (hot_days 3)."""
     plans = sandbox_plans(tmp_path_factory.mktemp("plans"))
     database = use_schema(pgdata, f"cold_{uuid.uuid4().hex[:8]}")
     run_ingestion(small_world, plans_dir=plans)
@@ -100,11 +122,10 @@ def tiered(pgdata, small_world, tmp_path_factory):
 
 def test_cold_months_leave_postgresql_for_parquet(tiered):
     database, _ = tiered
-    assert _tier(database).months() == [JANUARY]
-    assert JANUARY not in _partitions(database)
-    assert stored_rows(database, "feature_account_day")["cutoff_date"].min() >= dt.date(
-        2025, 2, 1
-    )
+    for table in TIERED:
+        assert _tier(database, table).months() == [JANUARY], table
+        assert JANUARY not in _partitions(database, table), table
+        assert stored_rows(database, table)["cutoff_date"].min() >= dt.date(2025, 2, 1)
 
 
 def test_every_reader_sees_both_tiers_as_one_table(tiered):
@@ -112,6 +133,7 @@ def test_every_reader_sees_both_tiers_as_one_table(tiered):
     month is back in it; so does the model input (features joined to targets)."""
     database, model_input = tiered
     loaded = _features_dataset(database).load()
+    targets = _targets_dataset(database).load()
     january = _features_dataset(database, start="2025-01-20", end="2025-01-20").load()
     assert set(pd.to_datetime(january["cutoff_date"])) == {pd.Timestamp("2025-01-20")}
     _thaw_everything(database)
@@ -119,13 +141,16 @@ def test_every_reader_sees_both_tiers_as_one_table(tiered):
         every_row = stored_rows(database, "feature_account_day")
         assert len(loaded) == len(every_row) > 0
         assert_frame_equal(_comparable(loaded), _comparable(every_row))
+        every_target = stored_rows(database, "target_account_day")
+        assert len(targets) == len(every_target) > 0
+        assert_frame_equal(_comparable(targets), _comparable(every_target))
         assert_frame_equal(
             _comparable(model_input), _comparable(_joined_in_postgres(database))
         )
     finally:
-        with database.connect() as conn:
-            _tier(database).archive(conn, database.schema, "feature_account_day")
-    assert JANUARY not in _partitions(database)
+        _archive_again(database)
+    for table in TIERED:
+        assert JANUARY not in _partitions(database, table), table
 
 
 def test_model_input_can_start_at_a_recent_cutoff(tiered, tmp_path):
@@ -135,6 +160,7 @@ def test_model_input_can_start_at_a_recent_cutoff(tiered, tmp_path):
         features="feature_account_day",
         targets="target_account_day",
         cold_tier={"path": str(cold_tier_path(database))},
+        targets_cold_tier={"path": str(target_tier_path(database))},
     )
     dataset.save(ModelInputExport(since=dt.date(2025, 1, 27)))
     recent = dataset.load()
@@ -148,14 +174,17 @@ def test_a_build_of_a_cold_day_loads_its_month_back_first(tiered, caplog):
     the whole month (loaded back), and January goes cold again with the same rows."""
     database, _ = tiered
     before = _comparable(_features_dataset(database).load())
+    targets_before = _comparable(_targets_dataset(database).load())
     with caplog.at_level(logging.INFO):
         build_features(start_date="2025-01-20", end_date="2025-01-20", hot_days=3)
     assert "cold months" in caplog.text and "loaded back" in caplog.text
-    assert JANUARY not in _partitions(database)
-    assert _tier(database).months() == [JANUARY]
+    for table in TIERED:
+        assert JANUARY not in _partitions(database, table), table
+        assert _tier(database, table).months() == [JANUARY], table
     after = _comparable(_features_dataset(database).load())
     assert_frame_equal(after, before)
     assert np.isfinite(after["balance"]).all()
+    assert_frame_equal(_comparable(_targets_dataset(database).load()), targets_before)
 
 
 def test_a_file_beside_a_month_postgresql_holds_is_not_read(tiered):
@@ -179,3 +208,45 @@ def test_a_folder_of_another_schema_is_refused(tiered):
         pytest.raises(DatasetError, match="give each database, schema and table"),
     ):
         _tier(database).held_months(conn, "another_schema", "feature_account_day")
+
+
+def test_outcomes_of_a_cold_month_borrow_its_targets(tiered):
+    """A backfill evaluating January's forecasts joins them to January's targets, which
+    live in parquet: the outcomes build borrows the month and gives it back."""
+    database, _ = tiered
+    day = "2025-01-20"
+    targets = _targets_dataset(database).narrowed(start=day, end=day).load()
+    known = targets[targets["target_net_profit"].notna()]
+    assert len(known) > 0
+    PostgresTableDataset(table="predictions", save_args={"mode": "append"}).save(
+        known[["account_id", "cutoff_date", "target_date"]].assign(
+            model_name="daily_pnl",
+            model_version=1,
+            role="champion",
+            served=True,
+            forecast=0.0,
+            mean=0.0,
+            lower_90=-1.0,
+            upper_90=1.0,
+            scored_at=pd.Timestamp.now(tz="UTC"),
+            run_id="cold-targets-test",
+        )
+    )
+    target_day = pd.Timestamp(known["target_date"].iloc[0]).date()
+    SqlTableBuildDataset(
+        table="prediction_outcomes",
+        query="prediction_outcomes.sql",
+        date_column="target_date",
+        key_columns=["account_id", "target_date", "model_version"],
+        cold_inputs={
+            "target_account_day": {
+                "path": str(target_tier_path(database)),
+                "date_column": "cutoff_date",
+                "key_columns": ["account_id", "cutoff_date"],
+            }
+        },
+        reads_from="prediction_outcomes_reads.sql",
+    ).save(SqlBuild(target_day, target_day))
+    outcomes = stored_rows(database, "prediction_outcomes")
+    assert sorted(outcomes["actual"]) == sorted(known["target_net_profit"])
+    assert JANUARY not in _partitions(database, "target_account_day")

@@ -3,7 +3,8 @@
 The features live in two tiers (hot months in PostgreSQL, cold months as parquet, see
 :mod:`daily_profit_model.datasets.cold_tier`), so the join runs month by month where
 each month lives: the month's features (its partition, read by ``COPY``, or its file)
-are joined to the month's known targets (from PostgreSQL) by Arrow's hash join (C++,
+are joined to the month's known targets (their partition or file: the target table
+keeps a cold tier of its own) by Arrow's hash join (C++,
 set-based; PostgreSQL cannot read the cold files, and moving them back to join them
 would cost the disk the tier saves). Each joined month is appended to the parquet file
 in cutoff and account order, so memory holds one month, and the file is renamed into
@@ -17,6 +18,7 @@ Example::
       features: feature_account_day
       targets: target_account_day
       cold_tier: {path: data/04_feature/feature_account_day}
+      targets_cold_tier: {path: data/04_feature/target_account_day}
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
@@ -69,6 +72,7 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         target_column: The target, NULL until its day is ingested (left out).
         cold_tier: The feature table's ``cold_tier`` entry (``{path}``); None: every
             month is in PostgreSQL.
+        targets_cold_tier: The target table's, the same way.
         credentials: The catalog's ``postgres`` credentials entry.
         compression: The parquet codec.
         metadata: Free-form metadata (kedro-viz layer).
@@ -82,6 +86,7 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         targets: str,
         target_column: str = "target_net_profit",
         cold_tier: dict[str, Any] | None = None,
+        targets_cold_tier: dict[str, Any] | None = None,
         credentials: dict[str, Any] | None = None,
         compression: str = "zstd",
         metadata: dict[str, Any] | None = None,
@@ -93,6 +98,11 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         self._tier = (
             ColdTier.from_config(cold_tier, "cutoff_date", _KEY) if cold_tier else None
         )
+        self._targets_tier = (
+            ColdTier.from_config(targets_cold_tier, "cutoff_date", _KEY)
+            if targets_cold_tier
+            else None
+        )
         self._credentials = credentials
         self._compression = compression
         self.metadata = metadata
@@ -103,6 +113,9 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
             "features": self._features,
             "targets": self._targets,
             "cold_tier": str(self._tier.path) if self._tier else None,
+            "targets_cold_tier": (
+                str(self._targets_tier.path) if self._targets_tier else None
+            ),
         }
 
     def load(self) -> pd.DataFrame:
@@ -136,10 +149,18 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
                 for m in set(held) | cold
                 if data.since is None or next_month(m) > data.since
             )
+            cold_targets = (
+                set(self._targets_tier.months())
+                - self._targets_tier.held_months(conn, database.schema, self._targets)
+                if self._targets_tier
+                else set()
+            )
             rows = write_parquet_atomically(
                 self._filepath,
                 schema,
-                self._joined_months(conn, months, cold, data.since, schema),
+                self._joined_months(
+                    conn, months, (cold, cold_targets), data.since, schema
+                ),
                 self._compression,
             )
         logger.info(
@@ -166,16 +187,19 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         self,
         conn,
         months: list[dt.date],
-        cold: set[dt.date],
+        cold: tuple[set[dt.date], set[dt.date]],
         since: dt.date | None,
         schema: pa.Schema,
     ) -> Iterator[pa.Table]:
+        """Each month's joined rows; ``cold``: the features' and the targets' months
+        read from their files."""
+        cold_features, cold_targets = cold
         for month in months:
             first = max(month, since) if since else month
             last = next_month(month) - dt.timedelta(days=1)
             in_month = sql.SQL("cutoff_date BETWEEN %(first)s AND %(last)s")
             bounds = {"first": first, "last": last}
-            if month in cold:
+            if month in cold_features:
                 features = self._tier.read_month(month, first, last)
             else:
                 features = query_to_arrow(
@@ -185,18 +209,23 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
                     ),
                     bounds,
                 )
-            targets = query_to_arrow(
-                conn,
-                sql.SQL(
-                    "SELECT account_id, cutoff_date, {y} FROM {t} WHERE {m} "
-                    "AND {y} IS NOT NULL"
-                ).format(
-                    y=sql.Identifier(self._target),
-                    t=sql.Identifier(self._targets),
-                    m=in_month,
-                ),
-                bounds,
-            )
+            if month in cold_targets:
+                targets = self._targets_tier.read_month(
+                    month, first, last, [*_KEY, self._target]
+                ).filter(pc.is_valid(pc.field(self._target)))
+            else:
+                targets = query_to_arrow(
+                    conn,
+                    sql.SQL(
+                        "SELECT account_id, cutoff_date, {y} FROM {t} WHERE {m} "
+                        "AND {y} IS NOT NULL"
+                    ).format(
+                        y=sql.Identifier(self._target),
+                        t=sql.Identifier(self._targets),
+                        m=in_month,
+                    ),
+                    bounds,
+                )
             joined = features.join(targets, keys=list(_KEY), join_type="inner")
             yield joined.select(schema.names).sort_by(
                 [("cutoff_date", "ascending"), ("account_id", "ascending")]

@@ -319,8 +319,10 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                     )
                 self._ensure_partitions(conn, database.schema, data)
                 full = empty or interrupted
-                reads_from = None if full else self._first_day_read(conn, data)
                 parallel = full and self._workers > 1
+                # (a full build's first read day: the first day, for a build over the
+                # whole history; the outcomes' first forecast's cutoff)
+                reads_from = None if parallel else self._first_day_read(conn, data)
                 if parallel:
                     _set_comment(conn, target, _BUILDING)
                     deleted = 0
