@@ -243,6 +243,8 @@ def _summary(figures: dict, commit: str, world: dict) -> dict:
         "incremental_day_s": build.get("incremental_day_s"),
         "training_s": training.get("training_s"),
         "training_trials_run": training.get("trials_run"),
+        "training_tuning_s": training.get("tuning_s"),
+        "training_tuning_train_rows": training.get("tuning_train_rows"),
         "training_history_days": training.get("history_days"),
         "morning_s": morning.get("default_world", {}).get("total_s"),
         "morning_stages_s": morning.get("default_world", {}).get("stages_s"),

@@ -31,17 +31,21 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 class _Trials(logging.Handler):
-    """Counts the tuner's ``Trial n/N <state>`` lines, by state."""
+    """Counts the tuner's ``Trial n/N <state> ... after S s`` lines, by state, and
+    keeps the last one's seconds (the study's time so far)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.states: dict[str, int] = {}
+        self.seconds: float | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith("Trial "):
             state = message.split()[2].rstrip(":")
             self.states[state] = self.states.get(state, 0) + 1
+            if elapsed := re.search(r"after (\d+) s$", message):
+                self.seconds = float(elapsed[1])
 
 
 def main() -> None:
@@ -76,6 +80,7 @@ def main() -> None:
     metrics = json.loads(
         (PROJECT / "data/08_reporting/training_metrics.json").read_text()
     )
+    tuned = json.loads((PROJECT / "data/06_models/tuned_point_params.json").read_text())
     phases = {
         match[1]: v
         for k, v in metrics.items()
@@ -94,6 +99,8 @@ def main() -> None:
         "trials": args.trials,
         "trials_run": trials.states,
         "history_days": args.history_days,
+        "tuning_s": trials.seconds,
+        "tuning_train_rows": tuned.get("tuning_train_rows"),
         "training_s": round(seconds, 1),
         "peak_rss_mib": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

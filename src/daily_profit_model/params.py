@@ -138,6 +138,7 @@ class TuningParams(_Params):
     study_name: str
     objectives: list[Literal["l1", "huber", "fair"]]
     max_tree_leaves: int = Field(ge=1000)
+    max_train_rows: int | None = Field(default=None, ge=1000)
 
 
 class SpreadModelParams(_Params):

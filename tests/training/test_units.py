@@ -13,7 +13,7 @@ from daily_profit_model.datasets.model_input import ModelInputExport
 from daily_profit_model.params import TrainingParams, WindowParams
 from daily_profit_model.pipelines.training.nodes import export_model_input
 from daily_profit_model.training.conformal import calibrate
-from daily_profit_model.training.matrix import feature_matrix
+from daily_profit_model.training.matrix import accounts_sample, feature_matrix
 from daily_profit_model.training.metrics import (
     coverage_interval,
     pinball,
@@ -321,3 +321,21 @@ def test_a_forecaster_with_a_spread_loads_from_its_artifacts_as_it_was_fitted(
     np.testing.assert_allclose(
         fitted.raw_bounds(matrix, ones)[1], spread * boosters["upper"].predict(matrix)
     )
+
+
+def test_the_tuning_sample_keeps_whole_accounts_and_the_same_ones_each_run():
+    days = pd.date_range("2025-01-06", periods=50)
+    rows = pd.DataFrame(
+        {
+            "account_id": np.repeat([f"acc-{i}" for i in range(400)], len(days)),
+            "cutoff_date": np.tile(days, 400),
+        }
+    )
+    sample = accounts_sample(rows, 5_000)
+    assert 3_500 <= len(sample) <= 6_500  # about a quarter of the 20,000 rows
+    assert (sample.groupby("account_id").size() == len(days)).all()
+    assert sample.equals(
+        accounts_sample(rows.sample(frac=1, random_state=1), 5_000).sort_index()
+    )
+    assert accounts_sample(rows, 20_000) is rows
+    assert accounts_sample(rows, None) is rows

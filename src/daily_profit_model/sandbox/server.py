@@ -406,6 +406,25 @@ class SandboxApp:
         return [payload]
 
 
+# The daily columns a snapshot reads (the whole history's rows: only these, so a large
+# world's snapshot holds a few columns, not every column of every account day).
+_SNAPSHOT_DAILY = (
+    "account_id",
+    "date",
+    "status",
+    "net_profit",
+    "num_trades",
+    "total_lots",
+    "total_volume",
+    "gross_profit",
+    "gross_loss",
+    "rel_net_profit",
+    "current_balance",
+    "current_equity",
+    "approved_payouts",
+)
+
+
 def _snapshot(
     endpoint: str, dataset, clock: dt.date, params: dict[str, str]
 ) -> pa.Table:
@@ -419,7 +438,7 @@ def _snapshot(
     accounts = accounts[accounts["created_date"].dt.date <= clock]
     daily = (
         dataset("v2/metrics/daily")
-        .to_table(filter=pc.field("date") <= clock)
+        .to_table(columns=list(_SNAPSHOT_DAILY), filter=pc.field("date") <= clock)
         .to_pandas()
         .sort_values(["account_id", "date"])
     )

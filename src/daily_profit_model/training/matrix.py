@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import pandas as pd
 
@@ -12,6 +13,8 @@ ID_COLUMNS = ("account_id", "cutoff_date", "target_date")
 TARGET = "target_net_profit"
 CATEGORICAL = ("platform", "broker")
 _NOT_FEATURES = {*ID_COLUMNS, TARGET, "window", "target_day_status"}
+
+logger = logging.getLogger(__name__)
 
 
 def feature_names(frame: pd.DataFrame) -> list[str]:
@@ -41,3 +44,25 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256(",".join(feature_names(frame)).encode())
     digest.update(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def accounts_sample(rows: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
+    """About ``max_rows`` of ``rows``, as whole accounts (each keeps its every day), the
+    same accounts on every run: those whose id hashes below the share kept. All rows
+    when they are no more than ``max_rows`` (or it is None)."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    share = max_rows / len(rows)
+    ids = pd.Series(rows["account_id"].unique())
+    hashed = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    kept = ids[hashed < share * 2.0**64]
+    sample = rows[rows["account_id"].isin(kept)]
+    logger.info(
+        "Tuning sample: %d of %d training rows (%d of %d accounts); the final fit "
+        "uses every row",
+        len(sample),
+        len(rows),
+        len(kept),
+        len(ids),
+    )
+    return sample

@@ -19,6 +19,7 @@ from daily_profit_model.training.conformal import calibrate
 from daily_profit_model.training.matrix import (
     CATEGORICAL,
     TARGET,
+    accounts_sample,
     data_fingerprint,
     feature_matrix,
     feature_names,
@@ -55,6 +56,15 @@ from daily_profit_model.training.tuning import (
 )
 
 logger = logging.getLogger(__name__)
+
+# What tune_point_model returns besides the best trial's parameters.
+_STUDY_FIGURES = (
+    "study_name",
+    "trials",
+    "best_validation_mae",
+    "target_unit",
+    "tuning_train_rows",
+)
 
 BASELINES = {
     "zero": None,
@@ -161,8 +171,10 @@ def tune_point_model(
         The best trial's parameters and the study's name and size.
     """
     features = feature_names(rows)
-    fitting = rows[rows["window"].isin(["train", "validation"])]
     settings = training.tuning
+    train = accounts_sample(_window(rows, "train"), settings.max_train_rows)
+    validation = _window(rows, "validation")
+    fitting = pd.concat([train, validation])
     scale = training.target_scale or "usd"
     study_name = (
         f"{settings.study_name}-{SEARCH_SPACE_VERSION}-{scale}-"
@@ -170,8 +182,8 @@ def tune_point_model(
     )
     target_unit = _target_unit(rows, training.target_scale)
     study = run_study(
-        _xy(_window(rows, "train"), features, training.target_scale),
-        _xy(_window(rows, "validation"), features, training.target_scale),
+        _xy(train, features, training.target_scale),
+        _xy(validation, features, training.target_scale),
         storage,
         study_name,
         settings,
@@ -185,6 +197,7 @@ def tune_point_model(
         "study_name": study_name,
         "trials": len(study.trials),
         "best_validation_mae": study.best_value,
+        "tuning_train_rows": len(train),
     }
 
 
@@ -200,11 +213,7 @@ def fit_forecaster(
     scale_column = training.target_scale
     train = _xy(_window(rows, "train"), features, scale_column)
     valid = _xy(_window(rows, "validation"), features, scale_column)
-    trial = {
-        k: v
-        for k, v in tuned.items()
-        if k not in ("study_name", "trials", "best_validation_mae", "target_unit")
-    }
+    trial = {k: v for k, v in tuned.items() if k not in _STUDY_FIGURES}
     threads = training.num_threads
     point_settings = point_params(trial, seed, float(tuned["target_unit"]))
     point = fit_booster(
