@@ -406,23 +406,26 @@ class SandboxApp:
         return [payload]
 
 
-# The daily columns a snapshot reads (the whole history's rows: only these, so a large
-# world's snapshot holds a few columns, not every column of every account day).
-_SNAPSHOT_DAILY = (
-    "account_id",
-    "date",
-    "status",
+# The daily columns a lifetime figure sums, and every daily column a snapshot reads (the
+# whole history's rows: only these, not every column of every account day).
+_LIFETIME_SUMS = [
     "net_profit",
     "num_trades",
     "total_lots",
     "total_volume",
     "gross_profit",
     "gross_loss",
+]
+_SNAPSHOT_DAILY = [
+    "account_id",
+    "date",
+    "status",
+    *_LIFETIME_SUMS,
     "rel_net_profit",
     "current_balance",
     "current_equity",
     "approved_payouts",
-)
+]
 
 
 def _snapshot(
@@ -438,7 +441,7 @@ def _snapshot(
     accounts = accounts[accounts["created_date"].dt.date <= clock]
     daily = (
         dataset("v2/metrics/daily")
-        .to_table(columns=list(_SNAPSHOT_DAILY), filter=pc.field("date") <= clock)
+        .to_table(columns=_SNAPSHOT_DAILY, filter=pc.field("date") <= clock)
         .to_pandas()
         .sort_values(["account_id", "date"])
     )
@@ -460,16 +463,7 @@ def _lifetime(
 ) -> pd.DataFrame:
     """Lifetime figures of every account as of ``clock``, from its daily rows."""
     traded = daily[daily["num_trades"] > 0]
-    sums = daily.groupby("account_id")[
-        [
-            "net_profit",
-            "num_trades",
-            "total_lots",
-            "total_volume",
-            "gross_profit",
-            "gross_loss",
-        ]
-    ].sum()
+    sums = daily.groupby("account_id")[_LIFETIME_SUMS].sum()
     returns = traded.groupby("account_id")["rel_net_profit"].agg(["mean", "std"])
     rows = accounts.set_index("account_id").join(sums).join(returns)
     for column in (
