@@ -159,3 +159,39 @@ def test_alltime_aggregates_the_days(small_world, tables):
     )
     assert (joined["num_trades"] == joined["num_trades_daily"]).all()
     assert len(alltime) == len(tables["accounts"])
+
+
+def test_snapshots_as_of_a_mid_world_clock_follow_each_accounts_days_to_it(
+    small_world, tables
+):
+    """``v2/metrics/alltime`` and ``accounts`` as of a day inside the world: every
+    lifetime figure as pandas computes it from the daily rows up to that day."""
+    app = small_world.app("k")
+    days = sorted(tables["metrics_daily"]["date"].unique())
+    clock = days[len(days) // 2]
+    app.set_clock(clock)
+    daily = tables["metrics_daily"][tables["metrics_daily"]["date"] <= clock]
+    daily = daily.sort_values(["account_id", "date"])
+    sums = ["net_profit", "num_trades", "total_lots", "gross_profit", "gross_loss"]
+    traded = daily[daily["num_trades"] > 0].groupby("account_id")["rel_net_profit"]
+    last = daily.groupby("account_id").tail(1).set_index("account_id")
+    expected = (
+        daily.groupby("account_id")[sums]
+        .sum()
+        .join(traded.mean().rename("daily_mean_ret"))
+        .join(traded.std().rename("daily_std_ret"))
+        .join(last[["status", "current_balance", "current_equity", "approved_payouts"]])
+        .fillna({"daily_std_ret": 0.0})  # one traded day, or none: no spread
+    )
+    alltime = app.rows("v2/metrics/alltime", {}).to_pandas().set_index("account_id")
+    created = tables["accounts"]["created_date"].dt.date <= clock
+    assert len(alltime) == created.sum() < len(tables["accounts"])
+    served = alltime.loc[expected.index, expected.columns]
+    pd.testing.assert_frame_equal(
+        served, expected, check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9
+    )
+    # accounts without a daily row by then are active, with nothing traded
+    idle = alltime.drop(expected.index)
+    assert (idle["status"] == 1).all() and (idle["num_trades"] == 0).all()
+    accounts = app.rows("accounts", {}).to_pandas().set_index("account_id")
+    assert accounts["status"].equals(alltime["status"].reindex(accounts.index))

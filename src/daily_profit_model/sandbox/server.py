@@ -47,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from pyarrow import acero
 
 from daily_profit_model.contract import ENDPOINTS
 from daily_profit_model.sandbox.faults import FaultInjector, FaultSettings
@@ -406,8 +407,8 @@ class SandboxApp:
         return [payload]
 
 
-# The daily columns a lifetime figure sums, and every daily column a snapshot reads (the
-# whole history's rows: only these, not every column of every account day).
+# The daily columns a lifetime figure sums, and those a snapshot takes from an account's
+# last daily row up to the clock.
 _LIFETIME_SUMS = [
     "net_profit",
     "num_trades",
@@ -416,16 +417,7 @@ _LIFETIME_SUMS = [
     "gross_profit",
     "gross_loss",
 ]
-_SNAPSHOT_DAILY = [
-    "account_id",
-    "date",
-    "status",
-    *_LIFETIME_SUMS,
-    "rel_net_profit",
-    "current_balance",
-    "current_equity",
-    "approved_payouts",
-]
+_LAST_DAY = ["status", "current_balance", "current_equity", "approved_payouts"]
 
 
 def _snapshot(
@@ -439,33 +431,126 @@ def _snapshot(
     """
     accounts = dataset("accounts").to_table().to_pandas()
     accounts = accounts[accounts["created_date"].dt.date <= clock]
-    daily = (
-        dataset("v2/metrics/daily")
-        .to_table(columns=_SNAPSHOT_DAILY, filter=pc.field("date") <= clock)
-        .to_pandas()
-        .sort_values(["account_id", "date"])
-    )
-    last = daily.groupby("account_id").tail(1).set_index("account_id")
-    status = last["status"].reindex(accounts["account_id"]).fillna(1).to_numpy()
+    summary = _daily_summary(dataset("v2/metrics/daily"), clock)
+    status = summary["status"].reindex(accounts["account_id"]).fillna(1).to_numpy()
     accounts = accounts.assign(status=status.astype("int16"))
     if endpoint == "accounts":
         table = pa.Table.from_pandas(accounts, preserve_index=False)
     else:
         table = pa.Table.from_pandas(
-            _lifetime(accounts, daily, last, clock), preserve_index=False
+            _lifetime(accounts, summary, clock), preserve_index=False
         )
     expression = _filter(endpoint, params, set(table.column_names))
     return table if expression is None else table.filter(expression)
 
 
+def _daily_summary(daily: ds.Dataset, clock: dt.date) -> pd.DataFrame:
+    """Per account, from its daily rows up to ``clock``: the lifetime sums, the mean
+    and standard deviation (ddof 1) of its traded days' returns, and its last row's
+    ``date`` and ``_LAST_DAY`` figures; indexed by ``account_id``.
+
+    Streamed through Arrow's Acero engine (two scans: the aggregates, then the last
+    rows by a semi join on each account's last date), so memory follows the number of
+    accounts, not of account days: reading the history into pandas took 2.7 GiB at
+    5 M account days, and would take about 20 at the firm's 39 M.
+    """
+    up_to_clock = pc.field("date") <= clock
+    traded_return = pc.if_else(
+        pc.field("num_trades") > 0,
+        pc.field("rel_net_profit"),
+        pa.scalar(None, pa.float64()),
+    )
+    sums = acero.Declaration.from_sequence(
+        [
+            *_scan(
+                daily,
+                ["account_id", "date", *_LIFETIME_SUMS, "rel_net_profit"],
+                up_to_clock,
+            ),
+            acero.Declaration(
+                "project",
+                acero.ProjectNodeOptions(
+                    [
+                        pc.field("account_id"),
+                        pc.field("date"),
+                        *(pc.field(c) for c in _LIFETIME_SUMS),
+                        traded_return,
+                    ],
+                    names=["account_id", "date", *_LIFETIME_SUMS, "traded_return"],
+                ),
+            ),
+            acero.Declaration(
+                "aggregate",
+                acero.AggregateNodeOptions(
+                    [
+                        *((c, "hash_sum", None, c) for c in _LIFETIME_SUMS),
+                        ("traded_return", "hash_mean", None, "mean"),
+                        (
+                            "traded_return",
+                            "hash_stddev",
+                            pc.VarianceOptions(ddof=1),
+                            "std",
+                        ),
+                        ("date", "hash_max", None, "date"),
+                    ],
+                    keys=["account_id"],
+                ),
+            ),
+        ]
+    ).to_table()
+    last = acero.Declaration(
+        "hashjoin",
+        acero.HashJoinNodeOptions(
+            "left semi",
+            left_keys=["account_id", "date"],
+            right_keys=["account_id", "date"],
+        ),
+        inputs=[
+            acero.Declaration.from_sequence(
+                _scan(daily, ["account_id", "date", *_LAST_DAY], up_to_clock)
+            ),
+            acero.Declaration(
+                "table_source",
+                acero.TableSourceNodeOptions(sums.select(["account_id", "date"])),
+            ),
+        ],
+    ).to_table()
+    return (
+        sums.to_pandas()
+        .set_index("account_id")
+        .join(last.drop_columns(["date"]).to_pandas().set_index("account_id"))
+    )
+
+
+def _scan(
+    dataset: ds.Dataset, columns: list[str], expression: pc.Expression
+) -> list[acero.Declaration]:
+    """Acero nodes reading ``columns`` of the rows ``expression`` keeps.
+
+    (A scan node only uses its filter to skip files and row groups, and emits every
+    column of the dataset, the unread ones null: the filter node drops the rows, the
+    project node the columns.)
+    """
+    return [
+        acero.Declaration(
+            "scan",
+            acero.ScanNodeOptions(dataset, columns=columns, filter=expression),
+        ),
+        acero.Declaration("filter", acero.FilterNodeOptions(expression)),
+        acero.Declaration(
+            "project",
+            acero.ProjectNodeOptions([pc.field(c) for c in columns], names=columns),
+        ),
+    ]
+
+
 def _lifetime(
-    accounts: pd.DataFrame, daily: pd.DataFrame, last: pd.DataFrame, clock: dt.date
+    accounts: pd.DataFrame, summary: pd.DataFrame, clock: dt.date
 ) -> pd.DataFrame:
-    """Lifetime figures of every account as of ``clock``, from its daily rows."""
-    traded = daily[daily["num_trades"] > 0]
-    sums = daily.groupby("account_id")[_LIFETIME_SUMS].sum()
-    returns = traded.groupby("account_id")["rel_net_profit"].agg(["mean", "std"])
-    rows = accounts.set_index("account_id").join(sums).join(returns)
+    """Lifetime figures of every account as of ``clock``, from its daily summary."""
+    rows = accounts.set_index("account_id").join(
+        summary[[*_LIFETIME_SUMS, "mean", "std"]]
+    )
     for column in (
         "net_profit",
         "total_lots",
@@ -475,19 +560,17 @@ def _lifetime(
     ):
         rows[column] = rows[column].fillna(0.0)
     rows["num_trades"] = rows["num_trades"].fillna(0).astype("int64")
-    balance = last["current_balance"].reindex(rows.index)
-    rows["current_balance"] = balance.fillna(rows["starting_balance"])
-    rows["current_equity"] = (
-        last["current_equity"].reindex(rows.index).fillna(rows["current_balance"])
-    )
-    rows["approved_payouts"] = last["approved_payouts"].reindex(rows.index).fillna(0.0)
+    last = summary.reindex(rows.index)
+    rows["current_balance"] = last["current_balance"].fillna(rows["starting_balance"])
+    rows["current_equity"] = last["current_equity"].fillna(rows["current_balance"])
+    rows["approved_payouts"] = last["approved_payouts"].fillna(0.0)
     rows["daily_mean_ret"] = rows.pop("mean")
     rows["daily_std_ret"] = rows.pop("std").fillna(0.0)
     rows["daily_sharpe"] = rows["daily_mean_ret"] / rows["daily_std_ret"].replace(
         0, np.nan
     )
     rows["total_ret"] = rows["net_profit"] / rows["starting_balance"]
-    ended = pd.to_datetime(last["date"]).reindex(rows.index).where(rows["status"] != 1)
+    ended = pd.to_datetime(last["date"]).where(rows["status"] != 1)
     rows["life_time_in_days"] = (
         ended.fillna(pd.Timestamp(clock)) - rows["created_date"].dt.tz_localize(None)
     ).dt.days
