@@ -56,7 +56,9 @@ def _copy_days(
     """One dated endpoint's rows from the world's parquet into its raw table, by day.
 
     Each day is stored as ingestion stores it (``store``, the catalog's
-    ``raw_api_loads``), so the feature planner sees the days as complete.
+    ``raw_api_loads``), so the feature planner sees the days as complete. Days its
+    ledger already holds are skipped: a load cut short (a session's end) resumes
+    where it stopped, since a day's rows and its ledger row commit together.
     """
     contract = ENDPOINTS[endpoint]
     day_column = contract.date_column
@@ -73,6 +75,11 @@ def _copy_days(
         .to_pylist()
         if str(d) <= through
     )
+    ledger = store.load()
+    stored = set(ledger.loc[ledger["endpoint"] == endpoint, "day"].astype(str))
+    if stored:
+        logger.info("%s: %d days stored before, skipped", contract.table, len(stored))
+    days = [d for d in days if str(d) not in stored]
     rows = 0
     started = time.perf_counter()
     for number, day in enumerate(days, start=1):
