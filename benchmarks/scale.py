@@ -156,7 +156,7 @@ class Clone:
         sampler = _PostgresPeak(self.path / "data/postgres")
         sampler.start()
         started = time.perf_counter()
-        with log.open("w") as out:
+        with log.open("a") as out:  # a resumed step keeps its earlier runs
             child = subprocess.Popen(
                 command,
                 cwd=self.path,
