@@ -48,6 +48,7 @@ VIA_PIPELINE = ["accounts", "v2/metrics/daily", "v2/trades/open", "v2/regimes/da
 # endpoint -> the world's table that holds its rows
 COPIED = {"v2/trades/closed": "trades_closed", "v2/metrics/hourly": "metrics_hourly"}
 logger = logging.getLogger("bulk_load")
+logger.setLevel(logging.INFO)  # (the project's logging.yml leaves the root at WARNING)
 
 
 def _copy_days(
