@@ -161,6 +161,12 @@ class ColdTier:
         self._claim(conn, schema, table)
         return set(partitions(conn, schema, table))
 
+    def cold_months(
+        self, conn: psycopg.Connection, schema: str, table: str
+    ) -> set[dt.date]:
+        """The months only their files hold (PostgreSQL holds none of their days)."""
+        return set(self.months()) - self.held_months(conn, schema, table)
+
     def _claim(self, conn: psycopg.Connection, schema: str, table: str) -> None:
         """Mark the folder as this table's, or check that it is."""
         database = conn.execute("SELECT current_database()").fetchone()[0]

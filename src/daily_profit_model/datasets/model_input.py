@@ -136,24 +136,18 @@ class ModelInputDataset(AbstractDataset[ModelInputExport, pd.DataFrame]):
         with database.connect() as conn, conn.transaction():
             prepare_transaction(conn, database.schema)
             schema = result_schema(conn, self._joined_shape())
-            if self._tier:
-                held = self._tier.held_months(conn, database.schema, self._features)
-                cold = set(self._tier.months()) - held
-            else:
-                held, cold = (
-                    set(partitions(conn, database.schema, self._features)),
-                    set(),
+            held = set(partitions(conn, database.schema, self._features))
+            cold, cold_targets = (
+                tier.cold_months(conn, database.schema, table) if tier else set()
+                for tier, table in (
+                    (self._tier, self._features),
+                    (self._targets_tier, self._targets),
                 )
+            )
             months = sorted(
                 m
-                for m in set(held) | cold
+                for m in held | cold
                 if data.since is None or next_month(m) > data.since
-            )
-            cold_targets = (
-                set(self._targets_tier.months())
-                - self._targets_tier.held_months(conn, database.schema, self._targets)
-                if self._targets_tier
-                else set()
             )
             rows = write_parquet_atomically(
                 self._filepath,
