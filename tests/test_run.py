@@ -50,14 +50,19 @@ def test_default_run_from_world_to_registered_model(database, default_run):
             "SELECT count(*) FROM firm_forecasts WHERE book = 'firm'"
         ).fetchone()[0]
         run_rows = conn.execute(
-            "SELECT node IS NULL, status, count(*) FROM pipeline_run_log "
+            "SELECT node IS NULL, status, count(*), "
+            "count(*) FILTER (WHERE 0 < rss_mib AND rss_mib <= peak_rss_mib), "
+            "max(peak_rss_mib) FROM pipeline_run_log "
             "WHERE run_id = (SELECT run_id FROM pipeline_run_log WHERE node IS NULL "
             "ORDER BY started_at DESC LIMIT 1) GROUP BY 1, 2"
         ).fetchall()
     assert forecast == alive > 0 and firm == 1
-    # the run log: the pipeline's row and one row per node, all successful
-    assert dict(((p, s), n) for p, s, n in run_rows)[(True, "success")] == 1
-    assert dict(((p, s), n) for p, s, n in run_rows)[(False, "success")] > 20
+    # the run log: the pipeline's row and one row per node, all successful, each
+    # node with the process's memory then (a run is over 100 MiB of Python)
+    counts = {(p, s): (n, m, peak) for p, s, n, m, peak in run_rows}
+    assert counts[(True, "success")][0] == 1
+    nodes, with_memory, peak = counts[(False, "success")]
+    assert nodes == with_memory > 20 and peak > 100
 
     # the morning's report, self-contained
     (page,) = (reports / "daily_report").glob("daily_report_*.html")

@@ -2,7 +2,7 @@
 
 ``RunLogHooks`` records a row when a pipeline starts (status ``running``), one row per
 node when it ends (``success`` or ``failed``, duration, rows in and out, the error's
-text), and closes the pipeline's row with its status and duration. SLA thresholds come
+text, the process's resident memory then and its peak so far), and closes the pipeline's row with its status and duration. SLA thresholds come
 from ``parameters_monitoring.yml``:
 
 - ``max_pipeline_duration_s`` / ``max_node_duration_s``: slower runs are breaches;
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import resource
 import socket
 import time
 from typing import Any
@@ -41,6 +42,12 @@ _ERROR_CHARS = 4000
 def _rows(values: dict[str, Any]) -> int | None:
     counted = [len(v) for v in values.values() if isinstance(v, pd.DataFrame)]
     return sum(counted) if counted else None
+
+
+def _memory_mib() -> tuple[int, int]:
+    """This process's resident set now and its peak so far (Linux: ru_maxrss in KiB)."""
+    rss = psutil.Process().memory_info().rss // 2**20
+    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 class RunLogHooks:
@@ -127,11 +134,20 @@ class RunLogHooks:
             logger.warning(
                 "SLA breach: %s took %.0f s (limit %s s)", node.name, duration, limit
             )
+        rss, peak = _memory_mib()
+        logger.info(
+            "Node %s: %.1f s, RSS %d MiB, process peak so far %d MiB",
+            node.name,
+            duration,
+            rss,
+            peak,
+        )
         self._execute(
             sql.SQL(
                 "INSERT INTO {table} (run_id, pipeline, node, status, started_at, "
-                "finished_at, duration_s, rows_in, rows_out, error, sla_breaches) "
-                "VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s)"
+                "finished_at, duration_s, rows_in, rows_out, error, sla_breaches, "
+                "rss_mib, peak_rss_mib) "
+                "VALUES (%s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s)"
             ),
             [
                 self._run_id,
@@ -144,6 +160,8 @@ class RunLogHooks:
                 rows_out,
                 error,
                 breaches or None,
+                rss,
+                peak,
             ],
         )
 

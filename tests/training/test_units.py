@@ -19,7 +19,7 @@ from daily_profit_model.training.metrics import (
     pinball,
     rolling_medians,
 )
-from daily_profit_model.training.pyfunc_model import conformal_bounds
+from daily_profit_model.training.pyfunc_model import conformal_bounds, prepare_matrix
 from daily_profit_model.training.time_split import WindowError, assign_windows
 from tests.params import params
 
@@ -223,6 +223,29 @@ def test_the_matrix_is_float32_so_both_tiers_give_the_same_numbers():
     assert (matrix.dtypes == "float32").all()
     assert matrix["from_postgres"].iloc[0] == matrix["from_parquet"].iloc[0] == stored
     assert float("12345.67") != float(stored)
+
+
+def test_the_matrix_takes_every_kind_of_missing_value_as_nan():
+    """Nullable integers and floats (pd.NA), booleans, object columns with None, and
+    plain floats: one float32 matrix, NaN where a value is missing."""
+    frame = pd.DataFrame(
+        {
+            "nullable_int": pd.array([1, None, 3], dtype="Int64"),
+            "nullable_float": pd.array([1.5, None, 2.0], dtype="Float32"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "objects": pd.Series([2.5, None, "4"], dtype=object),
+            "plain": [1.0, np.nan, 2.0],
+            "phase": ["challenge_1", "funded", None],
+        }
+    )
+    matrix = prepare_matrix(frame, list(frame.columns), ["phase"])
+    numeric = matrix.drop(columns="phase")
+    assert (numeric.dtypes == "float32").all()
+    expected = np.array(
+        [[1, 1.5, 1, 2.5, 1], [np.nan] * 5, [3, 2, 0, 4, 2]], dtype="float32"
+    )
+    np.testing.assert_array_equal(numeric.to_numpy(), expected)
+    assert matrix["phase"].dtype == "category" and matrix["phase"].isna().sum() == 1
 
 
 def _spread_world(
