@@ -354,11 +354,14 @@ def test_the_tuning_sample_keeps_whole_accounts_and_the_same_ones_each_run():
             "cutoff_date": np.tile(days, 400),
         }
     )
-    sample = accounts_sample(rows, 5_000)
-    assert 3_500 <= len(sample) <= 6_500  # about a quarter of the 20,000 rows
-    assert (sample.groupby("account_id").size() == len(days)).all()
-    assert sample.equals(
-        accounts_sample(rows.sample(frac=1, random_state=1), 5_000).sort_index()
-    )
-    assert accounts_sample(rows, 20_000) is rows
-    assert accounts_sample(rows, None) is rows
+    # the training window: the first 40 days of every account
+    among = (rows["cutoff_date"] < days[40]).to_numpy()
+    sample = rows[accounts_sample(rows, 4_000, among)]
+    assert 2_800 <= len(sample) <= 5_200  # about a quarter of the 16,000 rows
+    assert (sample["cutoff_date"] < days[40]).all()
+    assert (sample.groupby("account_id").size() == 40).all()
+    shuffled = rows.sample(frac=1, random_state=1)
+    again = shuffled[accounts_sample(shuffled, 4_000, among[shuffled.index])]
+    assert sample.equals(again.sort_index())
+    assert accounts_sample(rows, 16_000, among) is among
+    assert accounts_sample(rows, None, among) is among

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import numpy as np
 import pandas as pd
 
 from daily_profit_model.training.pyfunc_model import prepare_matrix
@@ -26,9 +27,12 @@ def feature_names(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def feature_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """The features as LightGBM takes them (the registered model's own preparation)."""
-    return prepare_matrix(frame, features, list(CATEGORICAL))
+def feature_matrix(
+    frame: pd.DataFrame, features: list[str], rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The features as LightGBM takes them (the registered model's own preparation),
+    of the rows the boolean mask ``rows`` keeps (None: all)."""
+    return prepare_matrix(frame, features, list(CATEGORICAL), rows)
 
 
 def target_scale(rows: pd.DataFrame, column: str | None) -> pd.Series:
@@ -38,30 +42,37 @@ def target_scale(rows: pd.DataFrame, column: str | None) -> pd.Series:
     return rows[column].astype("float64")
 
 
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A hash of the rows' identity, target and feature list: the data a model saw."""
-    keys = frame[["account_id", "cutoff_date", TARGET]].astype(str)
+def data_fingerprint(frame: pd.DataFrame, rows: np.ndarray | None = None) -> str:
+    """A hash of the rows' identity, target and feature list: the data a model saw
+    (``rows``: a boolean mask of the rows meant; None: all)."""
+    keys = frame[["account_id", "cutoff_date", TARGET]]
+    keys = (keys if rows is None else keys[rows]).astype(str)
     digest = hashlib.sha256(",".join(feature_names(frame)).encode())
     digest.update(pd.util.hash_pandas_object(keys, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
 
-def accounts_sample(rows: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
-    """About ``max_rows`` of ``rows``, as whole accounts (each keeps its every day), the
-    same accounts on every run: those whose id hashes below the share kept. All rows
-    when they are no more than ``max_rows`` (or it is None)."""
-    if max_rows is None or len(rows) <= max_rows:
-        return rows
-    share = max_rows / len(rows)
-    ids = pd.Series(rows["account_id"].unique())
+def accounts_sample(
+    rows: pd.DataFrame, max_rows: int | None, among: np.ndarray
+) -> np.ndarray:
+    """About ``max_rows`` of the rows the boolean mask ``among`` keeps, as whole
+    accounts (each keeps its every day), the same accounts on every run: those whose id
+    hashes below the share kept; a mask of ``rows``. All of ``among`` when it holds no
+    more than ``max_rows`` (or that is None)."""
+    total = int(among.sum())
+    if max_rows is None or total <= max_rows:
+        return among
+    share = max_rows / total
+    accounts = rows["account_id"].to_numpy()
+    ids = pd.Series(pd.unique(accounts[among]))
     hashed = pd.util.hash_pandas_object(ids, index=False).to_numpy()
     kept = ids[hashed < share * 2.0**64]
-    sample = rows[rows["account_id"].isin(kept)]
+    sample = among & np.isin(accounts, kept.to_numpy())
     logger.info(
         "Tuning sample: %d of %d training rows (%d of %d accounts); the final fit "
         "uses every row",
-        len(sample),
-        len(rows),
+        sample.sum(),
+        total,
         len(kept),
         len(ids),
     )

@@ -26,7 +26,10 @@ from mlflow.pyfunc import PythonModel
 
 
 def prepare_matrix(
-    frame: pd.DataFrame, features: list[str], categorical: list[str]
+    frame: pd.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The features as LightGBM takes them: float32, and categories for text columns.
 
@@ -34,21 +37,36 @@ def prepare_matrix(
     parquet): a value read back from either tier, or computed fresh, is the same
     float32, so training and scoring see identical numbers.
 
+    The numeric features are written column by column into one float32 block, which
+    the frame then wraps without a copy: its memory is the block's, once (a frame
+    built from a mapping of columns is consolidated into a second one).
+
+    Args:
+        frame: Rows holding at least ``features``.
+        features: The model's features, in its order.
+        categorical: Those of them that are categories.
+        rows: A boolean mask of the rows to take (None: all), so a window of a large
+            frame needs no copy of its other columns first.
+
     Raises:
         KeyError: A feature the model needs is missing from ``frame``.
     """
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise KeyError(f"Feature rows lack {missing}")
-    return pd.DataFrame(
-        {
-            column: frame[column].astype("category")
-            if column in categorical
-            else _float32(frame[column])
-            for column in features
-        },
-        index=frame.index,
-    )
+    index = frame.index if rows is None else frame.index[rows]
+    numeric = [f for f in features if f not in categorical]
+    block = np.empty((len(index), len(numeric)), dtype="float32", order="F")
+    for position, column in enumerate(numeric):
+        values = _float32(frame[column])
+        block[:, position] = values if rows is None else values[rows]
+    matrix = pd.DataFrame(block, index=index, columns=numeric, copy=False)
+    for position, column in enumerate(features):
+        if column in categorical:
+            values = frame[column] if rows is None else frame[column][rows]
+            # by position (a Categorical, not a Series aligned on a maybe repeated index)
+            matrix.insert(position, column, values.astype("category").array)
+    return matrix
 
 
 def _float32(column: pd.Series) -> np.ndarray:

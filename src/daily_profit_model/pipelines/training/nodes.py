@@ -80,10 +80,23 @@ def _window(rows: pd.DataFrame, name: str) -> pd.DataFrame:
     return rows[rows["window"] == name]
 
 
-def _xy(rows: pd.DataFrame, features: list[str], scale_column: str | None) -> Rows:
-    """Features, the (scaled) target and its weight."""
-    scale = target_scale(rows, scale_column)
-    return feature_matrix(rows, features), rows[TARGET] / scale, scale
+def _in_window(rows: pd.DataFrame, name: str) -> np.ndarray:
+    return rows["window"].eq(name).to_numpy(dtype=bool, na_value=False)
+
+
+def _xy(
+    rows: pd.DataFrame,
+    features: list[str],
+    scale_column: str | None,
+    mask: np.ndarray | None = None,
+) -> Rows:
+    """Features, the (scaled) target and its weight, of the rows ``mask`` keeps (None:
+    all): the matrix is read from ``rows`` directly, with no copy of the window's
+    other columns on the way (at the firm's size a window's copy is gigabytes)."""
+    columns = [TARGET, scale_column] if scale_column else [TARGET]
+    kept = rows if mask is None else rows[columns][mask]
+    scale = target_scale(kept, scale_column)
+    return feature_matrix(rows, features, mask), kept[TARGET] / scale, scale
 
 
 def _in_units(rows: Rows, spread: np.ndarray) -> Rows:
@@ -126,14 +139,19 @@ def split_by_time(
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Label each row with its time window and add the median baselines.
 
+    The columns are added to ``model_input`` itself: it is loaded for this node alone
+    (``model_input@pandas``), and at the firm's size a copy of it is gigabytes.
+
     Returns:
         The rows, the identity of the data (date range, rows, hash, windows) for the
         run's parameters, and the feature list (an artifact of the run).
     """
-    rows = model_input.copy()
+    rows = model_input
     rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
     rows["window"] = assign_windows(rows["cutoff_date"], training.windows)
-    rows = rows.join(rolling_medians(rows, (5, 20)))
+    medians = rolling_medians(rows, (5, 20))
+    for column in medians.columns:
+        rows[column] = medians[column]
     ranges = window_ranges(rows)
     for name, spec in ranges.items():
         logger.info(
@@ -172,18 +190,17 @@ def tune_point_model(
     """
     features = feature_names(rows)
     settings = training.tuning
-    train = accounts_sample(_window(rows, "train"), settings.max_train_rows)
-    validation = _window(rows, "validation")
-    fitting = pd.concat([train, validation])
+    train = accounts_sample(rows, settings.max_train_rows, _in_window(rows, "train"))
+    validation = _in_window(rows, "validation")
     scale = training.target_scale or "usd"
     study_name = (
         f"{settings.study_name}-{SEARCH_SPACE_VERSION}-{scale}-"
-        f"{data_fingerprint(fitting)[:12]}"
+        f"{data_fingerprint(rows, train | validation)[:12]}"
     )
     target_unit = _target_unit(rows, training.target_scale)
     study = run_study(
-        _xy(train, features, training.target_scale),
-        _xy(validation, features, training.target_scale),
+        _xy(rows, features, training.target_scale, train),
+        _xy(rows, features, training.target_scale, validation),
         storage,
         study_name,
         settings,
@@ -197,7 +214,7 @@ def tune_point_model(
         "study_name": study_name,
         "trials": len(study.trials),
         "best_validation_mae": study.best_value,
-        "tuning_train_rows": len(train),
+        "tuning_train_rows": int(train.sum()),
     }
 
 
@@ -211,8 +228,9 @@ def fit_forecaster(
     features = feature_names(rows)
     seed = training.seed
     scale_column = training.target_scale
-    train = _xy(_window(rows, "train"), features, scale_column)
-    valid = _xy(_window(rows, "validation"), features, scale_column)
+    in_train = _in_window(rows, "train")
+    train = _xy(rows, features, scale_column, in_train)
+    valid = _xy(rows, features, scale_column, _in_window(rows, "validation"))
     trial = {k: v for k, v in tuned.items() if k not in _STUDY_FIGURES}
     threads = training.num_threads
     point_settings = point_params(trial, seed, float(tuned["target_unit"]))
@@ -230,7 +248,7 @@ def fit_forecaster(
         spread = fit_spread(
             train,
             valid,
-            _window(rows, "train")["account_id"].to_numpy(),
+            rows["account_id"].to_numpy()[in_train],
             settings.spread,
             seed,
             num_threads=threads,
