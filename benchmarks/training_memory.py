@@ -99,7 +99,8 @@ def _fits(steps: dict, peak: _Peak) -> None:
 
     def timed(name: str, function):
         def wrapper(*args, **kwargs):
-            before = peak.take()
+            peak.take()
+            before = round(psutil.Process().memory_info().rss / MIB)
             started = time.perf_counter()
             result = function(*args, **kwargs)
             count["n"] += 1
