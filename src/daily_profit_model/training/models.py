@@ -24,14 +24,14 @@ _EARLY_STOPPING_ROUNDS = 50
 Rows = tuple[pd.DataFrame, pd.Series, pd.Series]
 
 
-def _dataset(rows: Rows, reference=None) -> lgb.Dataset:
+def _dataset(rows: Rows, reference=None, free_raw_data: bool = False) -> lgb.Dataset:
     matrix, target, weight = rows
     return lgb.Dataset(
         matrix,
         label=target.to_numpy(),
         weight=weight.to_numpy(),
         reference=reference,
-        free_raw_data=False,
+        free_raw_data=free_raw_data,
     )
 
 
@@ -57,6 +57,17 @@ def fit_booster(  # noqa: PLR0913 - the data, the budget and how to run it
     """
     train_set = _dataset(train)
     valid_set = _dataset(valid, reference=train_set)
+    return _train(params, train_set, valid_set, max_rounds, callbacks, num_threads)
+
+
+def _train(  # noqa: PLR0913 - fit_booster's, on datasets already built
+    params: dict[str, Any],
+    train_set: lgb.Dataset,
+    valid_set: lgb.Dataset,
+    max_rounds: int,
+    callbacks: list | None,
+    num_threads: int,
+) -> lgb.Booster:
     return lgb.train(
         {"verbosity": -1, **params, "num_threads": num_threads},
         train_set,
@@ -154,11 +165,17 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
         num_threads: LightGBM's threads.
     """
     matrix, target, weight = train
-    magnitude = (matrix, target.abs(), weight)
-    valid_magnitude = (valid[0], valid[1].abs(), valid[2])
     params = spread_params(settings, seed)
-    booster = fit_booster(
-        params, magnitude, valid_magnitude, settings.max_rounds, num_threads=num_threads
+    # One binned dataset for the model and its folds: a fold is a subset of its rows
+    # (LightGBM's own, with the full set's bin edges), not a copy of their matrix that
+    # LightGBM would copy again to bin (at the firm's size, two copies of gigabytes).
+    # Raw data is not kept by the datasets: `matrix` is this function's own.
+    train_set = _dataset((matrix, target.abs(), weight), free_raw_data=True)
+    valid_set = _dataset(
+        (valid[0], valid[1].abs(), valid[2]), reference=train_set, free_raw_data=True
+    )
+    booster = _train(
+        params, train_set, valid_set, settings.max_rounds, None, num_threads
     )
     codes, unique = pd.factorize(accounts)
     fold = np.random.default_rng(seed).integers(0, settings.folds, len(unique))[codes]
@@ -167,9 +184,13 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
         held = fold == k
         if not held.any():
             continue
-        part = tuple(x[~held] for x in magnitude)
-        model = fit_booster(
-            params, part, valid_magnitude, settings.max_rounds, num_threads=num_threads
+        model = _train(
+            params,
+            train_set.subset(np.flatnonzero(~held)),
+            valid_set,
+            settings.max_rounds,
+            None,
+            num_threads,
         )
         out_of_fold[held] = model.predict(
             matrix[held], num_iteration=model.best_iteration or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -147,11 +148,16 @@ def split_by_time(
         run's parameters, and the feature list (an artifact of the run).
     """
     rows = model_input
-    rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
-    rows["window"] = assign_windows(rows["cutoff_date"], training.windows)
-    medians = rolling_medians(rows, (5, 20))
-    for column in medians.columns:
-        rows[column] = medians[column]
+    with warnings.catch_warnings():
+        # The validator coerced the loaded frame column by column, so pandas holds it
+        # in many blocks and warns on each new column; consolidating it (its advice)
+        # would copy the whole frame, which is what this node avoids.
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        rows["cutoff_date"] = pd.to_datetime(rows["cutoff_date"])
+        rows["window"] = assign_windows(rows["cutoff_date"], training.windows)
+        medians = rolling_medians(rows, (5, 20))
+        for column in medians.columns:
+            rows[column] = medians[column]
     ranges = window_ranges(rows)
     for name, spec in ranges.items():
         logger.info(
