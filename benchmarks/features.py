@@ -9,10 +9,15 @@ world, `uv run kedro run` first; for a larger one, ingest it first, for example
 2. Incremental day: the newest day alone (``features.start_date = end_date``).
 
 Reports wall time of each, the database time of each derived table (from the build
-log), and the peak resident memory of this Python process.
+log), and the peak resident memory of this Python process. ``--engine postgresql,duckdb``
+runs the full build once in each engine (``full_build.engine``), dropping the tables
+before each, in the order given; the incremental day follows the last. The peak RSS of
+a DuckDB build is this process's (DuckDB runs in it), so give the engine you want the
+peak of alone, or first.
 
-Usage: uv run python benchmarks/features.py [--env ENV] [--workers N]
-Last line: JSON with the figures.
+Usage: uv run python benchmarks/features.py [--env ENV] [--workers N] [--engine E[,E]]
+Last line: JSON with the figures (``full_build_s`` and its breakdown: the last engine's;
+``full_builds``: each engine's).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -48,7 +54,7 @@ class _BuildTimes(logging.Handler):
         message = record.getMessage()
         if ": built " in message:
             table = message.split(":")[0]
-            self.seconds[table] = float(message.rsplit(" in ", 1)[1].split(" ")[0])
+            self.seconds[table] = float(re.search(r" in ([\d.]+) s", message)[1])
             self.rows[table] = int(message.split(": ")[2].split(" rows")[0])
 
 
@@ -62,6 +68,23 @@ def _run(env: str, params: dict, times: _BuildTimes) -> float:
         finally:
             build_logger.removeHandler(times)
     return time.perf_counter() - started
+
+
+def _drop_derived_tables(env: str):
+    """Drop the derived tables (a session configures the database); the database and
+    its closed trades."""
+    with KedroSession.create(PROJECT, env=env) as session:
+        session.load_context()
+        database = get_database()
+        with database.connect() as conn:
+            for table in DERIVED:
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(
+                        sql.Identifier(database.schema, table)
+                    )
+                )
+            trades = closed_trades(conn, database.schema, PROJECT / "data")
+    return database, trades
 
 
 def _peak_rss_mib() -> float:
@@ -78,26 +101,29 @@ def main() -> None:
         default=None,
         help="connections of the full build (default: conf/base/globals.yml)",
     )
+    parser.add_argument(
+        "--engine",
+        default=None,
+        help="engines of the full build, comma-separated, each run in turn "
+        "(postgresql, duckdb; default: conf/base/globals.yml)",
+    )
     args = parser.parse_args()
     workers = {} if args.workers is None else {"sql_full_build_workers": args.workers}
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     bootstrap_project(PROJECT)
 
-    # The session configures the database; open one to drop the derived tables.
-    with KedroSession.create(PROJECT, env=args.env) as session:
-        session.load_context()
-        database = get_database()
-        with database.connect() as conn:
-            for table in DERIVED:
-                conn.execute(
-                    sql.SQL("DROP TABLE IF EXISTS {}").format(
-                        sql.Identifier(database.schema, table)
-                    )
-                )
-            trades = closed_trades(conn, database.schema, PROJECT / "data")
-    full_times = _BuildTimes()
-    full_s = _run(args.env, workers, full_times)
-    full_rss = _peak_rss_mib()
+    full_builds = {}
+    for engine in args.engine.split(",") if args.engine else [None]:
+        params = {**workers, **({"full_build_engine": engine} if engine else {})}
+        database, trades = _drop_derived_tables(args.env)
+        full_times = _BuildTimes()
+        full_s = _run(args.env, params, full_times)
+        full_rss = _peak_rss_mib()
+        full_builds[engine or "globals.yml"] = {
+            "full_build_s": round(full_s, 1),
+            "full_build_db_s": {k: round(v, 1) for k, v in full_times.seconds.items()},
+            "peak_rss_mib_so_far": round(full_rss),
+        }
     with database.connect() as conn:
         last = conn.execute(
             sql.SQL("SELECT max(date) FROM {}").format(
@@ -116,6 +142,7 @@ def main() -> None:
         "feature_rows": full_times.rows.get("feature_account_day"),
         "full_build_s": round(full_s, 1),
         "full_build_workers": args.workers or "globals.yml",
+        "full_builds": full_builds,
         "full_build_db_s": {k: round(v, 1) for k, v in full_times.seconds.items()},
         "incremental_day": str(last),
         "incremental_day_s": round(day_s, 1),

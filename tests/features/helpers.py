@@ -72,11 +72,13 @@ def _catalog(
     workers: int | None,
     hot_days: int | None,
     staging_hot_days: int | None = None,
+    engine: str | None = None,
 ) -> DataCatalog:
     """The project's catalog entries of the two pipelines, and their parameters.
 
-    ``workers`` sets the full builds' connections and ``hot_days`` the feature store's
-    and the targets' hot months (defaults: ``globals.yml``).
+    ``workers`` sets the full builds' connections, ``engine`` where they run, and
+    ``hot_days`` the feature store's and the targets' hot months (defaults:
+    ``globals.yml``).
     """
     entries = yaml.safe_load((CONF / "catalog.yml").read_text())
     shared = yaml.safe_load((CONF / "globals.yml").read_text())
@@ -94,6 +96,12 @@ def _catalog(
     for entry in entries.values():
         if "full_build_workers" in entry:
             entry["full_build_workers"] = workers or shared["sql_full_build_workers"]
+        if "full_build" in entry:  # DuckDB's scratch: not the repository's data/
+            entry["full_build"] = {
+                **shared["full_build"],
+                "scratch": str(COLD_TIERS / "scratch"),
+                **({"engine": engine} if engine else {}),
+            }
         if "cold_tier" in entry:
             entry["cold_tier"] = tiers.get(entry.get("table"), cold)
         for table, tier in entry.get("cold_inputs", {}).items():
@@ -139,6 +147,7 @@ def build_features(
     workers: int | None = None,
     hot_days: int | None = None,
     staging_hot_days: int | None = None,
+    engine: str | None = None,
     **parameters,
 ) -> pd.DataFrame:
     """Run preprocessing and features with ``features`` parameter overrides.
@@ -147,12 +156,14 @@ def build_features(
         workers: Connections of a full build (default: the project's setting).
         hot_days: The feature store's hot days (default: the project's setting).
         staging_hot_days: Staging's hot days (default: the project's setting).
+        engine: Where full builds run, ``postgresql`` or ``duckdb`` (default: the
+            project's setting).
         **parameters: ``features`` parameters.
 
     Returns:
         The model input the run produced.
     """
-    catalog = _catalog(parameters, workers, hot_days, staging_hot_days)
+    catalog = _catalog(parameters, workers, hot_days, staging_hot_days, engine)
     export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog

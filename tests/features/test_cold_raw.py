@@ -140,6 +140,40 @@ def test_builds_over_cold_months_equal_builds_over_every_month(schemas):
         assert JANUARY not in _held(cold, table), table
 
 
+def test_a_full_build_in_duckdb_reads_the_files_and_stores_the_same_rows(
+    schemas, caplog
+):
+    """The three full builds again, in DuckDB: January of the raw tables read from their
+    files (nothing loaded back), staging's January written straight to its file, and
+    every row as PostgreSQL built it over a database that kept every month."""
+    hot, cold = schemas
+    with cold.connect() as conn:
+        for table in ("stg_account_day", "feature_account_day", "target_account_day"):
+            conn.execute(f"DROP TABLE {cold.schema}.{table}")
+    with caplog.at_level(logging.INFO):
+        build_features(workers=2, staging_hot_days=3, engine="duckdb")
+    with cold.connect() as conn:
+        for table in ("stg_account_day", "feature_account_day", "target_account_day"):
+            assert f"{table}: DuckDB full build" in caplog.text
+            comment = conn.execute(
+                "SELECT obj_description(%s::regclass, 'pg_class')",
+                [f"{cold.schema}.{table}"],
+            ).fetchone()[0]
+            assert comment.startswith("daily-profit-model: built from data loaded")
+    for table in RAW_TIERED:
+        assert f"DuckDB reads {table}: " in caplog.text
+        assert f"{table}: 1 cold months" not in caplog.text  # nothing loaded back
+    assert "(1 cold month files)" in caplog.text
+    for table in ("target_account_day", "feature_account_day"):
+        assert_frame_equal(
+            stored_rows(cold, table), stored_rows(hot, table), obj=table, rtol=1e-6
+        )
+    assert JANUARY not in _held(cold, "stg_account_day")
+    assert_frame_equal(
+        _staging(cold), _plain(stored_rows(hot, "stg_account_day")), rtol=1e-9
+    )
+
+
 def test_a_rebuilt_cold_day_borrows_its_month_and_gives_it_back(schemas, caplog):
     hot, cold = schemas
     day = dt.date(2025, 1, 20)

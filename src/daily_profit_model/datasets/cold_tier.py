@@ -256,6 +256,16 @@ class ColdTier:
 
     # --- moving months between the tiers ---------------------------------------------
 
+    def is_cold(self, month: dt.date, newest: dt.date) -> bool:
+        """Whether ``month`` belongs in its file when the table's newest day is
+        ``newest``: its last day is more than ``hot_days`` before it."""
+        if self.hot_days is None:
+            raise DatasetError(
+                f"The cold tier {self.path} has no hot_days: it moves nothing"
+            )
+        threshold = newest - dt.timedelta(days=self.hot_days)
+        return next_month(month) - dt.timedelta(days=1) < threshold
+
     def archive(
         self,
         conn: psycopg.Connection,
@@ -280,12 +290,11 @@ class ColdTier:
                 newest = self._newest_day(conn, schema, table)
             if newest is None:
                 return 0
-            threshold = newest - dt.timedelta(days=self.hot_days)
             self._claim(conn, schema, table)
             cold = {
                 month: partition
                 for month, partition in partitions(conn, schema, table).items()
-                if next_month(month) - dt.timedelta(days=1) < threshold
+                if self.is_cold(month, newest)
             }
         moved = sum(
             self._archive_month(conn, schema, table, partition, month)

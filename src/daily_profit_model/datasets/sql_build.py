@@ -40,6 +40,7 @@ from kedro_datasets._typing import TablePreview
 from psycopg import sql
 
 from daily_profit_model.datasets.cold_tier import ColdTier, raw_table_tier
+from daily_profit_model.datasets.duckdb_build import DuckDBBuild, FullBuildEngine
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.identifiers import validate_identifier
@@ -147,8 +148,13 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         key_columns: Primary key (must include ``date_column``).
         query: The SQL file (``daily_profit_model/sql``) that builds it; None for an
             entry that reads the table's coverage only.
-        full_build_workers: Connections a full build uses (PostgreSQL backends, each
-            busy on one core); 1 builds in one transaction.
+        full_build_workers: Connections a full build in PostgreSQL uses (backends,
+            each busy on one core); 1 builds in one transaction.
+        full_build: ``{engine, memory_limit, threads, buckets, scratch}``: where a full
+            build runs (:class:`~daily_profit_model.datasets.duckdb_build.FullBuildEngine`;
+            default PostgreSQL). With ``engine: duckdb`` the query runs in DuckDB over
+            the cold inputs' files and the hot rows, and the result's cold months are
+            written straight to their files; incremental builds stay in PostgreSQL.
         float_storage: How the query's double precision columns are stored: ``real``
             halves them where the values are model features (7 significant digits;
             the model sees float32 either way, see ``training.pyfunc_model``).
@@ -179,6 +185,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         key_columns: list[str],
         query: str | None = None,
         full_build_workers: int = 1,
+        full_build: dict[str, Any] | None = None,
         float_storage: str = "double precision",
         cold_tier: dict[str, Any] | None = None,
         cold_inputs: dict[str, dict[str, Any]] | None = None,
@@ -203,6 +210,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         if int(full_build_workers) < 1:
             raise DatasetError(f"{table}: full_build_workers must be at least 1")
         self._workers = int(full_build_workers)
+        self._engine = FullBuildEngine.from_config(full_build, table)
         if float_storage not in _FLOAT_STORAGE:
             raise DatasetError(
                 f"{table}: float_storage is {float_storage!r}; use one of "
@@ -224,6 +232,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             "query": self._query,
             "date_column": self._date_column,
             "full_build_workers": self._workers,
+            "full_build_engine": self._engine.engine,
             "float_storage": self._float_storage,
             "cold_tier": str(self._tier.path) if self._tier else None,
             "cold_inputs": {t: str(tier.path) for t, tier in self._inputs.items()},
@@ -319,7 +328,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                     )
                 self._ensure_partitions(conn, database.schema, data)
                 full = empty or interrupted
-                parallel = full and self._workers > 1
+                parallel = full and (self._workers > 1 or self._engine.in_duckdb)
                 # (a full build's first read day: the first day, for a build over the
                 # whole history; the outcomes' first forecast's cutoff)
                 reads_from = None if parallel else self._first_day_read(conn, data)
@@ -340,13 +349,9 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                     if data.stamp or full:
                         _set_comment(conn, target, _BUILT + began.isoformat())
             if parallel:
-                # the workers' connections must see the borrowed months: committed
-                with self._inputs_borrowed(
-                    conn, database.schema, None, data, own_transactions=True
-                ):
-                    inserted = self._parallel_insert(
-                        database, target, columns, query, data
-                    )
+                inserted = self._outside_the_transaction(
+                    conn, database, columns, query, data
+                )
                 with conn.transaction():
                     _set_comment(conn, target, _BUILT + began.isoformat())
             if self._tier:
@@ -359,8 +364,40 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             inserted,
             deleted,
             time.perf_counter() - started,
-            f" on {self._workers} connections" if parallel else "",
+            _engine_note(parallel, self._engine, self._workers),
         )
+
+    def _outside_the_transaction(
+        self,
+        conn: psycopg.Connection,
+        database: Database,
+        columns: list[str],
+        query: str,
+        data: SqlBuild,
+    ) -> int:
+        """A full build that commits as it goes (the table is marked as being built):
+        in DuckDB, or on several connections; the rows stored."""
+        if self._engine.in_duckdb:
+            build = DuckDBBuild(
+                schema=database.schema,
+                table=self._table,
+                date_column=self._date_column,
+                key_columns=tuple(self._key_columns),
+                inputs=self._inputs,
+                tier=self._tier,
+            )
+            return build.run(conn, query, data.bound_parameters(), self._engine)
+        # the workers' connections must see the borrowed months: committed
+        with self._inputs_borrowed(
+            conn, database.schema, None, data, own_transactions=True
+        ):
+            return self._parallel_insert(
+                database,
+                sql.Identifier(database.schema, self._table),
+                columns,
+                query,
+                data,
+            )
 
     def _first_day_read(self, conn: psycopg.Connection, data: SqlBuild) -> dt.date:
         """The first day an incremental build of ``data`` reads from its cold inputs."""
@@ -525,6 +562,15 @@ def _input_tier(table: str, config: dict[str, Any]) -> ColdTier:
         validate_identifier(config["date_column"], "date_column"),
         [validate_identifier(c, "key column") for c in config.get("key_columns", [])],
     )
+
+
+def _engine_note(parallel: bool, engine: FullBuildEngine, workers: int) -> str:
+    """How a build ran, for its log line."""
+    if not parallel:
+        return ""
+    if engine.in_duckdb:
+        return f" in DuckDB ({engine.buckets} buckets)"
+    return f" on {workers} connections"
 
 
 def _bound(pick, *days: dt.date | None) -> dt.date | None:

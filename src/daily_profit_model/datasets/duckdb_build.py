@@ -1,0 +1,410 @@
+"""A derived table's full build in DuckDB: files and hot rows in, month files and hot rows out.
+
+A full build of staging, features and targets in PostgreSQL loads every cold month of
+its inputs back into tables to read them, and writes every month of its output into
+partitions only to move the cold ones out again (at the 10.5 M-trade world, 470 of the
+920 s moved months between the tiers). DuckDB reads the cold months' parquet files where
+they lie, computes the same query with a vectorised engine on every core, and writes
+each cold month of the result straight to its file: only the hot months' rows enter
+PostgreSQL (binary COPY), and only the hot rows of the inputs leave it.
+
+The query is the same package file PostgreSQL runs (one definition of every column):
+:func:`duckdb_dialect` rewrites the few PostgreSQL spellings DuckDB reads otherwise,
+and the two functions of the schema the queries call (``ewm_weights``,
+``stg_account_day_seed``) are macros here. A full build has no seed: it computes every
+account from its first day. Incremental builds stay in PostgreSQL, on the same query.
+
+Memory: DuckDB is capped (``memory_limit``) and spills to a scratch folder; ``buckets``
+splits the accounts (the queries' ``%(bucket)s`` of ``%(buckets)s``) so that one
+bucket's windows fit. Hand-written here rather than through DuckDB's ``postgres``
+extension: that extension is downloaded at run time, which a firm's locked-down host
+(and this machine) cannot do; the hot rows come over the project's own COPY instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from kedro.io import DatasetError
+from psycopg import sql
+
+from daily_profit_model.datasets.cold_tier import ColdTier, next_month, partitions
+from daily_profit_model.db.export import (
+    arrow_batches,
+    result_schema,
+    write_parquet_atomically,
+)
+from daily_profit_model.db.frames import copy_arrow, copy_encoder
+from daily_profit_model.db.writer import prepare_transaction
+
+logger = logging.getLogger(__name__)
+
+_BATCH_ROWS = 131_072
+_ENGINES = ("postgresql", "duckdb")
+
+# The schema's SQL functions the build queries call, as DuckDB macros (migration 0006).
+_MACROS = (
+    # PostgreSQL's hashtext is not DuckDB's hash: a bucket holds other accounts in each
+    # engine, but every query filters trades and accounts by the same function.
+    "CREATE MACRO hashtext(s) AS (hash(s) & 2147483647)::BIGINT",
+    """CREATE MACRO ewm_weights(n, halflife) AS
+        CASE WHEN coalesce(n, 0) = 0 THEN 0::DOUBLE
+        ELSE exp(ln(2) / halflife) * (exp(n * ln(2) / halflife) - 1)
+            / (exp(ln(2) / halflife) - 1) END""",
+    # a full build has no stored day to carry on from: no seed row
+    """CREATE MACRO stg_account_day_seed(seed_day) AS TABLE SELECT
+        NULL::VARCHAR AS account_id, NULL::DATE AS seed_date,
+        NULL::INTEGER AS trading_day_index, NULL::DOUBLE AS balance,
+        NULL::DOUBLE AS equity, NULL::DOUBLE AS approved_payouts_to_date,
+        NULL::INTEGER AS days_to_next_payout, NULL::DOUBLE AS high_water_mark,
+        NULL::INTEGER AS days_traded, NULL::INTEGER AS trading_days_since_trade,
+        NULL::INTEGER AS winning_streak, NULL::INTEGER AS losing_streak,
+        NULL::DOUBLE AS lifetime_net_profit, NULL::INTEGER AS lifetime_winning_days,
+        NULL::INTEGER AS lifetime_losing_days, NULL::DOUBLE AS lifetime_pnl_sq,
+        NULL::DOUBLE AS lifetime_traded_pnl, NULL::DOUBLE AS lifetime_worst_day,
+        NULL::DOUBLE AS lifetime_best_day, NULL::INTEGER AS lifetime_trades,
+        NULL::DOUBLE AS lifetime_lots, NULL::DOUBLE AS ewm_pnl_short,
+        NULL::DOUBLE AS ewm_pnl_long, NULL::DOUBLE AS net_profit
+        LIMIT 0""",
+)
+
+
+def duckdb_dialect(query: str) -> str:
+    """``query`` (PostgreSQL, as the package's files are written) as DuckDB reads it.
+
+    Bound parameters ``%(name)s`` become ``$name``; ``%%`` a ``%``; a window frame's
+    ``'19 days'`` an interval literal; ``x #>> '{a,b}'`` and ``x #> '{a,b}'``
+    ``json_extract_string`` / ``json_extract`` paths; ``jsonb_each`` ``json_each``.
+    Everything else (``FILTER``, ``AT TIME ZONE``, ``generate_series`` in a lateral
+    join, ``->``/``->>``) both engines read alike; the test of this module compares
+    the rows of all three build queries.
+    """
+    text = re.sub(r"%\((\w+)\)s", r"$\1", query).replace("%%", "%")
+    text = re.sub(r"RANGE BETWEEN '(\d+ days?)'", r"RANGE BETWEEN INTERVAL '\1'", text)
+
+    def path(function: str):
+        def rewrite(match: re.Match) -> str:
+            keys = ".".join(k.strip() for k in match.group(2).split(","))
+            return f"{function}({match.group(1)}, '$.{keys}')"
+
+        return rewrite
+
+    text = re.sub(r"([\w.]+)\s*#>>\s*'\{([^}]*)\}'", path("json_extract_string"), text)
+    text = re.sub(r"([\w.]+)\s*#>\s*'\{([^}]*)\}'", path("json_extract"), text)
+    return text.replace("jsonb_each(", "json_each(")
+
+
+@dataclass(frozen=True)
+class FullBuildEngine:
+    """Where a derived table's full builds run (``full_build:`` of a catalog entry).
+
+    Attributes:
+        engine: ``postgresql`` (``INSERT … SELECT`` on ``full_build_workers``
+            connections) or ``duckdb`` (this module).
+        memory_limit: DuckDB's memory cap (it spills to ``scratch`` beyond it).
+        threads: DuckDB's threads (None: one per core).
+        buckets: Account buckets computed one after the other (bounds a window's
+            memory); 1 computes every account at once.
+        scratch: Folder of DuckDB's working database and spill files (None: the
+            system's temporary folder); emptied after each build.
+    """
+
+    engine: str = "postgresql"
+    memory_limit: str = "2GB"
+    threads: int | None = None
+    buckets: int = 1
+    scratch: str | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None, table: str) -> FullBuildEngine:
+        """The engine of ``table``'s ``full_build:`` entry (None: PostgreSQL).
+
+        Raises:
+            DatasetError: An unknown key or engine, or buckets below 1.
+        """
+        config = dict(config or {})
+        unknown = set(config) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise DatasetError(
+                f"{table}: full_build takes {', '.join(cls.__dataclass_fields__)}; "
+                f"got {sorted(unknown)}"
+            )
+        engine = cls(**config)
+        if engine.engine not in _ENGINES:
+            raise DatasetError(
+                f"{table}: full_build.engine is {engine.engine!r}; use one of "
+                f"{', '.join(_ENGINES)}"
+            )
+        if int(engine.buckets) < 1:
+            raise DatasetError(f"{table}: full_build.buckets must be at least 1")
+        return engine
+
+    @property
+    def in_duckdb(self) -> bool:
+        return self.engine == "duckdb"
+
+
+@dataclass(frozen=True)
+class DuckDBBuild:
+    """One full build of ``table`` in DuckDB.
+
+    Attributes:
+        schema: The project's schema (the query's bare table names).
+        table: The derived table (created, empty, partitioned: the dataset's own).
+        date_column: Its day column (months, cold tier).
+        key_columns: Its key (the rows' order in a month file).
+        inputs: The cold tiers of tables the query reads whose old months are files.
+        tier: The table's own cold tier (None: every month goes to PostgreSQL).
+    """
+
+    schema: str
+    table: str
+    date_column: str
+    key_columns: tuple[str, ...]
+    inputs: dict[str, ColdTier]
+    tier: ColdTier | None
+
+    def run(
+        self,
+        conn: psycopg.Connection,
+        query: str,
+        params: dict[str, Any],
+        engine: FullBuildEngine,
+    ) -> int:
+        """Compute ``query`` over every account and store its rows; the rows stored.
+
+        Cold months of the result go to the table's files, the others to PostgreSQL,
+        one transaction per month (the caller marks the table as being built).
+        """
+        import duckdb  # noqa: PLC0415 - only full builds in DuckDB need it
+
+        scratch = Path(engine.scratch) if engine.scratch else None
+        if scratch is not None:
+            scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch, prefix="dpm-duckdb-") as work:
+            duck = duckdb.connect(str(Path(work) / "build.duckdb"))
+            try:
+                _run(duck, "SET TimeZone = 'UTC'")  # as prepare_transaction
+                _run(duck, "SET memory_limit = ?", [engine.memory_limit])
+                _run(duck, "SET temp_directory = ?", [str(Path(work) / "spill")])
+                _run(duck, "SET preserve_insertion_order = false")
+                if engine.threads:
+                    _run(duck, f"SET threads = {int(engine.threads)}")
+                for macro in _MACROS:
+                    _run(duck, macro)
+                started = time.perf_counter()
+                self._attach_inputs(conn, duck, query)
+                inputs_s = time.perf_counter() - started
+                self._compute(duck, duckdb_dialect(query), params, engine.buckets)
+                computed_s = time.perf_counter() - started - inputs_s
+                stored = self._store(conn, duck)
+                logger.info(
+                    "%s: DuckDB full build: inputs %.1f s, query %.1f s, stored %d rows"
+                    " in %.1f s",
+                    self.table,
+                    inputs_s,
+                    computed_s,
+                    stored,
+                    time.perf_counter() - started - inputs_s - computed_s,
+                )
+                return stored
+            finally:
+                duck.close()
+
+    # --- inputs ----------------------------------------------------------------------
+
+    def _attach_inputs(self, conn: psycopg.Connection, duck, query: str) -> None:
+        """A view per relation of the schema the query names: the hot rows (copied
+        from PostgreSQL) and, for a tiered input, its cold months' files."""
+        for relation, json_columns in self._relations(conn, query).items():
+            hot = f"_hot_{relation}"
+            target = sql.Identifier(self.schema, relation)
+            with conn.transaction():
+                prepare_transaction(conn)
+                with arrow_batches(
+                    conn, sql.SQL("SELECT * FROM {}").format(target)
+                ) as (schema, batches):
+                    incoming = pa.RecordBatchReader.from_batches(schema, batches)
+                    duck.register("_incoming", incoming)
+                    _run(duck, f'CREATE TABLE "{hot}" AS SELECT * FROM _incoming')
+                    duck.unregister("_incoming")
+            source = f'SELECT * FROM "{hot}"'
+            tier = self.inputs.get(relation)
+            files = (
+                [
+                    str(tier.file(m))
+                    for m in sorted(tier.cold_months(conn, self.schema, relation))
+                ]
+                if tier
+                else []
+            )
+            if files:
+                source = (
+                    f"{source} UNION ALL BY NAME "
+                    f"SELECT * FROM read_parquet({_list_literal(files)})"
+                )
+            casts = ", ".join(f'"{c}"::JSON AS "{c}"' for c in json_columns)
+            select = f"* REPLACE ({casts})" if casts else "*"
+            _run(duck, f'CREATE VIEW "{relation}" AS SELECT {select} FROM ({source})')
+            [(rows,)] = _run(duck, f'SELECT count(*) FROM "{relation}"')
+            logger.info(
+                "%s: DuckDB reads %s: %d rows (%d cold month files)",
+                self.table,
+                relation,
+                rows,
+                len(files),
+            )
+
+    def _relations(self, conn: psycopg.Connection, query: str) -> dict[str, list[str]]:
+        """The schema's tables and views ``query`` names (comments aside), each with
+        its json columns."""
+        code = re.sub(r"--[^\n]*", "", query)
+        words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", code))
+        rows = conn.execute(
+            "SELECT c.relname, array_remove(array_agg(a.attname ORDER BY a.attnum)"
+            " FILTER (WHERE format_type(a.atttypid, NULL) IN ('json', 'jsonb')), NULL)"
+            " FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0"
+            " AND NOT a.attisdropped"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm')"
+            " AND NOT c.relispartition GROUP BY c.relname",
+            [self.schema],
+        ).fetchall()
+        return {
+            name: list(json_columns or [])
+            for name, json_columns in rows
+            if name in words and name != self.table
+        }
+
+    # --- the query -------------------------------------------------------------------
+
+    def _compute(self, duck, query: str, params: dict[str, Any], buckets: int) -> None:
+        """The query's rows in the working table ``built``, bucket by bucket."""
+        used = set(re.findall(r"\$([a-z_]\w*)", query))
+        for bucket in range(buckets):
+            bound = {
+                k: v
+                for k, v in {**params, "bucket": bucket, "buckets": buckets}.items()
+                if k in used
+            }
+            started = time.perf_counter()
+            if bucket == 0:
+                _run(duck, f"CREATE TABLE built AS {query}", bound)
+            else:
+                _run(duck, f"INSERT INTO built {query}", bound)
+            logger.info(
+                "%s: DuckDB bucket %d/%d computed in %.1f s",
+                self.table,
+                bucket + 1,
+                buckets,
+                time.perf_counter() - started,
+            )
+
+    # --- the result ------------------------------------------------------------------
+
+    def _store(self, conn: psycopg.Connection, duck) -> int:
+        """Each month of ``built``: to its file when cold, else into PostgreSQL."""
+        target = sql.Identifier(self.schema, self.table)
+        with conn.transaction():
+            prepare_transaction(conn)
+            schema = result_schema(conn, sql.SQL("SELECT * FROM {}").format(target))
+        shape = duck.execute("SELECT * FROM built LIMIT 0")
+        names = [d[0] for d in shape.description]
+        shape.fetchall()
+        if names != schema.names:
+            raise DatasetError(
+                f"{self.table}: DuckDB names the query's columns "
+                f"{[n for n in names if n not in schema.names]} where PostgreSQL names "
+                f"them {[n for n in schema.names if n not in names]}: give those "
+                "expressions an alias in the query"
+            )
+        day = self.date_column
+        months = [
+            m
+            for (m,) in _run(
+                duck,
+                f"SELECT DISTINCT date_trunc('month', \"{day}\")::DATE AS m FROM built"
+                " ORDER BY m",
+            )
+        ]
+        [(newest,)] = _run(duck, f'SELECT max("{day}") FROM built')
+        order = ", ".join(
+            f'"{c}"' for c in (day, *(k for k in self.key_columns if k != day))
+        )
+        types = _column_types(conn, self.schema, self.table)
+        held = partitions(conn, self.schema, self.table)
+        stored = 0
+        for month in months:
+            cursor = duck.execute(
+                f'SELECT * FROM built WHERE "{day}" >= ? AND "{day}" < ? ORDER BY {order}',
+                [month, next_month(month)],
+            )
+            batches = _cast(cursor.to_arrow_reader(_BATCH_ROWS), schema)
+            if self.tier is not None and self.tier.is_cold(month, newest):
+                stored += write_parquet_atomically(
+                    self.tier.file(month), schema, batches, self.tier.compression
+                )
+                # the build's empty partition of a cold month: its file holds the
+                # month now (left there, the tier would archive it as emptied)
+                if month in held:
+                    with conn.transaction():
+                        conn.execute(
+                            sql.SQL("DROP TABLE {}").format(
+                                sql.Identifier(self.schema, held[month])
+                            )
+                        )
+            else:
+                stored += _copy(conn, target, batches, types)
+        return stored
+
+
+def _run(duck, statement: str, params: Any = None) -> list[tuple]:
+    """Run a statement to its end (DuckDB takes no other work on the connection until
+    a result is consumed, even a DDL's)."""
+    return duck.execute(statement, params).fetchall()
+
+
+def _cast(reader: pa.RecordBatchReader, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for batch in reader:
+        yield batch.cast(schema)
+
+
+def _copy(
+    conn: psycopg.Connection,
+    target: sql.Identifier,
+    batches: Iterator[pa.RecordBatch],
+    types: dict[str, str],
+) -> int:
+    """Binary COPY of ``batches`` into ``target``, in one transaction; the rows."""
+    rows = 0
+    with conn.transaction():
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            encoder, _ = copy_encoder(table, types)
+            copy_arrow(conn, target, table, encoder)
+            rows += batch.num_rows
+    return rows
+
+
+def _column_types(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+    return dict(
+        conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute AS a"
+            " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            [sql.Identifier(schema, table).as_string(conn)],
+        ).fetchall()
+    )
+
+
+def _list_literal(paths: list[str]) -> str:
+    """A DuckDB list of string literals (the paths are the tiers' own file names)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
