@@ -16,6 +16,7 @@ a DuckDB build is this process's (DuckDB runs in it), so give the engine you wan
 peak of alone, or first.
 
 Usage: uv run python benchmarks/features.py [--env ENV] [--workers N] [--engine E[,E]]
+    [--buckets N] [--memory-limit 4GB]    (DuckDB's, for this run)
 Last line: JSON with the figures (``full_build_s`` and its breakdown: the last engine's;
 ``full_builds``: each engine's).
 """
@@ -107,8 +108,14 @@ def main() -> None:
         help="engines of the full build, comma-separated, each run in turn "
         "(postgresql, duckdb; default: conf/base/globals.yml)",
     )
+    parser.add_argument("--buckets", type=int, default=None, help="DuckDB's buckets")
+    parser.add_argument("--memory-limit", default=None, help="DuckDB's memory_limit")
     args = parser.parse_args()
     workers = {} if args.workers is None else {"sql_full_build_workers": args.workers}
+    if args.buckets:
+        workers["full_build_buckets"] = args.buckets
+    if args.memory_limit:
+        workers["full_build_memory_limit"] = args.memory_limit
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     bootstrap_project(PROJECT)
 

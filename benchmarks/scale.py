@@ -197,7 +197,14 @@ def _step_arguments(args: argparse.Namespace, done: dict) -> dict[str, list[str]
     last_day = done.get("load", {}).get("figures", {}).get("world_last_day")
     return {
         "load": ["bulk_load.py", *world, "--seed", str(args.seed), "--leave-days", "1"],
-        "build": ["features.py"],
+        "build": ["features.py"]
+        + (["--engine", args.build_engine] if args.build_engine else [])
+        + (["--buckets", str(args.build_buckets)] if args.build_buckets else [])
+        + (
+            ["--memory-limit", args.build_memory_limit]
+            if args.build_memory_limit
+            else []
+        ),
         "training": [
             "training.py",
             "--trials",
@@ -274,6 +281,13 @@ def main() -> None:
         help="days the sandbox simulates between two writes (its memory: the "
         "project's 20 took 11.6 GiB by day 20 of the 460,000-trader world)",
     )
+    parser.add_argument(
+        "--build-engine",
+        default=None,
+        help="full build's engine (features.py --engine)",
+    )
+    parser.add_argument("--build-buckets", type=int, default=None, help="DuckDB's")
+    parser.add_argument("--build-memory-limit", default=None, help="DuckDB's")
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--history-days", type=int, default=183)
     parser.add_argument("--training-timeout-s", type=int, default=1800)

@@ -23,8 +23,10 @@ extension: that extension is downloaded at run time, which a firm's locked-down 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,7 +39,7 @@ import pyarrow as pa
 from kedro.io import DatasetError
 from psycopg import sql
 
-from daily_profit_model.datasets.cold_tier import ColdTier, next_month, partitions
+from daily_profit_model.datasets.cold_tier import ColdTier, partitions
 from daily_profit_model.db.export import (
     arrow_batches,
     result_schema,
@@ -82,14 +84,16 @@ def duckdb_dialect(query: str) -> str:
     """``query`` (PostgreSQL, as the package's files are written) as DuckDB reads it.
 
     Bound parameters ``%(name)s`` become ``$name``; ``%%`` a ``%``; a window frame's
-    ``'19 days'`` an interval literal; ``x #>> '{a,b}'`` and ``x #> '{a,b}'``
+    ``'19 days'`` a day count (the frames order by a date); ``x #>> '{a,b}'`` and ``x #> '{a,b}'``
     ``json_extract_string`` / ``json_extract`` paths; ``jsonb_each`` ``json_each``.
     Everything else (``FILTER``, ``AT TIME ZONE``, ``generate_series`` in a lateral
     join, ``->``/``->>``) both engines read alike; the test of this module compares
     the rows of all three build queries.
     """
     text = re.sub(r"%\((\w+)\)s", r"$\1", query).replace("%%", "%")
-    text = re.sub(r"RANGE BETWEEN '(\d+ days?)'", r"RANGE BETWEEN INTERVAL '\1'", text)
+    # a day count, not an interval: DuckDB would order every row by its date cast to a
+    # timestamp (measured 1.5x slower on the features' windows)
+    text = re.sub(r"RANGE BETWEEN '(\d+) days?'", r"RANGE BETWEEN \1", text)
 
     def path(function: str):
         def rewrite(match: re.Match) -> str:
@@ -204,9 +208,12 @@ class DuckDBBuild:
                 started = time.perf_counter()
                 self._attach_inputs(conn, duck, query)
                 inputs_s = time.perf_counter() - started
-                self._compute(duck, duckdb_dialect(query), params, engine.buckets)
+                parts = Path(work) / "parts"
+                self._compute(
+                    duck, duckdb_dialect(query), params, engine.buckets, parts
+                )
                 computed_s = time.perf_counter() - started - inputs_s
-                stored = self._store(conn, duck)
+                stored = self._store(conn, duck, parts)
                 logger.info(
                     "%s: DuckDB full build: inputs %.1f s, query %.1f s, stored %d rows"
                     " in %.1f s",
@@ -287,9 +294,14 @@ class DuckDBBuild:
 
     # --- the query -------------------------------------------------------------------
 
-    def _compute(self, duck, query: str, params: dict[str, Any], buckets: int) -> None:
-        """The query's rows in the working table ``built``, bucket by bucket."""
+    def _compute(
+        self, duck, query: str, params: dict[str, Any], buckets: int, parts: Path
+    ) -> None:
+        """The query's rows as zstd parquet under ``parts``, one folder per month,
+        bucket by bucket (a working table of every row would take the result's size
+        in the scratch folder again, uncompressed)."""
         used = set(re.findall(r"\$([a-z_]\w*)", query))
+        day = self.date_column
         for bucket in range(buckets):
             bound = {
                 k: v
@@ -297,10 +309,14 @@ class DuckDBBuild:
                 if k in used
             }
             started = time.perf_counter()
-            if bucket == 0:
-                _run(duck, f"CREATE TABLE built AS {query}", bound)
-            else:
-                _run(duck, f"INSERT INTO built {query}", bound)
+            _run(
+                duck,
+                f"COPY (SELECT *, strftime(\"{day}\", '%Y-%m') AS _month FROM ({query}))"
+                f" TO {_literal(str(parts))} (FORMAT parquet, COMPRESSION zstd,"
+                f" PARTITION_BY (_month), FILENAME_PATTERN 'bucket{bucket}_{{i}}',"
+                " OVERWRITE_OR_IGNORE true)",
+                bound,
+            )
             logger.info(
                 "%s: DuckDB bucket %d/%d computed in %.1f s",
                 self.table,
@@ -311,13 +327,23 @@ class DuckDBBuild:
 
     # --- the result ------------------------------------------------------------------
 
-    def _store(self, conn: psycopg.Connection, duck) -> int:
-        """Each month of ``built``: to its file when cold, else into PostgreSQL."""
+    def _store(self, conn: psycopg.Connection, duck, parts: Path) -> int:
+        """Each month of the result, in key order: to its file when cold, else into
+        PostgreSQL."""
+        months = sorted(
+            p.name.removeprefix("_month=") for p in parts.glob("_month=*") if p.is_dir()
+        )
+        if not months:
+            return 0
         target = sql.Identifier(self.schema, self.table)
         with conn.transaction():
             prepare_transaction(conn)
             schema = result_schema(conn, sql.SQL("SELECT * FROM {}").format(target))
-        shape = duck.execute("SELECT * FROM built LIMIT 0")
+
+        def rows_of(pattern: str) -> str:
+            return f"read_parquet({_literal(str(parts / pattern))}, hive_partitioning = false)"
+
+        shape = duck.execute(f"SELECT * FROM {rows_of('*/*.parquet')} LIMIT 0")
         names = [d[0] for d in shape.description]
         shape.fetchall()
         if names != schema.names:
@@ -328,25 +354,17 @@ class DuckDBBuild:
                 "expressions an alias in the query"
             )
         day = self.date_column
-        months = [
-            m
-            for (m,) in _run(
-                duck,
-                f"SELECT DISTINCT date_trunc('month', \"{day}\")::DATE AS m FROM built"
-                " ORDER BY m",
-            )
-        ]
-        [(newest,)] = _run(duck, f'SELECT max("{day}") FROM built')
+        [(newest,)] = _run(duck, f'SELECT max("{day}") FROM {rows_of("*/*.parquet")}')
         order = ", ".join(
             f'"{c}"' for c in (day, *(k for k in self.key_columns if k != day))
         )
         types = _column_types(conn, self.schema, self.table)
         held = partitions(conn, self.schema, self.table)
         stored = 0
-        for month in months:
+        for name in months:
+            month = dt.date(int(name[:4]), int(name[5:7]), 1)
             cursor = duck.execute(
-                f'SELECT * FROM built WHERE "{day}" >= ? AND "{day}" < ? ORDER BY {order}',
-                [month, next_month(month)],
+                f"SELECT * FROM {rows_of(f'_month={name}/*.parquet')} ORDER BY {order}"
             )
             batches = _cast(cursor.to_arrow_reader(_BATCH_ROWS), schema)
             if self.tier is not None and self.tier.is_cold(month, newest):
@@ -364,6 +382,7 @@ class DuckDBBuild:
                         )
             else:
                 stored += _copy(conn, target, batches, types)
+            shutil.rmtree(parts / f"_month={name}")  # the scratch holds one copy
         return stored
 
 
@@ -405,6 +424,11 @@ def _column_types(conn: psycopg.Connection, schema: str, table: str) -> dict[str
     )
 
 
+def _literal(text: str) -> str:
+    """A DuckDB string literal (of a path: COPY and read_parquet take no parameter)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _list_literal(paths: list[str]) -> str:
     """A DuckDB list of string literals (the paths are the tiers' own file names)."""
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    return "[" + ", ".join(map(_literal, paths)) + "]"
