@@ -1,0 +1,52 @@
+"""The DuckDB full build's configuration and dialect (its rows: test_cold_raw.py)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from kedro.io import DatasetError
+
+from daily_profit_model.datasets.duckdb_build import FullBuildEngine, duckdb_dialect
+from daily_profit_model.datasets.sql_build import read_query
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"engine": "sqlite"}, "full_build.engine is 'sqlite'"),
+        ({"engine": "duckdb", "buckets": 0}, "buckets must be at least 1"),
+        ({"engine": "duckdb", "workers": 2}, "got ['workers']"),
+    ],
+)
+def test_a_bad_full_build_entry_names_the_table_and_the_key(config, message):
+    with pytest.raises(DatasetError, match=r"^feature_account_day: ") as raised:
+        FullBuildEngine.from_config(config, "feature_account_day")
+    assert message in str(raised.value)
+
+
+def test_no_entry_builds_in_postgresql():
+    assert not FullBuildEngine.from_config(None, "stg_account_day").in_duckdb
+
+
+def test_the_dialect_keeps_the_values_bound_and_reads_json_paths():
+    query = duckdb_dialect(
+        "SELECT x %% %(buckets)s, d #>> '{summary,key_metrics,level}',"
+        " sum(v) OVER (ORDER BY day RANGE BETWEEN '19 days' PRECEDING AND CURRENT ROW)"
+        " FROM jsonb_each(d #> '{instruments,data}')"
+    )
+    assert query == (
+        "SELECT x % $buckets, json_extract_string(d, '$.summary.key_metrics.level'),"
+        " sum(v) OVER (ORDER BY day RANGE BETWEEN 19 PRECEDING AND CURRENT ROW)"
+        " FROM json_each(json_extract(d, '$.instruments.data'))"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["stg_account_day.sql.j2", "feature_account_day.sql.j2", "target_account_day.sql"],
+)
+def test_every_build_query_parses_in_duckdb(name):
+    """DuckDB's parser takes each query as the dialect leaves it (binding needs the
+    tables: the rows are compared where they exist, in test_cold_raw.py)."""
+    statements = duckdb.extract_statements(duckdb_dialect(read_query(name)))
+    assert len(statements) == 1
