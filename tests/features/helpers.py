@@ -72,11 +72,11 @@ def _catalog(
     workers: int | None,
     hot_days: int | None,
     staging_hot_days: int | None = None,
-    engine: str | None = None,
+    full_build: dict | None = None,
 ) -> DataCatalog:
     """The project's catalog entries of the two pipelines, and their parameters.
 
-    ``workers`` sets the full builds' connections, ``engine`` where they run, and
+    ``workers`` sets the full builds' connections, ``full_build`` where they run, and
     ``hot_days`` the feature store's and the targets' hot months (defaults:
     ``globals.yml``).
     """
@@ -100,7 +100,7 @@ def _catalog(
             entry["full_build"] = {
                 **shared["full_build"],
                 "scratch": str(COLD_TIERS / "scratch"),
-                **({"engine": engine} if engine else {}),
+                **(full_build or {}),
             }
         if "cold_tier" in entry:
             entry["cold_tier"] = tiers.get(entry.get("table"), cold)
@@ -148,6 +148,7 @@ def build_features(
     hot_days: int | None = None,
     staging_hot_days: int | None = None,
     engine: str | None = None,
+    full_build: dict | None = None,
     **parameters,
 ) -> pd.DataFrame:
     """Run preprocessing and features with ``features`` parameter overrides.
@@ -158,12 +159,14 @@ def build_features(
         staging_hot_days: Staging's hot days (default: the project's setting).
         engine: Where full builds run, ``postgresql`` or ``duckdb`` (default: the
             project's setting).
+        full_build: Other ``full_build`` settings (DuckDB's memory_limit, buckets).
         **parameters: ``features`` parameters.
 
     Returns:
         The model input the run produced.
     """
-    catalog = _catalog(parameters, workers, hot_days, staging_hot_days, engine)
+    full_build = {**(full_build or {}), **({"engine": engine} if engine else {})}
+    catalog = _catalog(parameters, workers, hot_days, staging_hot_days, full_build)
     export = training_pipeline().only_nodes("training.export_model_input")
     SequentialRunner().run(
         preprocessing_pipeline() + features_pipeline() + export, catalog

@@ -225,3 +225,20 @@ def test_a_correction_in_a_cold_month_replaces_its_exits(schemas):
         tier.archive(conn, cold.schema, table)
         after = conn.execute(f"SELECT count(*) FROM {summary}").fetchone()[0]  # noqa: S608
     assert after == before - 1
+
+
+def test_a_duckdb_build_out_of_memory_says_which_setting_to_raise(schemas):
+    """Last in this module: the failed build leaves staging to be built again."""
+    _, cold = schemas
+    with cold.connect() as conn:
+        conn.execute(f"DROP TABLE {cold.schema}.stg_account_day")
+    with pytest.raises(Exception, match="raise full_build.buckets") as raised:
+        build_features(
+            workers=2,
+            staging_hot_days=3,
+            engine="duckdb",
+            full_build={"memory_limit": "1MB", "buckets": 1},
+        )
+    assert "stg_account_day: the DuckDB full build ran out of its memory_limit 1MB" in (
+        str(raised.value)
+    )

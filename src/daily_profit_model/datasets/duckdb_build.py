@@ -224,6 +224,14 @@ class DuckDBBuild:
                     time.perf_counter() - started - inputs_s - computed_s,
                 )
                 return stored
+            except duckdb.OutOfMemoryException as exc:
+                # the window operators hold a bucket's rows: fewer rows a bucket
+                raise DatasetError(
+                    f"{self.table}: the DuckDB full build ran out of its memory_limit "
+                    f"{engine.memory_limit} with {engine.buckets} buckets of accounts; "
+                    "raise full_build.buckets (--params full_build_buckets=N for one "
+                    f"run) or its memory_limit. {exc}"
+                ) from exc
             finally:
                 duck.close()
 
