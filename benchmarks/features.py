@@ -15,8 +15,11 @@ before each, in the order given; the incremental day follows the last. The peak 
 a DuckDB build is this process's (DuckDB runs in it), so give the engine you want the
 peak of alone, or first.
 
+``--day-only`` skips the full build: the newest day alone, over the tables a build left
+(a large world built before: ``scale.py``'s ``day`` step).
+
 Usage: uv run python benchmarks/features.py [--env ENV] [--workers N] [--engine E[,E]]
-    [--buckets N] [--memory-limit 4GB]    (DuckDB's, for this run)
+    [--buckets N] [--memory-limit 4GB]    (DuckDB's, for this run) [--day-only]
 Last line: JSON with the figures (``full_build_s`` and its breakdown: the last engine's;
 ``full_builds``: each engine's).
 """
@@ -71,14 +74,14 @@ def _run(env: str, params: dict, times: _BuildTimes) -> float:
     return time.perf_counter() - started
 
 
-def _drop_derived_tables(env: str):
-    """Drop the derived tables (a session configures the database); the database and
-    its closed trades."""
+def _database(env: str, drop: bool):
+    """The database (a session configures it) and its closed trades; with ``drop``,
+    after dropping the derived tables."""
     with KedroSession.create(PROJECT, env=env) as session:
         session.load_context()
         database = get_database()
         with database.connect() as conn:
-            for table in DERIVED:
+            for table in DERIVED if drop else ():
                 conn.execute(
                     sql.SQL("DROP TABLE IF EXISTS {}").format(
                         sql.Identifier(database.schema, table)
@@ -110,6 +113,11 @@ def main() -> None:
     )
     parser.add_argument("--buckets", type=int, default=None, help="DuckDB's buckets")
     parser.add_argument("--memory-limit", default=None, help="DuckDB's memory_limit")
+    parser.add_argument(
+        "--day-only",
+        action="store_true",
+        help="no full build: the newest day alone, over the tables already built",
+    )
     args = parser.parse_args()
     workers = {} if args.workers is None else {"sql_full_build_workers": args.workers}
     if args.buckets:
@@ -120,9 +128,13 @@ def main() -> None:
     bootstrap_project(PROJECT)
 
     full_builds = {}
-    for engine in args.engine.split(",") if args.engine else [None]:
+    full_s, full_times, full_rss = None, _BuildTimes(), 0.0
+    engines = args.engine.split(",") if args.engine else [None]
+    if args.day_only:
+        database, trades = _database(args.env, drop=False)
+    for engine in [] if args.day_only else engines:
         params = {**workers, **({"full_build_engine": engine} if engine else {})}
-        database, trades = _drop_derived_tables(args.env)
+        database, trades = _database(args.env, drop=True)
         full_times = _BuildTimes()
         full_s = _run(args.env, params, full_times)
         full_rss = _peak_rss_mib()
@@ -147,7 +159,7 @@ def main() -> None:
         "closed_trades": trades,
         "account_days": full_times.rows.get("stg_account_day"),
         "feature_rows": full_times.rows.get("feature_account_day"),
-        "full_build_s": round(full_s, 1),
+        "full_build_s": None if full_s is None else round(full_s, 1),
         "full_build_workers": args.workers or "globals.yml",
         "full_builds": full_builds,
         "full_build_db_s": {k: round(v, 1) for k, v in full_times.seconds.items()},

@@ -137,6 +137,22 @@ def test_one_day_at_a_time_equals_a_full_build(built):
         )
 
 
+def _rows_and_differences(database, a: str, b: str, bound: dict) -> list[tuple]:
+    """Rows of query ``a``, and the rows of each query the other does not give."""
+    bound = {**bound, "bucket": 0, "buckets": 1}
+    with database.connect() as conn:
+        conn.execute(f"SET search_path TO {database.schema}")
+        conn.execute("SET TIME ZONE 'UTC'")
+        return [
+            conn.execute(
+                f"SELECT (SELECT count(*) FROM ({x}) AS a), "  # noqa: S608 (package files)
+                f"(SELECT count(*) FROM (({x}) EXCEPT ALL ({y})) AS extra)",
+                bound,
+            ).fetchone()
+            for x, y in ((a, b), (b, a))
+        ]
+
+
 def test_the_rendered_window_sql_gives_the_hand_written_rows(built):
     """feature_account_day.sql.j2 renders its windows and aggregates from lists; the
     rows equal those of the hand-written query it replaced (kept as a fixture)."""
@@ -145,20 +161,33 @@ def test_the_rendered_window_sql_gives_the_hand_written_rows(built):
     handwritten = (FIXTURES / "sql/feature_account_day_handwritten.sql").read_text()
     assert "OVER d60 AS active_days_60d" in rendered and "{%" not in rendered
     bound = {"start": dt.date(2000, 1, 1), "end": dt.date(2100, 1, 1)}
-    bound |= {"bucket": 0, "buckets": 1}
-    with database.connect() as conn:
-        conn.execute(f"SET search_path TO {database.schema}")
-        conn.execute("SET TIME ZONE 'UTC'")
-        counts = [
-            conn.execute(
-                f"SELECT (SELECT count(*) FROM ({a}) AS a), "  # noqa: S608 (package files)
-                f"(SELECT count(*) FROM (({a}) EXCEPT ALL ({b})) AS extra)",
-                bound,
-            ).fetchone()
-            for a, b in ((rendered, handwritten), (handwritten, rendered))
-        ]
+    counts = _rows_and_differences(database, rendered, handwritten, bound)
     rows = counts[0][0]
     assert rows > 1000 and counts == [(rows, 0), (rows, 0)]
+
+
+def test_a_short_build_aggregates_each_cutoff_alone_to_the_same_values(built):
+    """A build of a few days (the morning's) aggregates each cutoff's own frames
+    instead of running the windows over the 59 days before it too: every value is the
+    windows' exactly (the same functions over the same rows in date order)."""
+    database, _, _ = built
+    windowed = read_query("feature_account_day.sql.j2")
+    grouped = read_query("feature_account_day.sql.j2", build_days=3)
+    assert "OVER d60" in windowed and "OVER d" not in grouped
+    assert (
+        "FILTER (WHERE h.date > c.date - 60 AND traded) AS active_days_60d" in grouped
+    )
+    assert read_query("feature_account_day.sql.j2", build_days=400) == windowed
+    cutoffs = pd.to_datetime(
+        stored_rows(database, "feature_account_day")["cutoff_date"]
+    )
+    first, last = cutoffs.min().date(), cutoffs.max().date()
+    # early days (frames shorter than the windows) and the newest
+    for start in (first + dt.timedelta(days=3), last - dt.timedelta(days=2)):
+        bound = {"start": start, "end": start + dt.timedelta(days=2)}
+        counts = _rows_and_differences(database, grouped, windowed, bound)
+        rows = counts[0][0]
+        assert rows > 100 and counts == [(rows, 0), (rows, 0)], start
 
 
 def _drop_feature_tables(database) -> None:

@@ -45,7 +45,7 @@ from daily_profit_model.db.export import (
     result_schema,
     write_parquet_atomically,
 )
-from daily_profit_model.db.frames import copy_arrow, copy_encoder
+from daily_profit_model.db.frames import copy_batches, copy_encoder
 from daily_profit_model.db.writer import prepare_transaction
 
 logger = logging.getLogger(__name__)
@@ -389,7 +389,7 @@ class DuckDBBuild:
                             )
                         )
             else:
-                stored += _copy(conn, target, batches, types)
+                stored += _copy(conn, target, schema, batches, types)
             shutil.rmtree(parts / f"_month={name}")  # the scratch holds one copy
         return stored
 
@@ -405,21 +405,18 @@ def _cast(reader: pa.RecordBatchReader, schema: pa.Schema) -> Iterator[pa.Record
         yield batch.cast(schema)
 
 
-def _copy(
+def _copy(  # noqa: PLR0913 - where, what and its shape
     conn: psycopg.Connection,
     target: sql.Identifier,
+    schema: pa.Schema,
     batches: Iterator[pa.RecordBatch],
     types: dict[str, str],
 ) -> int:
-    """Binary COPY of ``batches`` into ``target``, in one transaction; the rows."""
-    rows = 0
+    """One binary COPY of ``batches`` (of ``schema``) into ``target``, in one
+    transaction; the rows."""
+    encoder, _ = copy_encoder(schema.empty_table(), types)
     with conn.transaction():
-        for batch in batches:
-            table = pa.Table.from_batches([batch])
-            encoder, _ = copy_encoder(table, types)
-            copy_arrow(conn, target, table, encoder)
-            rows += batch.num_rows
-    return rows
+        return copy_batches(conn, target, schema.names, batches, encoder)
 
 
 def _column_types(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:

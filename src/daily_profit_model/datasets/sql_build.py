@@ -91,18 +91,25 @@ class SqlBuild:
             "buckets": buckets,
         }
 
+    @property
+    def days(self) -> int:
+        """How many calendar days the build covers."""
+        return (self.end - self.start).days + 1
+
     def from_first_day(self) -> SqlBuild:
         """The same build, starting at ``first_day``."""
         return replace(self, start=min(self.first_day or self.start, self.start))
 
 
-def read_query(name: str) -> str:
+def read_query(name: str, **context: Any) -> str:
     """The text of a query file shipped in ``daily_profit_model/sql``.
 
     A ``.sql.j2`` file is a Jinja template (as dbt's models are), rendered with
     ``StrictUndefined`` from its own ``{% set %}`` lists; it may ``{% include %}`` another
-    file of the package (a part two queries share). Values never go through Jinja: they
-    stay bound parameters (``%(start)s``).
+    file of the package (a part two queries share). ``context`` describes the build, not
+    its values (``build_days``: how many days it covers, so a template may take another
+    plan for a short build). Values never go through Jinja: they stay bound parameters
+    (``%(start)s``).
 
     Raises:
         DatasetError: No such query file, or a template that does not render.
@@ -117,7 +124,7 @@ def read_query(name: str) -> str:
         autoescape=False,
     )
     try:
-        return environment.from_string(text).render()
+        return environment.from_string(text).render(**context)
     except (jinja2.TemplateError, DatasetError) as exc:
         raise DatasetError(f"Query template {name!r} does not render: {exc}") from exc
 
@@ -327,12 +334,17 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                         data.end,
                     )
                 self._ensure_partitions(conn, database.schema, data)
+                # rendered for the range it builds (a template may plan a short
+                # build another way: the features' morning day)
+                query = read_query(self._query, build_days=data.days)
                 full = empty or interrupted
-                parallel = full and (self._workers > 1 or self._engine.in_duckdb)
+                # a full build in DuckDB or on several connections commits as it
+                # goes, outside this transaction (the table marked as being built)
+                outside = full and (self._workers > 1 or self._engine.in_duckdb)
                 # (a full build's first read day: the first day, for a build over the
                 # whole history; the outcomes' first forecast's cutoff)
-                reads_from = None if parallel else self._first_day_read(conn, data)
-                if parallel:
+                reads_from = None if outside else self._first_day_read(conn, data)
+                if outside:
                     _set_comment(conn, target, _BUILDING)
                     deleted = 0
                 else:
@@ -348,7 +360,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                         ).rowcount
                     if data.stamp or full:
                         _set_comment(conn, target, _BUILT + began.isoformat())
-            if parallel:
+            if outside:
                 inserted = self._outside_the_transaction(
                     conn, database, columns, query, data
                 )
@@ -364,7 +376,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             inserted,
             deleted,
             time.perf_counter() - started,
-            _engine_note(parallel, self._engine, self._workers),
+            _engine_note(outside, self._engine, self._workers),
         )
 
     def _outside_the_transaction(
@@ -564,9 +576,9 @@ def _input_tier(table: str, config: dict[str, Any]) -> ColdTier:
     )
 
 
-def _engine_note(parallel: bool, engine: FullBuildEngine, workers: int) -> str:
-    """How a build ran, for its log line."""
-    if not parallel:
+def _engine_note(outside: bool, engine: FullBuildEngine, workers: int) -> str:
+    """How a build ran (``outside``: outside the transaction), for its log line."""
+    if not outside:
         return ""
     if engine.in_duckdb:
         return f" in DuckDB ({engine.buckets} buckets)"

@@ -17,7 +17,7 @@ written to a ``timestamptz`` column are taken to be UTC. PostgreSQL keeps micros
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -213,14 +213,31 @@ def copy_arrow(
     encoder: ArrowToPostgresBinaryEncoder,
 ) -> None:
     """Stream ``arrow`` into ``table`` as binary COPY, batch by batch."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, arrow.column_names))
+    copy_batches(
+        conn, table, arrow.column_names, arrow.to_batches(max_chunksize=65_536), encoder
     )
+
+
+def copy_batches(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    columns: list[str],
+    batches: Iterable[pa.RecordBatch],
+    encoder: ArrowToPostgresBinaryEncoder,
+) -> int:
+    """One binary COPY of ``batches`` (of one schema, the ``encoder``'s) into the
+    ``columns`` of ``table``, streamed as they come; the rows."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    rows = 0
     with conn.cursor().copy(statement) as copy:
         copy.write(encoder.write_header())
-        for batch in arrow.to_batches(max_chunksize=65_536):
+        for batch in batches:
             copy.write(encoder.write_batch(batch))
+            rows += batch.num_rows
         copy.write(encoder.finish())
+    return rows
 
 
 def _arrow_type_for(pg_type: str) -> pa.DataType:
