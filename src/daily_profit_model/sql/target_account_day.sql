@@ -20,5 +20,6 @@ FROM stg_account_day AS s
 JOIN calendar AS c ON c.day = s.date
 LEFT JOIN raw_metrics_daily AS m
     ON m.account_id = s.account_id AND m.date = c.next_day
+   AND m.date > %(start)s  -- (a bound the planner can prune by: a short build reads its days)
 WHERE s.date >= %(start)s AND s.date <= %(end)s AND s.alive_at_cutoff
   AND (%(buckets)s = 1 OR (hashtext(s.account_id) & 2147483647) %% %(buckets)s = %(bucket)s)
