@@ -349,29 +349,49 @@ class ColdTier:
         with conn.transaction():
             prepare_transaction(conn)
             with arrow_batches(conn, query) as (arrow_schema, every_batch):
-                batches = (b for b in every_batch if b.num_rows)
-                first = next(batches, None)
-                rows = 0
-                if first is not None:
-                    rows = write_parquet_atomically(
-                        self.file(month),
-                        arrow_schema,
-                        itertools.chain([first], batches),
-                        self.compression,
-                    )
-                else:  # a month whose rows the build removed: no stale file may stay
-                    self.file(month).unlink(missing_ok=True)
-            if table in SUMMARIES:
-                _forget_summaries(conn, schema, table, [month])
-                summary, insert = SUMMARIES[table]
-                conn.execute(
-                    sql.SQL(insert).format(
-                        summary=sql.Identifier(schema, summary), partition=target
-                    ),
-                    {"month": month},
-                )
-            conn.execute(sql.SQL("DROP TABLE {}").format(target))
+                rows = self.write_month(month, arrow_schema, every_batch)
+            self.drop_filed_partition(conn, schema, table, partition, month)
         return rows
+
+    def write_month(
+        self, month: dt.date, arrow_schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+    ) -> int:
+        """Write ``batches`` (the month's rows, in key order) as ``month``'s file,
+        atomically; a month without rows leaves no file (a month whose rows a build
+        removed: no stale file may stay). The rows written."""
+        batches = (b for b in batches if b.num_rows)
+        first = next(batches, None)
+        if first is None:
+            self.file(month).unlink(missing_ok=True)
+            return 0
+        return write_parquet_atomically(
+            self.file(month),
+            arrow_schema,
+            itertools.chain([first], batches),
+            self.compression,
+        )
+
+    def drop_filed_partition(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        table: str,
+        partition: str,
+        month: dt.date,
+    ) -> None:
+        """Drop ``month``'s partition ``partition``: its file holds the month now (a
+        raw table keeps the month's summaries from the partition first)."""
+        target = sql.Identifier(schema, partition)
+        if table in SUMMARIES:
+            _forget_summaries(conn, schema, table, [month])
+            summary, insert = SUMMARIES[table]
+            conn.execute(
+                sql.SQL(insert).format(
+                    summary=sql.Identifier(schema, summary), partition=target
+                ),
+                {"month": month},
+            )
+        conn.execute(sql.SQL("DROP TABLE {}").format(target))
 
     def thaw(
         self,

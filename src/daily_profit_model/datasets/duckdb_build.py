@@ -43,7 +43,6 @@ from daily_profit_model.datasets.cold_tier import ColdTier, partitions
 from daily_profit_model.db.export import (
     arrow_batches,
     result_schema,
-    write_parquet_atomically,
 )
 from daily_profit_model.db.frames import copy_batches, copy_encoder
 from daily_profit_model.db.writer import prepare_transaction
@@ -376,17 +375,13 @@ class DuckDBBuild:
             )
             batches = _cast(cursor.to_arrow_reader(_BATCH_ROWS), schema)
             if self.tier is not None and self.tier.is_cold(month, newest):
-                stored += write_parquet_atomically(
-                    self.tier.file(month), schema, batches, self.tier.compression
-                )
+                stored += self.tier.write_month(month, schema, batches)
                 # the build's empty partition of a cold month: its file holds the
                 # month now (left there, the tier would archive it as emptied)
                 if month in held:
                     with conn.transaction():
-                        conn.execute(
-                            sql.SQL("DROP TABLE {}").format(
-                                sql.Identifier(self.schema, held[month])
-                            )
+                        self.tier.drop_filed_partition(
+                            conn, self.schema, self.table, held[month], month
                         )
             else:
                 stored += _copy(conn, target, schema, batches, types)

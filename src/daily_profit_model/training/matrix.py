@@ -63,17 +63,20 @@ def accounts_sample(
     if max_rows is None or total <= max_rows:
         return among
     share = max_rows / total
-    accounts = rows["account_id"].to_numpy()
-    ids = pd.Series(pd.unique(accounts[among]))
-    hashed = pd.util.hash_pandas_object(ids, index=False).to_numpy()
-    kept = ids[hashed < share * 2.0**64]
-    sample = among & np.isin(accounts, kept.to_numpy())
+    # Each row's account as a code into its distinct ids, so that keeping an account is
+    # one lookup per row (np.isin over object ids compares every row with every kept
+    # id: hours at the firm's size, 4 M rows and 15,000 accounts).
+    codes, ids = pd.factorize(rows["account_id"])
+    ids = pd.Series(np.asarray(ids, dtype=object))
+    kept = pd.util.hash_pandas_object(ids, index=False).to_numpy() < share * 2.0**64
+    sample = among & kept[codes]
+    accounts = np.unique(codes[among])
     logger.info(
         "Tuning sample: %d of %d training rows (%d of %d accounts); the final fit "
         "uses every row",
         sample.sum(),
         total,
-        len(kept),
-        len(ids),
+        kept[accounts].sum(),
+        len(accounts),
     )
     return sample
