@@ -222,6 +222,13 @@ class DegradationParams(_Params):
     pinball_margin: float = Field(ge=0)
 
 
+class ReasonsParams(_Params):
+    """``scoring.reasons``: how many per forecast, and by which method per phase."""
+
+    top: int = Field(ge=0)
+    treeshap_phases: list[int]
+
+
 class ScoringParams(_Params):
     """``scoring``: champion and shadows, evaluation, firm view, drift, the report."""
 
@@ -230,6 +237,7 @@ class ScoringParams(_Params):
     evaluation_window_days: int = Field(ge=1)
     significance: float = Field(gt=0, lt=1)
     risk_accounts: int = Field(ge=1)
+    reasons: ReasonsParams
     firm: FirmParams
     degradation: DegradationParams
     drift: DriftParams

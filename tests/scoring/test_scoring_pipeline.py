@@ -150,6 +150,21 @@ def test_scoring_a_day_twice_replaces_it_and_serves_one_forecast_per_account(
         [day],
     )
     assert first == [(1, "champion", alive, alive), (2, "shadow", alive, 0)]
+    # every forecast explained: TreeSHAP for the funded book, the path for the rest
+    methods = _count(
+        "SELECT phase = ANY(%s), reasons_method, count(*) FILTER (WHERE reason_1 IS "
+        "NULL) FROM predictions WHERE cutoff_date = %s GROUP BY 1, 2 ORDER BY 1",
+        [params(ScoringParams, "scoring").reasons.treeshap_phases, day],
+    )
+    exact = model_input["phase"].isin(
+        params(ScoringParams, "scoring").reasons.treeshap_phases
+    )
+    assert [m[:2] for m in methods] == [(False, "path")] + (
+        [(True, "treeshap")]
+        if exact[model_input["cutoff_date"] == cutoff].any()
+        else []
+    )
+    assert all(m[2] == 0 for m in methods)
 
     _score(day, test_predictions, tmp_path, share=0.5)
     again = _count(

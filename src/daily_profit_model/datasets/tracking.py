@@ -210,7 +210,9 @@ def _signature(data: ForecasterBundle) -> ModelSignature:
         ]
     )
     inferred = infer_signature(
-        data.input_example, data.output_example, params={"reasons": 0}
+        data.input_example,
+        data.output_example,
+        params={"reasons": 0, "reasons_method": "treeshap"},
     )
     return ModelSignature(
         inputs=inputs, outputs=inferred.outputs, params=inferred.params

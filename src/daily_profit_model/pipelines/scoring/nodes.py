@@ -50,8 +50,6 @@ from daily_profit_model.scoring.report import (  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-_REASONS = 3
-
 
 def _served_by_challenger(account_ids: pd.Series, share: float) -> np.ndarray:
     """A stable, per-account draw: the same account gets the same arm every day."""
@@ -61,6 +59,28 @@ def _served_by_challenger(account_ids: pd.Series, share: float) -> np.ndarray:
         lambda a: int(hashlib.sha256(a.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     )
     return (buckets < share).to_numpy()
+
+
+def _forecast_with_reasons(
+    entry: ScoringModel, inputs: pd.DataFrame, exact: np.ndarray, top: int
+) -> pd.DataFrame:
+    """One model's forecasts with their top reasons: TreeSHAP for the ``exact`` rows,
+    the decision path's contributions for the rest (``scoring.reasons``).
+
+    The rows of ``exact`` are forecast twice, once per method; the forecasts of a
+    model are deterministic, so only their reasons are taken from the second call. A
+    version registered before ``reasons_method`` existed ignores it (MLflow drops a
+    parameter its signature lacks) and gives TreeSHAP reasons everywhere.
+    """
+    params = {"reasons": top, "reasons_method": "path"}
+    out = entry.model.predict(inputs, params=params)
+    if top and exact.any():
+        exact_out = entry.model.predict(
+            inputs[exact], params={**params, "reasons_method": "treeshap"}
+        )
+        reasons = [c for c in exact_out.columns if c.startswith("reason")]
+        out.loc[exact, reasons] = exact_out[reasons].to_numpy()  # by position
+    return out
 
 
 def score_accounts(
@@ -78,7 +98,8 @@ def score_accounts(
         run: ``run_id`` and ``started_at`` of this run.
         run_date: The cutoff asked for (None: the newest built).
         scoring: ``scoring`` parameters: ``challenger_traffic_share`` (the share of
-            accounts whose served forecast comes from the challenger; 0 by default).
+            accounts whose served forecast comes from the challenger; 0 by default),
+            ``reasons`` (how many, and the phases explained by exact TreeSHAP).
 
     Returns:
         One row per account and model version, with the role, whether that row is the
@@ -100,12 +121,13 @@ def score_accounts(
     share = scoring.challenger_traffic_share
     to_challenger = _served_by_challenger(features["account_id"], share)
     has_challenger = any(m.alias == "challenger" for m in models)
+    exact = features["phase"].isin(scoring.reasons.treeshap_phases).to_numpy()
     frames = []
     for entry in models:
         # the model's own input columns (its signature): the keys stay here
         names = entry.model.metadata.get_input_schema().input_names()
         inputs = features[[c for c in names if c in features.columns]]
-        out = entry.model.predict(inputs, params={"reasons": _REASONS})
+        out = _forecast_with_reasons(entry, inputs, exact, scoring.reasons.top)
         if entry.role == "champion":
             served = ~to_challenger if has_challenger else np.ones(len(out), dtype=bool)
         else:
