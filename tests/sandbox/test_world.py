@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from daily_profit_model.sandbox import server
 from daily_profit_model.sandbox.plans import load_plan_book
 from daily_profit_model.sandbox.world import (
     STATUS_BREACHED,
@@ -195,3 +196,26 @@ def test_snapshots_as_of_a_mid_world_clock_follow_each_accounts_days_to_it(
     assert (idle["status"] == 1).all() and (idle["num_trades"] == 0).all()
     accounts = app.rows("accounts", {}).to_pandas().set_index("account_id")
     assert accounts["status"].equals(alltime["status"].reindex(accounts.index))
+
+
+def test_snapshots_keep_each_clock_days_summary_and_serve_the_same_rows(
+    small_world, monkeypatch
+):
+    """The daily summary behind ``accounts`` and ``v2/metrics/alltime`` is computed
+    once per clock day and kept in the world's folder; served from it, a snapshot has
+    the same rows and values as one computed afresh."""
+    app = small_world.app("k")
+    fresh = server._snapshot("v2/metrics/alltime", app._dataset, app.serve_until, {})
+    app.rows("accounts", {})  # makes the summary (or finds it made)
+    cache = small_world.folder / server._SUMMARY_CACHE
+    assert (cache / f"daily_summary_{app.serve_until.isoformat()}.parquet").exists()
+
+    def computed_again(*_args):
+        raise AssertionError("the kept summary was not used")
+
+    monkeypatch.setattr(server, "_daily_summary", computed_again)
+    other = small_world.app("k")  # another process's app: nothing in its memory
+    kept = server._snapshot(
+        "v2/metrics/alltime", other._dataset, other.serve_until, {}, cache
+    )
+    assert kept.equals(fresh)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -47,6 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pyarrow import acero
 
 from daily_profit_model.contract import ENDPOINTS
@@ -274,7 +276,13 @@ class SandboxApp:
         if endpoint == "v2/trades/open":  # the positions open now
             clock = pc.field("trade_date") == self.serve_until
         if endpoint in ("accounts", "v2/metrics/alltime"):
-            return _snapshot(endpoint, self._dataset, self.serve_until, params)
+            return _snapshot(
+                endpoint,
+                self._dataset,
+                self.serve_until,
+                params,
+                self.world / _SUMMARY_CACHE,
+            )
         expression = _filter(endpoint, params, names)
         return dataset.to_table(
             filter=clock if expression is None else clock & expression
@@ -420,8 +428,16 @@ _LIFETIME_SUMS = [
 _LAST_DAY = ["status", "current_balance", "current_equity", "approved_payouts"]
 
 
-def _snapshot(
-    endpoint: str, dataset, clock: dt.date, params: dict[str, str]
+# Where a world keeps the daily summaries its snapshots were made of, one per clock day.
+_SUMMARY_CACHE = "_snapshot_summaries"
+
+
+def _snapshot(  # noqa: PLR0913 - the query, the world and its cache
+    endpoint: str,
+    dataset,
+    clock: dt.date,
+    params: dict[str, str],
+    cache: Path | None = None,
 ) -> pa.Table:
     """``accounts`` or ``v2/metrics/alltime`` as of the clock's day.
 
@@ -431,7 +447,7 @@ def _snapshot(
     """
     accounts = dataset("accounts").to_table().to_pandas()
     accounts = accounts[accounts["created_date"].dt.date <= clock]
-    summary = _daily_summary(dataset("v2/metrics/daily"), clock)
+    summary = _cached_summary(dataset("v2/metrics/daily"), clock, cache)
     status = summary["status"].reindex(accounts["account_id"]).fillna(1).to_numpy()
     accounts = accounts.assign(status=status.astype("int16"))
     if endpoint == "accounts":
@@ -442,6 +458,35 @@ def _snapshot(
         )
     expression = _filter(endpoint, params, set(table.column_names))
     return table if expression is None else table.filter(expression)
+
+
+def _cached_summary(
+    daily: ds.Dataset, clock: dt.date, cache: Path | None
+) -> pd.DataFrame:
+    """:func:`_daily_summary`, kept in ``cache`` (a folder of the world) once made.
+
+    A world's files never change (a rebuild starts a new folder), so the summary of a
+    clock day is computed once, not by every request that needs a snapshot: each
+    answer of ``accounts`` (the clock's own request among them) and of
+    ``v2/metrics/alltime``, in every process serving the world. At the 81 M-trade
+    world (41.8 M daily rows) one summary took about 16 s, and a morning made four.
+    A cache that cannot be written is only skipped.
+    """
+    path = (
+        None if cache is None else cache / f"daily_summary_{clock.isoformat()}.parquet"
+    )
+    if path is not None and path.exists():
+        return pq.read_table(path).to_pandas()
+    summary = _daily_summary(daily, clock)
+    if path is not None:
+        try:
+            path.parent.mkdir(exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            pq.write_table(pa.Table.from_pandas(summary), partial)
+            partial.replace(path)  # whole or not at all, for a process reading it
+        except OSError as exc:
+            logger.warning("Sandbox: daily summary not cached in %s (%s)", cache, exc)
+    return summary
 
 
 def _daily_summary(daily: ds.Dataset, clock: dt.date) -> pd.DataFrame:
