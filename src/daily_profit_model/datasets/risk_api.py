@@ -216,7 +216,9 @@ def wire_key(endpoint: str) -> tuple[str, ...]:
 @functools.cache
 def page_decoder(endpoint: str) -> PageDecoder | None:
     """The typed decoder of an endpoint's clean pages (None for regime documents)."""
-    return PageDecoder(ENDPOINTS[endpoint]) if endpoint in ENDPOINTS else None
+    if endpoint not in ENDPOINTS:
+        return None
+    return PageDecoder(ENDPOINTS[endpoint], listed=endpoint == "accounts")
 
 
 def _params(request: FetchRequest) -> dict[str, str]:
@@ -333,7 +335,9 @@ def fetch_one(client: RiskApiClient, request: FetchRequest, run_id: str) -> ApiD
         )
     key = wire_key(request.endpoint)
     if request.endpoint == "accounts":
-        result = client.fetch_list(request.endpoint, params, key)
+        result = client.fetch_list(
+            request.endpoint, params, key, page_decoder(request.endpoint)
+        )
     else:
         result = client.fetch_all(
             request.endpoint, params, key, page_decoder(request.endpoint)

@@ -559,19 +559,28 @@ class RiskApiClient:
         )
 
     def fetch_list(
-        self, endpoint: str, params: dict[str, Any], key: Sequence[str]
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        key: Sequence[str],
+        decoder: PageDecoder | None = None,
     ) -> FetchResult:
         """Every row of an endpoint that answers with a plain list (``accounts``).
 
         Pages by ``limit``/``skip`` until a page comes back short; rows repeated
-        across pages are kept once.
+        across pages are kept once. ``decoder`` (``listed``) types clean pages.
         """
         limit = self.settings.page_size
         before = self._counters.requests, self._counters.retries
         gathered = _RowSet(key)
         pages = skip = 0
+        first_time = None
         while True:
-            data = self.get(endpoint, {**params, "limit": limit, "skip": skip}) or []
+            data = self.get(endpoint, {**params, "limit": limit, "skip": skip}, decoder)
+            first_time = first_time or self.last_time
+            if isinstance(data, TypedPage):
+                data = data.rows
+            data = [] if data is None else data
             pages += 1
             gathered.add(data)
             if len(data) < limit:
@@ -585,4 +594,7 @@ class RiskApiClient:
             duplicates=gathered.duplicates,
             requests=self._counters.requests - before[0],
             retries=self._counters.retries - before[1],
+            server_time=first_time,
+            keys_unique=isinstance(rows, pa.Table)
+            and gathered.distinct_keys == rows.num_rows,
         )
