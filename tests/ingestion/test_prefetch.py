@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -128,6 +129,9 @@ def test_an_api_day_crosses_the_pipe_whole():
         sent[0], rows=None
     )
     assert received[1] == sent[1]
+    # in band too (the stream inside the pickle), whatever the protocol
+    for protocol in (4, 5):
+        assert pickle.loads(pickle.dumps(sent[0], protocol=protocol)).rows.equals(rows)
 
 
 def test_depth_zero_produces_in_the_consumer():

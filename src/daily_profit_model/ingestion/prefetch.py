@@ -114,7 +114,7 @@ def _in_child_process(items: Iterator[Item], depth: int) -> Iterator[Item]:
     try:
         while True:
             try:
-                kind, item = pickle.loads(receiver.recv_bytes())
+                kind, item = _receive(receiver)
             except EOFError:
                 child.join(timeout=30)
                 raise FetchProcessError(
@@ -145,17 +145,39 @@ def _produce(items: Iterator, receiver, sender, depth: int) -> None:
     try:
         # the child's own read-ahead: it downloads while the parent unpickles
         for item in prefetched(items, depth - 1, "thread"):
-            sender.send_bytes(pickle.dumps(("item", item), protocol=5))
-        sender.send_bytes(pickle.dumps(("done", None)))
+            _send(sender, ("item", item))
+            del item  # not held while the next one downloads
+        _send(sender, ("done", None))
     except BrokenPipeError:
         return  # the parent is gone or stopped reading: nothing to hand over
     except BaseException as exc:  # noqa: BLE001 - handed to the parent
         try:
-            sender.send_bytes(_pickled_error(exc))
+            sender.send_bytes(pickle.dumps((0, _pickled_error(exc))))
         except BrokenPipeError:
             return
     finally:
         sender.close()
+
+
+def _send(sender, message: tuple) -> None:
+    """``message`` pickled, its large buffers (an Arrow IPC stream) out of band.
+
+    A buffer goes down the pipe as it is, not copied into the pickle first: a day of
+    914,703 all-time metrics rows is a 1.2 GB stream, which in band was held three
+    times over in the child (the stream, its bytes, the pickle) besides the table.
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    sender.send_bytes(pickle.dumps((len(buffers), head)))
+    for buffer in buffers:
+        sender.send_bytes(buffer.raw())
+
+
+def _receive(receiver) -> tuple:
+    """A message :func:`_send` sent, or ``EOFError`` once the child's end closed."""
+    count, head = pickle.loads(receiver.recv_bytes())
+    buffers = [receiver.recv_bytes() for _ in range(count)]
+    return pickle.loads(head, buffers=buffers)
 
 
 def _pickled_error(exc: BaseException) -> bytes:
