@@ -161,10 +161,11 @@ def spread_unit(booster: lgb.Booster, matrix: pd.DataFrame, floor: float) -> np.
 # - ``path``: the decision path's contributions (Saabas): each split on a row's path
 #   gives its feature the change in the tree's expected value from the node to the
 #   child the row took. They depend on the leaf alone, so they are computed once per
-#   leaf, and a row costs one leaf lookup per tree: 1.5 s for those 42,749 rows. Like
+#   leaf, and a row costs one leaf lookup per tree: 2.5 s for those 42,749 rows. Like
 #   TreeSHAP they add up exactly to the forecast minus the average one; unlike it they
-#   can favour features split near the root (on that model, TreeSHAP's top reason was
-#   among the path's top three for 98% of rows, the same first reason for 33%).
+#   can favour features split near the root, more so on deeper trees: the same first
+#   reason as TreeSHAP for 43% of rows on that model, 26% on a 120-tree, 154-leaf one
+#   (benchmarks/reasons.py; README has the figures).
 REASON_METHODS = ("treeshap", "path")
 
 
