@@ -229,7 +229,8 @@ def _check_writable(data_dir: Path) -> None:
         if folder.exists():
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise PermissionError(13, "Permission denied", str(folder))
-            probe = folder / f".{data_dir.name}.write-check"
+            # one name per process: two starting at once removed each other's probe
+            probe = folder / f".{data_dir.name}.write-check.{os.getpid()}"
             probe.touch()
             probe.unlink()
             return
