@@ -108,8 +108,8 @@ def read_query(name: str, **context: Any) -> str:
     ``StrictUndefined`` from its own ``{% set %}`` lists; it may ``{% include %}`` another
     file of the package (a part two queries share). ``context`` describes the build, not
     its values (``build_days``: how many days it covers, so a template may take another
-    plan for a short build). Values never go through Jinja: they stay bound parameters
-    (``%(start)s``).
+    plan for a short build; ``engine``: ``postgresql`` or ``duckdb``, which runs it).
+    Values never go through Jinja: they stay bound parameters (``%(start)s``).
 
     Raises:
         DatasetError: No such query file, or a template that does not render.
@@ -335,13 +335,18 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                         data.end,
                     )
                 self._ensure_partitions(conn, database.schema, data)
-                # rendered for the range it builds (a template may plan a short
-                # build another way: the features' morning day)
-                query = read_query(self._query, build_days=data.days)
                 full = empty or interrupted
                 # a full build in DuckDB or on several connections commits as it
                 # goes, outside this transaction (the table marked as being built)
                 outside = full and (self._workers > 1 or self._engine.in_duckdb)
+                # rendered for the range it builds and the engine that runs it (a
+                # template may plan a short build another way: the features' morning
+                # day; staging orders its sums in PostgreSQL only)
+                query = read_query(
+                    self._query,
+                    build_days=data.days,
+                    engine=self._engine.engine if outside else "postgresql",
+                )
                 # (a full build's first read day: the first day, for a build over the
                 # whole history; the outcomes' first forecast's cutoff)
                 reads_from = None if outside else self._first_day_read(conn, data)
