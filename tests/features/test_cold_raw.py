@@ -143,7 +143,8 @@ def test_builds_over_cold_months_equal_builds_over_every_month(schemas):
 def test_a_full_build_in_duckdb_reads_the_files_and_stores_the_same_rows(
     schemas, caplog
 ):
-    """The three full builds again, in DuckDB: January of the raw tables read from their
+    """The three full builds again, in DuckDB, in three buckets of accounts (the trades
+    split by bucket once): January of the raw tables read from their
     files (nothing loaded back), staging's January written straight to its file, and
     every row as PostgreSQL built it over a database that kept every month."""
     hot, cold = schemas
@@ -151,7 +152,14 @@ def test_a_full_build_in_duckdb_reads_the_files_and_stores_the_same_rows(
         for table in ("stg_account_day", "feature_account_day", "target_account_day"):
             conn.execute(f"DROP TABLE {cold.schema}.{table}")
     with caplog.at_level(logging.INFO):
-        build_features(workers=2, staging_hot_days=3, engine="duckdb")
+        build_features(
+            workers=2, staging_hot_days=3, engine="duckdb", full_build={"buckets": 3}
+        )
+    for table, relation in (
+        ("stg_account_day", "raw_trades_closed"),
+        ("feature_account_day", "stg_account_day"),
+    ):
+        assert f"{table}: DuckDB split {relation} into 3 buckets" in caplog.text
     with cold.connect() as conn:
         for table in ("stg_account_day", "feature_account_day", "target_account_day"):
             assert f"{table}: DuckDB full build" in caplog.text

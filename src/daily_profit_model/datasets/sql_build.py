@@ -179,6 +179,11 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         reads_from: A query file giving the first day the query reads from
             ``cold_inputs`` for a build of ``start``..``end`` (the same parameters);
             None: ``start``. A full build reads every month.
+        bucketed_inputs: ``{relation: [key columns]}``: relations the query reads
+            only through its bucket filter on that key
+            (``hashtext(concat_ws('|', key…)) & 2147483647 %% buckets = bucket``). A
+            full build in DuckDB with several buckets splits each by bucket once, so
+            that a bucket's query reads its own rows instead of hashing them all.
         credentials: The catalog's ``postgres`` credentials entry (see
             :func:`daily_profit_model.db.database_for`). None: the environment's database.
         metadata: Free-form metadata (kedro-viz layer).
@@ -197,10 +202,17 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
         cold_tier: dict[str, Any] | None = None,
         cold_inputs: dict[str, dict[str, Any]] | None = None,
         reads_from: str | None = None,
+        bucketed_inputs: dict[str, list[str]] | None = None,
         credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._table = validate_identifier(table, "table")
+        self._bucketed_inputs = {
+            validate_identifier(name, "bucketed input"): tuple(
+                validate_identifier(c, "bucket key column") for c in key
+            )
+            for name, key in (bucketed_inputs or {}).items()
+        }
         self._inputs = {
             validate_identifier(name, "cold input"): _input_tier(name, config)
             for name, config in (cold_inputs or {}).items()
@@ -403,6 +415,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
                 key_columns=tuple(self._key_columns),
                 inputs=self._inputs,
                 tier=self._tier,
+                bucketed_inputs=self._bucketed_inputs,
             )
             return build.run(conn, query, data.bound_parameters(), self._engine)
         # the workers' connections must see the borrowed months: committed
