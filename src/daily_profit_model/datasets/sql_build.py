@@ -181,7 +181,7 @@ class SqlTableBuildDataset(AbstractDataset[SqlBuild, dict[str, Any]]):
             None: ``start``. A full build reads every month.
         bucketed_inputs: ``{relation: [key columns]}``: relations the query reads
             only through its bucket filter on that key
-            (``hashtext(concat_ws('|', key…)) & 2147483647 %% buckets = bucket``). A
+            (``hashtext(concat_ws('|', key…)) & 2147483647 % buckets = bucket``). A
             full build in DuckDB with several buckets splits each by bucket once, so
             that a bucket's query reads its own rows instead of hashing them all.
         credentials: The catalog's ``postgres`` credentials entry (see
