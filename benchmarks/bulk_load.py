@@ -4,13 +4,19 @@ The feature build needs raw tables of tens of millions of trades; paging those t
 the sandbox's own server takes hours on 2 cores (its server spends ~23 µs of CPU a
 row; see ``benchmarks/ingestion.py`` for the client's cost against pre-encoded pages).
 So this script builds the world with the ``sandbox`` pipeline (no oracle), ingests the
-endpoints the server answers cheaply (accounts, daily metrics, open trades, regimes)
-through the ``ingestion`` pipeline as usual, and writes the two big dated tables,
-closed trades and hourly metrics, straight from the world's parquet into
-``raw_trades_closed`` and ``raw_metrics_hourly`` through the catalog's
-``raw_api_loads`` (the dataset ingestion stores a day with: binary COPY, the day's
-``ingestion_state`` row, cold months moved to parquet as the days pass). Alltime
-metrics, a snapshot "as of now", are left to the morning job.
+endpoints the server answers cheaply (accounts, regimes) through the ``ingestion``
+pipeline as usual, and stores the four big dated endpoints (closed trades, hourly and
+daily metrics, open trades) straight from the world's parquet through the catalog's
+``raw_api_loads``, the dataset ingestion stores with:
+
+- a month already cold at the newest day loaded is *filed*: written once as its
+  cold-tier file, with its ledger days and summaries (``RawIngestionDataset.file_month``;
+  ``tests/ingestion/test_month_filing.py`` shows it equals the month ingested a day at a
+  time and archived);
+- a hot day is stored as ingestion stores it (binary COPY, the day's
+  ``ingestion_state`` row, months moved cold as the days pass).
+
+Alltime metrics, a snapshot "as of now", are left to the morning job.
 
 ``--leave-days K`` loads nothing of the world's newest K trading days, so a morning job
 afterwards (``benchmarks/daily_run.py --run-date``) ingests its day from the API.
@@ -26,6 +32,7 @@ Last line: JSON with the rows loaded per table and the seconds taken.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -39,14 +46,16 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.datasets.cold_tier import next_month
 from daily_profit_model.datasets.raw_ingestion import RawIngestionDataset
 from daily_profit_model.ingestion.batches import IngestionBatch
 from daily_profit_model.sandbox.handle import published
+from daily_profit_model.sandbox.server import WORLD_TABLES
 
 PROJECT = Path(__file__).resolve().parents[1]
-VIA_PIPELINE = ["accounts", "v2/metrics/daily", "v2/trades/open", "v2/regimes/daily"]
-# endpoint -> the world's table that holds its rows
-COPIED = {"v2/trades/closed": "trades_closed", "v2/metrics/hourly": "metrics_hourly"}
+VIA_PIPELINE = ["accounts", "v2/regimes/daily"]
+COPIED = ["v2/trades/closed", "v2/metrics/hourly", "v2/metrics/daily", "v2/trades/open"]
+RUN_ID = "bulk_load"
 logger = logging.getLogger("bulk_load")
 logger.setLevel(logging.INFO)  # (the project's logging.yml leaves the root at WARNING)
 
@@ -54,40 +63,63 @@ logger.setLevel(logging.INFO)  # (the project's logging.yml leaves the root at W
 def _copy_days(
     world: Path, endpoint: str, through: str, store: RawIngestionDataset
 ) -> int:
-    """One dated endpoint's rows from the world's parquet into its raw table, by day.
+    """One dated endpoint's rows from the world's parquet into its raw table.
 
-    Each day is stored as ingestion stores it (``store``, the catalog's
+    Months cold at ``through`` are filed whole to the table's cold tier, the other days
+    stored one at a time as ingestion stores them (``store``, the catalog's
     ``raw_api_loads``), so the feature planner sees the days as complete. Days its
     ledger already holds are skipped: a load cut short (a session's end) resumes
-    where it stopped, since a day's rows and its ledger row commit together.
+    where it stopped, since a day's (or a filed month's) rows and its ledger rows
+    commit together.
     """
     contract = ENDPOINTS[endpoint]
     day_column = contract.date_column
-    folder = world / COPIED[endpoint]
+    folder = world / WORLD_TABLES[endpoint]
     dataset = ds.dataset(folder, format="parquet")
     # The contract's fields the world holds (the server sends no others; a missing
     # one is stored NULL, as ingestion stores an absent field).
     columns = [f.column for f in contract.fields if f.column in dataset.schema.names]
+    last = dt.date.fromisoformat(through)
     days = sorted(
         d
         for d in pq.read_table(folder, columns=[day_column])
         .column(day_column)
         .unique()
         .to_pylist()
-        if str(d) <= through
+        if d <= last
     )
     ledger = store.load()
-    stored = set(ledger.loc[ledger["endpoint"] == endpoint, "day"].astype(str))
+    stored = set(
+        pd.to_datetime(ledger.loc[ledger["endpoint"] == endpoint, "day"]).dt.date
+    )
     if stored:
         logger.info("%s: %d days stored before, skipped", contract.table, len(stored))
-    days = [d for d in days if str(d) not in stored]
-    rows = 0
+    days = [d for d in days if d not in stored]
     started = time.perf_counter()
-    for number, day in enumerate(days, start=1):
+    tier = store.cold_tier(contract.table)
+    months = sorted({d.replace(day=1) for d in days})
+    cold = [m for m in months if tier is not None and tier.is_cold(m, last)]
+    rows = 0
+    for number, month in enumerate(cold, start=1):
+        day = ds.field(day_column)
+        month_rows = dataset.to_table(
+            filter=(day >= month) & (day < next_month(month)), columns=columns
+        )
+        rows += store.file_month(endpoint, month, month_rows, RUN_ID)
+        logger.info(
+            "%s: %d/%d cold months filed, %d rows, %.0f rows/s",
+            contract.table,
+            number,
+            len(cold),
+            rows,
+            rows / (time.perf_counter() - started),
+        )
+    hot = [d for d in days if d.replace(day=1) not in cold]
+    for number, day in enumerate(hot, start=1):
         frame = dataset.to_table(
             filter=ds.field(day_column) == day, columns=columns
         ).to_pandas()
-        frame["run_id"] = "bulk_load"
+        frame["run_id"] = RUN_ID
         store.save(
             IngestionBatch(
                 endpoint=endpoint,
@@ -101,22 +133,23 @@ def _copy_days(
                 pages=0,
                 requests=0,
                 seconds=0.0,
-                run_id="bulk_load",
+                run_id=RUN_ID,
                 day_column=day_column,
             )
         )
         rows += len(frame)
         if number % 50 == 0:
             logger.info(
-                "%s: %d/%d days, %d rows", contract.table, number, len(days), rows
+                "%s: %d/%d days, %d rows", contract.table, number, len(hot), rows
             )
     store.release()
     logger.info(
-        "%s: %d rows over %d days, %.0f rows/s",
+        "%s: %d rows over %d days (%d cold months filed), %.0f rows/s",
         contract.table,
         rows,
         len(days),
-        rows / (time.perf_counter() - started),
+        len(cold),
+        rows / max(time.perf_counter() - started, 1e-9),
     )
     return rows
 

@@ -64,13 +64,15 @@ _OWNER_FILE = "_owner.json"
 # whole history. Daily metrics leave each account's first non-active day of the month
 # (staging's exits). ``{summary}`` and ``{partition}`` are identifiers; a month loaded
 # back to take a write drops its summary rows (a correction may change them), and
-# writes them again when it goes cold again. {table: (summary table, insert)}
+# writes them again when it goes cold again.
+# {table: (summary table, insert, the columns the insert reads)}
 SUMMARIES = {
     "raw_metrics_daily": (
         "raw_metrics_daily_cold_exits",
         "INSERT INTO {summary} (month, account_id, exit_day)"
         " SELECT %(month)s, account_id, min(date) FROM {partition}"
         " WHERE status <> 1 GROUP BY account_id",
+        ("account_id", "date", "status"),
     ),
 }
 
@@ -382,15 +384,7 @@ class ColdTier:
         """Drop ``month``'s partition ``partition``: its file holds the month now (a
         raw table keeps the month's summaries from the partition first)."""
         target = sql.Identifier(schema, partition)
-        if table in SUMMARIES:
-            _forget_summaries(conn, schema, table, [month])
-            summary, insert = SUMMARIES[table]
-            conn.execute(
-                sql.SQL(insert).format(
-                    summary=sql.Identifier(schema, summary), partition=target
-                ),
-                {"month": month},
-            )
+        leave_summaries(conn, schema, table, month, target)
         conn.execute(sql.SQL("DROP TABLE {}").format(target))
 
     def thaw(
@@ -478,6 +472,26 @@ class ColdTier:
             rows,
             purpose,
         )
+
+
+def leave_summaries(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    month: dt.date,
+    rows: sql.Composable,
+) -> None:
+    """Write what ``month`` of ``table`` leaves in PostgreSQL when it goes cold
+    (``SUMMARIES``; a table without one: nothing), from the relation ``rows`` that
+    holds the month's rows, in place of any summary of that month before."""
+    if table not in SUMMARIES:
+        return
+    _forget_summaries(conn, schema, table, [month])
+    summary, insert, _ = SUMMARIES[table]
+    conn.execute(
+        sql.SQL(insert).format(summary=sql.Identifier(schema, summary), partition=rows),
+        {"month": month},
+    )
 
 
 def _forget_summaries(

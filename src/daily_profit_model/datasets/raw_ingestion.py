@@ -9,10 +9,14 @@ from typing import Any
 
 import pandas as pd
 import psycopg
-from kedro.io import AbstractDataset
+import pyarrow as pa
+from kedro.io import AbstractDataset, DatasetError
 from psycopg import sql
 
-from daily_profit_model.datasets.cold_tier import raw_table_tier
+from daily_profit_model.contract import ENDPOINTS
+from daily_profit_model.datasets.cold_tier import ColdTier, raw_table_tier
+from daily_profit_model.datasets.ingestion_ledger import record_state, state_row
+from daily_profit_model.datasets.month_filing import file_month
 from daily_profit_model.datasets.postgres_table import PostgresTableDataset
 from daily_profit_model.db import Database, database_for
 from daily_profit_model.db.reconcile import archive_rows_not_served
@@ -23,7 +27,6 @@ from daily_profit_model.ingestion.batches import IngestionBatch
 logger = logging.getLogger(__name__)
 
 _QUARANTINE_KEY = ("source", "payload_sha256")
-_STATE_KEY = ("endpoint", "day")
 
 
 class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
@@ -132,7 +135,7 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
                 self._upsert.write(
                     conn, data.rejected, database.schema, "quarantine", _QUARANTINE_KEY
                 )
-            _record_state(conn, database.schema, _state_row(data, removed, now))
+            record_state(conn, database.schema, state_row(data, removed, now))
         self._archive_cold_months(conn, database.schema, data)
         if removed:
             self._removed[data.endpoint] = self._removed.get(data.endpoint, 0) + removed
@@ -156,6 +159,33 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             if removed
             else "",
         )
+
+    def cold_tier(self, table: str) -> ColdTier | None:
+        """``table``'s cold tier in this entry (None: it keeps every month in
+        PostgreSQL)."""
+        return self._tiers.get(table)
+
+    def file_month(
+        self, endpoint: str, month: dt.date, rows: pa.Table, run_id: str
+    ) -> int:
+        """File ``rows``, all of ``endpoint``'s rows for ``month`` from a trusted bulk
+        export, straight to the table's cold tier, with the month's ledger days
+        (:mod:`daily_profit_model.datasets.month_filing`). The rows filed.
+
+        Raises:
+            DatasetError: ``endpoint`` has no cold tier here, or the filing refused the
+                rows (see ``month_filing.file_month``).
+        """
+        contract = ENDPOINTS[endpoint]
+        tier = self._tiers.get(contract.table)
+        if tier is None:
+            raise DatasetError(
+                f"{contract.table} has no cold tier in this entry's cold_tiers "
+                f"({', '.join(self._tiers) or 'none'}): nothing to file a month to"
+            )
+        database = database_for(self._credentials)
+        conn = self._connection(database)
+        return file_month(conn, database.schema, tier, contract, month, rows, run_id)
 
     def _archive_cold_months(
         self, conn: psycopg.Connection, schema: str, data: IngestionBatch
@@ -215,49 +245,6 @@ class RawIngestionDataset(AbstractDataset[IngestionBatch, pd.DataFrame]):
             credentials=self._credentials,
         )
         return state.load()
-
-
-def _state_row(data: IngestionBatch, removed: int, now: dt.datetime) -> dict[str, Any]:
-    """The day's ``ingestion_state`` row."""
-    return {
-        "endpoint": data.endpoint,
-        "day": data.day,
-        "source_count": data.source_total,
-        "stored_count": data.stored,
-        "quarantined_count": data.quarantined,
-        "duplicate_count": data.duplicates,
-        "received_count": data.received,
-        "removed_count": removed,
-        "pages": data.pages,
-        "requests": data.requests,
-        "seconds": data.seconds,
-        "status": data.status,
-        "run_id": data.run_id,
-        "loaded_at": now,
-        "checked_at": now,
-    }
-
-
-def _record_state(conn: psycopg.Connection, schema: str, row: dict[str, Any]) -> None:
-    """Upsert the day's state row: one statement with bound values (the frame writer's
-    staging costs more than a whole day of rows at a small firm)."""
-    columns = list(row)
-    updates = [c for c in columns if c not in _STATE_KEY]
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}"
-        ).format(
-            sql.Identifier(schema, "ingestion_state"),
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder(c) for c in columns),
-            sql.SQL(", ").join(map(sql.Identifier, _STATE_KEY)),
-            sql.SQL(", ").join(
-                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
-                for c in updates
-            ),
-        ),
-        row,
-    )
 
 
 def _day_is_stored(

@@ -57,7 +57,8 @@ from daily_profit_model.sandbox.faults import FaultInjector, FaultSettings
 logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
-_TABLES = {
+# The world's table each endpoint serves (a bulk load reads the same ones).
+WORLD_TABLES = {
     "accounts": "accounts",
     "v2/metrics/alltime": "metrics_daily",  # lifetime figures as of the clock
     "v2/metrics/daily": "metrics_daily",
@@ -66,7 +67,7 @@ _TABLES = {
     "v2/trades/open": "trades_open",
     "v2/regimes/daily": "regimes",
 }
-_PAGED = set(_TABLES) - {"accounts"}
+_PAGED = set(WORLD_TABLES) - {"accounts"}
 _LIST_FILTERS = {
     "logins": ("login", int),
     "accountIds": ("account_id", str),
@@ -239,7 +240,7 @@ class SandboxApp:
     def _dataset(self, endpoint: str) -> ds.Dataset:
         if endpoint not in self._datasets:
             self._datasets[endpoint] = ds.dataset(
-                self.world / _TABLES[endpoint], format="parquet"
+                self.world / WORLD_TABLES[endpoint], format="parquet"
             )
         return self._datasets[endpoint]
 
@@ -321,7 +322,7 @@ class SandboxApp:
             )
         if endpoint == CLOCK_PATH:
             return self._clock(environ, start_response)
-        if endpoint not in _TABLES:
+        if endpoint not in WORLD_TABLES:
             return self._respond(
                 start_response,
                 404,
