@@ -161,6 +161,7 @@ class QuantileModelParams(_Params):
     min_data_in_leaf: int = Field(ge=1)
     feature_fraction: float = Field(gt=0, le=1)
     max_rounds: int = Field(ge=1)
+    rows_per_tree: int | None = Field(ge=1)
     spread: SpreadModelParams | None
 
 

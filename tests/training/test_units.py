@@ -291,6 +291,42 @@ def test_the_spread_is_each_rows_expected_move_learnt_without_its_account():
     assert not np.allclose(fit.train_spread, np.maximum(in_sample, fit.floor))
 
 
+def test_row_sampling_bounds_the_rows_each_tree_sees():
+    from daily_profit_model.training.models import row_sampling  # noqa: PLC0415
+
+    assert row_sampling(4_000_000, 1_000_000) == {
+        "bagging_fraction": 0.25,
+        "bagging_freq": 1,
+    }
+    assert row_sampling(1_000_000, 1_000_000) == {}  # all fit: the model is unchanged
+    assert row_sampling(4_000_000, None) == {}
+
+
+def test_a_spread_fitted_on_sampled_rows_still_learns_the_expected_move():
+    from daily_profit_model.training.models import (  # noqa: PLC0415
+        fit_spread,
+        row_sampling,
+    )
+
+    settings = params(TrainingParams, "training").quantile_model.spread
+    matrix, target, account = _spread_world(200, 0)
+    v_matrix, v_target, _ = _spread_world(60, 1)
+    train = (matrix, pd.Series(target), pd.Series(np.ones(len(target))))
+    valid = (v_matrix, pd.Series(v_target), pd.Series(np.ones(len(v_target))))
+    fits = [
+        fit_spread(
+            train, valid, account, settings, seed=3, num_threads=1, sampling=sampling
+        )
+        for sampling in (None, row_sampling(len(target), len(target) // 5))
+    ]
+    expected = 0.6 * 100 * matrix["size"].to_numpy() * 0.949
+    for fit in fits:
+        assert np.median(fit.train_spread / expected) == pytest.approx(1, abs=0.2)
+        assert np.corrcoef(fit.train_spread, expected)[0, 1] > 0.9
+    # the sample reached LightGBM: trees fitted on a fifth of the rows differ
+    assert not np.allclose(fits[0].train_spread, fits[1].train_spread)
+
+
 def test_a_forecaster_with_a_spread_loads_from_its_artifacts_as_it_was_fitted(
     tmp_path,
 ):

@@ -102,6 +102,15 @@ def point_params(
     return {**params, "metric": "l1", "bagging_freq": 1, "seed": seed}
 
 
+def row_sampling(rows: int, rows_per_tree: int | None) -> dict[str, Any]:
+    """LightGBM bagging so that each tree sees at most ``rows_per_tree`` of ``rows``
+    training rows, drawn afresh for every tree; nothing when all of them fit (None:
+    no bound), so a small firm's models do not change."""
+    if rows_per_tree is None or rows <= rows_per_tree:
+        return {}
+    return {"bagging_fraction": rows_per_tree / rows, "bagging_freq": 1}
+
+
 def quantile_params(
     alpha: float, settings: QuantileModelParams, seed: int
 ) -> dict[str, Any]:
@@ -149,6 +158,7 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
     settings: SpreadModelParams,
     seed: int,
     num_threads: int = 2,
+    sampling: dict[str, Any] | None = None,
 ) -> SpreadFit:
     """Fit each row's expected |target| (the quantile models' unit).
 
@@ -163,9 +173,10 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
         settings: ``training.quantile_model.spread``.
         seed: Seeds the folds and the boosters.
         num_threads: LightGBM's threads.
+        sampling: Row sampling of every tree (``row_sampling``; None: every row).
     """
     matrix, target, weight = train
-    params = spread_params(settings, seed)
+    params = spread_params(settings, seed) | (sampling or {})
     # One binned dataset for the model and its folds: a fold is a subset of its rows
     # (LightGBM's own, with the full set's bin edges), not a copy of their matrix that
     # LightGBM would copy again to bin (at the firm's size, two copies of gigabytes).

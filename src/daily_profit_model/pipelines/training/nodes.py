@@ -42,6 +42,7 @@ from daily_profit_model.training.models import (
     point_params,
     predict,
     quantile_params,
+    row_sampling,
 )
 from daily_profit_model.training.pyfunc_model import (
     DailyPnlForecaster,
@@ -248,6 +249,13 @@ def fit_forecaster(
         num_threads=threads,
     )
     settings = training.quantile_model
+    sampling = row_sampling(len(train[1]), settings.rows_per_tree)
+    if sampling:
+        logger.info(
+            "Interval models: each tree samples %d of the %d training rows",
+            settings.rows_per_tree,
+            len(train[1]),
+        )
     spread = None
     quantile_train, quantile_valid = train, valid
     if settings.spread is not None:
@@ -258,6 +266,7 @@ def fit_forecaster(
             settings.spread,
             seed,
             num_threads=threads,
+            sampling=sampling,
         )
         quantile_train = _in_units(train, spread.train_spread)
         quantile_valid = _in_units(
@@ -265,7 +274,7 @@ def fit_forecaster(
         )
     lower, upper = (
         fit_booster(
-            quantile_params(q, settings, seed),
+            quantile_params(q, settings, seed) | sampling,
             quantile_train,
             quantile_valid,
             settings.max_rounds,
