@@ -161,7 +161,6 @@ class QuantileModelParams(_Params):
     min_data_in_leaf: int = Field(ge=1)
     feature_fraction: float = Field(gt=0, le=1)
     max_rounds: int = Field(ge=1)
-    rows_per_tree: int | None = Field(ge=1)
     spread: SpreadModelParams | None
 
 
@@ -175,6 +174,7 @@ class TrainingParams(_Params):
     seed: int
     tuning: TuningParams
     quantile_model: QuantileModelParams
+    rows_per_tree: int | None = Field(ge=1)
     shap_sample_rows: int = Field(ge=1)
     top_reasons: int = Field(ge=0)
     target_scale: Literal["starting_balance"] | None

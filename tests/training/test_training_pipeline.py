@@ -119,3 +119,42 @@ def test_champion_loads_in_a_fresh_process_without_the_project(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rows 20" in result.stdout
+
+
+def test_each_final_tree_samples_at_most_rows_per_tree(model_input):
+    """``training.rows_per_tree`` reaches every final model (point, spread, 5%, 95%)
+    as LightGBM bagging; the point model keeps its tuned fraction when smaller."""
+    from daily_profit_model.params import TrainingParams  # noqa: PLC0415
+    from daily_profit_model.pipelines.training.nodes import (  # noqa: PLC0415
+        fit_forecaster,
+        split_by_time,
+    )
+    from tests.params import params  # noqa: PLC0415
+    from tests.training.helpers import SMALL_WINDOWS  # noqa: PLC0415
+
+    training = params(TrainingParams, "training", windows=SMALL_WINDOWS, num_threads=1)
+    rows, _, _ = split_by_time(model_input.copy(), training)
+    train_rows = int(rows["window"].eq("train").sum())
+    capped = training.model_copy(update={"rows_per_tree": train_rows // 4})
+    tuned = {
+        "objective": "l1",
+        "learning_rate": 0.2,
+        "num_leaves": 7,
+        "min_data_in_leaf": 20,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.9,
+        "lambda_l2": 1.0,
+        "target_unit": 10_000.0,
+    }
+    model = fit_forecaster(rows, tuned, capped)
+    fraction = (train_rows // 4) / train_rows
+    for booster in (model.point, model.spread, model.lower, model.upper):
+        assert booster.params["bagging_fraction"] == pytest.approx(fraction)
+        assert booster.params["bagging_freq"] == 1
+    small = dict(tuned, bagging_fraction=0.1)
+    assert fit_forecaster(rows, small, capped).point.params[
+        "bagging_fraction"
+    ] == pytest.approx(0.1)
+    whole = fit_forecaster(rows, tuned, training)  # 1M rows per tree: all fit
+    assert "bagging_fraction" not in whole.lower.params
+    assert whole.point.params["bagging_fraction"] == pytest.approx(0.9)

@@ -7,6 +7,7 @@ import logging
 import warnings
 from typing import Any
 
+import lightgbm as lgb
 import matplotlib.pyplot as plt
 import numpy as np
 import optuna
@@ -37,6 +38,7 @@ from daily_profit_model.training.metrics import (
 )
 from daily_profit_model.training.models import (
     Rows,
+    SpreadFit,
     fit_booster,
     fit_spread,
     point_params,
@@ -225,47 +227,61 @@ def tune_point_model(
     }
 
 
-def fit_forecaster(
-    rows: pd.DataFrame, tuned: dict[str, Any], training: TrainingParams
-) -> DailyPnlForecaster:
-    """Fit the point model (tuned) and the 5% / 95% models; conformalise on calibration.
-
-    Early stopping always uses the validation window; the test window is not touched.
-    """
-    features = feature_names(rows)
-    seed = training.seed
-    scale_column = training.target_scale
-    in_train = _in_window(rows, "train")
-    train = _xy(rows, features, scale_column, in_train)
-    valid = _xy(rows, features, scale_column, _in_window(rows, "validation"))
-    trial = {k: v for k, v in tuned.items() if k not in _STUDY_FIGURES}
-    threads = training.num_threads
-    point_settings = point_params(trial, seed, float(tuned["target_unit"]))
-    point = fit_booster(
-        point_settings,
-        train,
-        valid,
-        max_rounds(point_settings["num_leaves"], training.tuning.max_tree_leaves),
-        num_threads=threads,
-    )
-    settings = training.quantile_model
-    sampling = row_sampling(len(train[1]), settings.rows_per_tree)
+def _final_sampling(rows: int, training: TrainingParams) -> dict[str, Any]:
+    """The final models' row sampling (``training.rows_per_tree``), logged."""
+    sampling = row_sampling(rows, training.rows_per_tree)
     if sampling:
         logger.info(
-            "Interval models: each tree samples %d of the %d training rows",
-            settings.rows_per_tree,
-            len(train[1]),
+            "Final models: each tree samples at most %d of the %d training rows",
+            training.rows_per_tree,
+            rows,
         )
+    return sampling
+
+
+def _fit_point(
+    tuned: dict[str, Any],
+    train: Rows,
+    valid: Rows,
+    training: TrainingParams,
+    sampling: dict[str, Any],
+) -> lgb.Booster:
+    """The tuned point model on the training window."""
+    trial = {k: v for k, v in tuned.items() if k not in _STUDY_FIGURES}
+    settings = point_params(trial, training.seed, float(tuned["target_unit"]))
+    if sampling:  # the tuned fraction (of the tuner's sample) if it is smaller
+        settings["bagging_fraction"] = min(
+            settings.get("bagging_fraction", 1.0), sampling["bagging_fraction"]
+        )
+    return fit_booster(
+        settings,
+        train,
+        valid,
+        max_rounds(settings["num_leaves"], training.tuning.max_tree_leaves),
+        num_threads=training.num_threads,
+    )
+
+
+def _fit_interval_models(
+    accounts: np.ndarray,
+    train: Rows,
+    valid: Rows,
+    training: TrainingParams,
+    sampling: dict[str, Any],
+) -> tuple[lgb.Booster, lgb.Booster, SpreadFit | None]:
+    """The 5% and 95% models, in units of the spread model when there is one (fitted
+    here, its folds keeping ``accounts``, each training row's, whole)."""
+    settings = training.quantile_model
     spread = None
     quantile_train, quantile_valid = train, valid
     if settings.spread is not None:
         spread = fit_spread(
             train,
             valid,
-            rows["account_id"].to_numpy()[in_train],
+            accounts,
             settings.spread,
-            seed,
-            num_threads=threads,
+            training.seed,
+            num_threads=training.num_threads,
             sampling=sampling,
         )
         quantile_train = _in_units(train, spread.train_spread)
@@ -274,13 +290,33 @@ def fit_forecaster(
         )
     lower, upper = (
         fit_booster(
-            quantile_params(q, settings, seed) | sampling,
+            quantile_params(q, settings, training.seed) | sampling,
             quantile_train,
             quantile_valid,
             settings.max_rounds,
-            num_threads=threads,
+            num_threads=training.num_threads,
         )
         for q in (0.05, 0.95)
+    )
+    return lower, upper, spread
+
+
+def fit_forecaster(
+    rows: pd.DataFrame, tuned: dict[str, Any], training: TrainingParams
+) -> DailyPnlForecaster:
+    """Fit the point model (tuned) and the 5% / 95% models; conformalise on calibration.
+
+    Early stopping always uses the validation window; the test window is not touched.
+    """
+    features = feature_names(rows)
+    scale_column = training.target_scale
+    in_train = _in_window(rows, "train")
+    train = _xy(rows, features, scale_column, in_train)
+    valid = _xy(rows, features, scale_column, _in_window(rows, "validation"))
+    sampling = _final_sampling(len(train[1]), training)
+    point = _fit_point(tuned, train, valid, training, sampling)
+    lower, upper, spread = _fit_interval_models(
+        rows["account_id"].to_numpy()[in_train], train, valid, training, sampling
     )
     spec = {
         "features": features,
