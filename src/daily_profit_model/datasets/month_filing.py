@@ -176,7 +176,12 @@ def _record_days(  # noqa: PLR0913 - the month's rows and their stamps
 ) -> None:
     """One ``complete`` ledger row a day, as ingestion writes for a day stored whole
     (the export is the source: its count is the source's count)."""
-    counts = rows.group_by(endpoint.date_column).aggregate([([], "count_all")])
+    counts = (
+        rows.group_by(endpoint.date_column)
+        .aggregate([([], "count_all")])
+        .sort_by(endpoint.date_column)
+    )
+    offset = 0  # ``rows`` are in day order: a day's rows are the next ``count``
     for day, count in zip(
         counts.column(endpoint.date_column).to_pylist(),
         counts.column("count_all").to_pylist(),
@@ -186,7 +191,7 @@ def _record_days(  # noqa: PLR0913 - the month's rows and their stamps
             endpoint=endpoint.path,
             day=day,
             table=endpoint.table,
-            rows=pa.table({"n": pa.nulls(count)}),
+            rows=rows.slice(offset, count),
             rejected=pd.DataFrame(),
             received=count,
             duplicates=0,
@@ -198,6 +203,7 @@ def _record_days(  # noqa: PLR0913 - the month's rows and their stamps
             day_column=endpoint.date_column,
         )
         record_state(conn, schema, state_row(batch, 0, now))
+        offset += count
 
 
 def _file_summaries(
