@@ -211,16 +211,24 @@ class DuckDBBuild:
                     _run(duck, macro)
                 started = time.perf_counter()
                 json_columns = self._attach_inputs(conn, duck, query)
+                schema = self._result_schema(
+                    conn, duck, duckdb_dialect(query), params
+                )
                 shares = self._split_by_bucket(
                     duck, engine.buckets, Path(work) / "buckets", json_columns
                 )
                 inputs_s = time.perf_counter() - started
                 parts = Path(work) / "parts"
                 self._compute(
-                    duck, duckdb_dialect(query), params, engine.buckets, parts, shares
+                    duck,
+                    _typed_as(duckdb_dialect(query), schema),
+                    params,
+                    engine.buckets,
+                    parts,
+                    shares,
                 )
                 computed_s = time.perf_counter() - started - inputs_s
-                stored = self._store(conn, duck, parts)
+                stored = self._store(conn, duck, parts, schema)
                 logger.info(
                     "%s: DuckDB full build: inputs %.1f s, query %.1f s, stored %d rows"
                     " in %.1f s",
@@ -383,23 +391,23 @@ class DuckDBBuild:
         parts: Path,
         shares: dict[str, tuple[Path, list[str]]],
     ) -> None:
-        """The query's rows as zstd parquet under ``parts``, one folder per month,
+        """The query's rows as parquet under ``parts``, one folder per month,
         bucket by bucket (a working table of every row would take the result's size
-        in the scratch folder again, uncompressed)."""
-        used = set(re.findall(r"\$([a-z_]\w*)", query))
+        in the scratch folder again, uncompressed).
+
+        The parts are read once, by :meth:`_store`: lz4, not zstd. Measured on one
+        bucket of the firm's features (1.6 M rows, 182 columns): written in 4.5 s
+        against 6.5 s, for 452 MiB against 373 MiB of scratch.
+        """
         day = self.date_column
         for bucket in range(buckets):
             self._read_bucket(duck, shares, bucket)
-            bound = {
-                k: v
-                for k, v in {**params, "bucket": bucket, "buckets": buckets}.items()
-                if k in used
-            }
+            bound = _bound(query, params, bucket, buckets)
             started = time.perf_counter()
             _run(
                 duck,
                 f"COPY (SELECT *, strftime(\"{day}\", '%Y-%m') AS _month FROM ({query}))"
-                f" TO {_literal(str(parts))} (FORMAT parquet, COMPRESSION zstd,"
+                f" TO {_literal(str(parts))} (FORMAT parquet, COMPRESSION lz4_raw,"
                 f" PARTITION_BY (_month), FILENAME_PATTERN 'bucket{bucket}_{{i}}',"
                 " OVERWRITE_OR_IGNORE true)",
                 bound,
@@ -414,7 +422,34 @@ class DuckDBBuild:
 
     # --- the result ------------------------------------------------------------------
 
-    def _store(self, conn: psycopg.Connection, duck, parts: Path) -> int:
+    def _result_schema(
+        self, conn: psycopg.Connection, duck, query: str, params: dict[str, Any]
+    ) -> pa.Schema:
+        """The table's Arrow schema, once DuckDB is shown to name the query's columns
+        as the table does (before any bucket is computed).
+
+        Raises:
+            DatasetError: A column DuckDB names otherwise than PostgreSQL.
+        """
+        target = sql.Identifier(self.schema, self.table)
+        with conn.transaction():
+            prepare_transaction(conn)
+            schema = result_schema(conn, sql.SQL("SELECT * FROM {}").format(target))
+        # DESCRIBE plans the query without running it
+        described = _run(duck, f"DESCRIBE {query}", _bound(query, params, 0, 1))
+        names = [row[0] for row in described]
+        if names != schema.names:
+            raise DatasetError(
+                f"{self.table}: DuckDB names the query's columns "
+                f"{[n for n in names if n not in schema.names]} where PostgreSQL names "
+                f"them {[n for n in schema.names if n not in names]}: give those "
+                "expressions an alias in the query"
+            )
+        return schema
+
+    def _store(
+        self, conn: psycopg.Connection, duck, parts: Path, schema: pa.Schema
+    ) -> int:
         """Each month of the result, in key order: to its file when cold, else into
         PostgreSQL."""
         months = sorted(
@@ -423,23 +458,10 @@ class DuckDBBuild:
         if not months:
             return 0
         target = sql.Identifier(self.schema, self.table)
-        with conn.transaction():
-            prepare_transaction(conn)
-            schema = result_schema(conn, sql.SQL("SELECT * FROM {}").format(target))
 
         def rows_of(pattern: str) -> str:
             return f"read_parquet({_literal(str(parts / pattern))}, hive_partitioning = false)"
 
-        shape = duck.execute(f"SELECT * FROM {rows_of('*/*.parquet')} LIMIT 0")
-        names = [d[0] for d in shape.description]
-        shape.fetchall()
-        if names != schema.names:
-            raise DatasetError(
-                f"{self.table}: DuckDB names the query's columns "
-                f"{[n for n in names if n not in schema.names]} where PostgreSQL names "
-                f"them {[n for n in schema.names if n not in names]}: give those "
-                "expressions an alias in the query"
-            )
         day = self.date_column
         [(newest,)] = _run(duck, f'SELECT max("{day}") FROM {rows_of("*/*.parquet")}')
         order = ", ".join(
@@ -450,10 +472,12 @@ class DuckDBBuild:
         stored = 0
         for name in months:
             month = dt.date(int(name[:4]), int(name[5:7]), 1)
-            cursor = duck.execute(
+            # a relation's reader streams the sorted month (a cursor's reader made a
+            # copy of every row first: the month twice in memory, beside DuckDB's own)
+            month_rows = duck.sql(
                 f"SELECT * FROM {rows_of(f'_month={name}/*.parquet')} ORDER BY {order}"
             )
-            batches = _cast(cursor.to_arrow_reader(_BATCH_ROWS), schema)
+            batches = _cast(month_rows.to_arrow_reader(_BATCH_ROWS), schema)
             if self.tier is not None and self.tier.is_cold(month, newest):
                 stored += self.tier.write_month(month, schema, batches)
                 # the build's empty partition of a cold month: its file holds the
@@ -473,6 +497,35 @@ def _run(duck, statement: str, params: Any = None) -> list[tuple]:
     """Run a statement to its end (DuckDB takes no other work on the connection until
     a result is consumed, even a DDL's)."""
     return duck.execute(statement, params).fetchall()
+
+
+def _bound(
+    query: str, params: dict[str, Any], bucket: int, buckets: int
+) -> dict[str, Any]:
+    """The values of the parameters ``query`` (DuckDB's dialect) names, for ``bucket``
+    of ``buckets`` (DuckDB refuses a value the query does not name)."""
+    used = set(re.findall(r"\$([a-z_]\w*)", query))
+    values = {**params, "bucket": bucket, "buckets": buckets}
+    return {k: v for k, v in values.items() if k in used}
+
+
+def _typed_as(query: str, schema: pa.Schema) -> str:
+    """``query`` with each floating-point column in the table's own width.
+
+    DuckDB computes in DOUBLE; a table that stores ``real`` (the features) would have
+    its month parts written, read back and sorted at twice the width, then narrowed
+    row by row in Python. Narrowed here, the parts are the table's own values: the
+    same rounding (to nearest) as the cast they replace, and as PostgreSQL's into a
+    ``real`` column, which also refuses a value beyond its range.
+    """
+    widths = {pa.float32(): "FLOAT", pa.float64(): "DOUBLE"}
+    columns = ", ".join(
+        f'"{f.name}"::{widths[f.type]} AS "{f.name}"'
+        if f.type in widths
+        else f'"{f.name}"'
+        for f in schema
+    )
+    return f"SELECT {columns} FROM ({query}) AS computed"
 
 
 def _cast(reader: pa.RecordBatchReader, schema: pa.Schema) -> Iterator[pa.RecordBatch]:

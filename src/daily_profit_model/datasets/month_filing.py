@@ -150,7 +150,7 @@ def _shape(  # noqa: PLR0913 - the rows and what fills the columns they lack
                     f" does not convert to {field.type}: {error}"
                 ) from error
         elif field.name in filled:
-            column = pa.array([filled[field.name]] * rows.num_rows, field.type)
+            column = pa.repeat(pa.scalar(filled[field.name], field.type), rows.num_rows)
         elif info.columns[field.name].not_null:
             raise DatasetError(f"{table} requires column {field.name!r}")
         else:
