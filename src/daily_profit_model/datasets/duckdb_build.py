@@ -211,9 +211,7 @@ class DuckDBBuild:
                     _run(duck, macro)
                 started = time.perf_counter()
                 json_columns = self._attach_inputs(conn, duck, query)
-                schema = self._result_schema(
-                    conn, duck, duckdb_dialect(query), params
-                )
+                schema = self._result_schema(conn, duck, duckdb_dialect(query), params)
                 shares = self._split_by_bucket(
                     duck, engine.buckets, Path(work) / "buckets", json_columns
                 )
