@@ -213,7 +213,11 @@ class DuckDBBuild:
                 json_columns = self._attach_inputs(conn, duck, query)
                 schema = self._result_schema(conn, duck, duckdb_dialect(query), params)
                 shares = self._split_by_bucket(
-                    duck, engine.buckets, Path(work) / "buckets", json_columns
+                    duck,
+                    engine.buckets,
+                    Path(work) / "buckets",
+                    json_columns,
+                    _words(query),
                 )
                 inputs_s = time.perf_counter() - started
                 parts = Path(work) / "parts"
@@ -299,8 +303,13 @@ class DuckDBBuild:
             )
         return relations
 
-    def _split_by_bucket(
-        self, duck, buckets: int, folder: Path, json_columns: dict[str, list[str]]
+    def _split_by_bucket(  # noqa: PLR0913 - the inputs, where and what the query reads
+        self,
+        duck,
+        buckets: int,
+        folder: Path,
+        json_columns: dict[str, list[str]],
+        words: set[str],
     ) -> dict[str, tuple[Path, list[str]]]:
         """Each bucketed input written once as parquet, one folder per bucket; by
         relation, its folder and json columns (none with one bucket).
@@ -310,6 +319,11 @@ class DuckDBBuild:
         about half of each staging bucket's time (README). A bucket's rows are the
         rows the query's own filter keeps (the same function of the same key), and
         that filter still runs on them.
+
+        Only the columns the query's text names (``words``) are written: a column it
+        does not name, it cannot read. A query that passed a column it does not name
+        through to its result (``SELECT t.*``) would stop at its first bucket, DuckDB
+        unable to bind the table's column: loud, never a wrong value.
         """
         if buckets <= 1:
             return {}
@@ -319,20 +333,28 @@ class DuckDBBuild:
             if relation not in json_columns:
                 continue  # not read by this query
             started = time.perf_counter()
-            columns = ", ".join(f'"{c}"' for c in key)
+            every = [row[0] for row in _run(duck, f'DESCRIBE "{relation}"')]
+            read = [c for c in every if c in words or c in key]
+            hashed = ", ".join(f'"{c}"' for c in key)
+            selected = ", ".join(f'"{c}"' for c in read)
             _run(
                 duck,
-                f"COPY (SELECT *, (hashtext(concat_ws('|', {columns})) & 2147483647)"
+                f"COPY (SELECT {selected}, (hashtext(concat_ws('|', {hashed})) & 2147483647)"
                 f' % {int(buckets)} AS _bucket FROM "{relation}")'
                 f" TO {_literal(str(folder / relation))}"
                 " (FORMAT parquet, PARTITION_BY (_bucket))",
             )
             _run(duck, f'ALTER VIEW "{relation}" RENAME TO "_whole_{relation}"')
-            shares[relation] = (folder / relation, json_columns[relation])
+            shares[relation] = (
+                folder / relation,
+                [c for c in json_columns[relation] if c in read],
+            )
             logger.info(
-                "%s: DuckDB split %s into %d buckets in %.1f s",
+                "%s: DuckDB split %s (%d of its %d columns) into %d buckets in %.1f s",
                 self.table,
                 relation,
+                len(read),
+                len(every),
                 buckets,
                 time.perf_counter() - started,
             )
@@ -360,8 +382,7 @@ class DuckDBBuild:
     def _relations(self, conn: psycopg.Connection, query: str) -> dict[str, list[str]]:
         """The schema's tables and views ``query`` names (comments aside), each with
         its json columns."""
-        code = re.sub(r"--[^\n]*", "", query)
-        words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", code))
+        words = _words(query)
         rows = conn.execute(
             "SELECT c.relname, array_remove(array_agg(a.attname ORDER BY a.attnum)"
             " FILTER (WHERE format_type(a.atttypid, NULL) IN ('json', 'jsonb')), NULL)"
@@ -495,6 +516,13 @@ def _run(duck, statement: str, params: Any = None) -> list[tuple]:
     """Run a statement to its end (DuckDB takes no other work on the connection until
     a result is consumed, even a DDL's)."""
     return duck.execute(statement, params).fetchall()
+
+
+def _words(query: str) -> set[str]:
+    """The lower-case words of ``query`` outside its comments: every relation and
+    column it can name (a superset: keywords and aliases too)."""
+    code = re.sub(r"--[^\n]*", "", query)
+    return set(re.findall(r"\b[a-z_][a-z0-9_]*\b", code))
 
 
 def _bound(
