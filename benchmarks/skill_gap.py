@@ -9,6 +9,8 @@ scores each on the test window against the oracle (``skill_capture_*``,
 - ``served``: the configuration in ``conf/base``;
 - ``no_spread``: the quantile models learn netProfit itself
   (``training.quantile_model.spread: null``);
+- ``no_offset``: every model learns netProfit itself, not netProfit less the unrealised
+  P&L of the positions open at the cutoff (``training.target_offset: null``);
 - ``hidden_traits``: ``served`` plus the sandbox's hidden trader traits (skill, activity,
   sizes, crowd loading, news trading, ...) as features: what knowing each trader exactly
   would add (no real source serves them);
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 PROJECT = Path(__file__).resolve().parents[1]
-VARIANTS = ("served", "no_spread", "hidden_traits", "half_accounts")
+VARIANTS = ("served", "no_spread", "no_offset", "hidden_traits", "half_accounts")
 _FIGURES = (
     "skill_capture_pinball_05",
     "skill_capture_pinball_95",
@@ -126,6 +128,10 @@ def main() -> None:
         if name == "no_spread":
             training = TrainingParams.model_validate(
                 merged(parameters, {"quantile_model": {"spread": None}})
+            )
+        elif name == "no_offset":
+            training = TrainingParams.model_validate(
+                merged(parameters, {"target_offset": None})
             )
         elif name == "hidden_traits":
             fit_rows = rows.merge(_hidden_traits(truth), on="account_id", how="left")

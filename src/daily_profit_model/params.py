@@ -178,6 +178,7 @@ class TrainingParams(_Params):
     shap_sample_rows: int = Field(ge=1)
     top_reasons: int = Field(ge=0)
     target_scale: Literal["starting_balance"] | None
+    target_offset: Literal["unrealised_pnl"] | None = None
     num_threads: int = Field(ge=1)
     history_days: int | None = Field(ge=1)
 

@@ -11,6 +11,7 @@ import textwrap
 import uuid
 
 import mlflow
+import numpy as np
 import optuna
 import pytest
 
@@ -158,3 +159,54 @@ def test_each_final_tree_samples_at_most_rows_per_tree(model_input):
     whole = fit_forecaster(rows, tuned, training)  # 1M rows per tree: all fit
     assert "bagging_fraction" not in whole.lower.params
     assert whole.point.params["bagging_fraction"] == pytest.approx(0.9)
+
+
+def test_the_models_learn_what_the_offset_leaves_and_add_it_back(model_input):
+    """``training.target_offset``: every model learns netProfit less the offset column,
+    and the forecast, the bounds and the reasons add it back (a model that forgot it
+    would forecast about 0 for a target that is mostly the offset)."""
+    from daily_profit_model.params import TrainingParams  # noqa: PLC0415
+    from daily_profit_model.pipelines.training.nodes import (  # noqa: PLC0415
+        fit_forecaster,
+        split_by_time,
+    )
+    from daily_profit_model.training.matrix import TARGET  # noqa: PLC0415
+    from tests.params import params  # noqa: PLC0415
+    from tests.training.helpers import SMALL_WINDOWS  # noqa: PLC0415
+
+    training = params(
+        TrainingParams,
+        "training",
+        windows=SMALL_WINDOWS,
+        num_threads=1,
+        target_offset="unrealised_pnl",
+    )
+    rows, _, _ = split_by_time(model_input.copy(), training)
+    # a target that is the unrealised P&L and a little noise: trees fit it by steps
+    unrealised = rows["unrealised_pnl"].fillna(0.0)
+    assert (unrealised.abs() > 100).sum() > 50, "the small world has open positions"
+    noise = np.random.default_rng(0).normal(0, 5, len(rows))
+    rows[TARGET] = unrealised + noise
+    tuned = {
+        "objective": "l1",
+        "learning_rate": 0.2,
+        "num_leaves": 7,
+        "min_data_in_leaf": 20,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.9,
+        "lambda_l2": 1.0,
+        "target_unit": 10_000.0,
+    }
+    test = rows[rows["window"] == "test"]
+    errors, reasons = {}, {}
+    for offset in ("unrealised_pnl", None):
+        shaped = training.model_copy(update={"target_offset": offset})
+        model = fit_forecaster(rows, tuned, shaped)
+        assert model.spec["offset"] == offset
+        out = model.predict(None, test, params={"reasons": 1, "reasons_method": "path"})
+        errors[offset] = float((out["forecast"] - test[TARGET]).abs().mean())
+        reasons[offset] = out["reason_1"]
+        assert (out["lower_90"] <= out["upper_90"]).all()
+    assert errors["unrealised_pnl"] < 0.5 * errors[None], errors
+    big = test["unrealised_pnl"].abs().idxmax()
+    assert reasons["unrealised_pnl"][big] == "unrealised_pnl"

@@ -401,3 +401,52 @@ def test_the_tuning_sample_keeps_whole_accounts_and_the_same_ones_each_run():
     assert sample.equals(again.sort_index())
     assert accounts_sample(rows, 16_000, among) is among
     assert accounts_sample(rows, None, among) is among
+
+
+def test_the_offset_is_added_to_the_forecast_the_bounds_and_its_reason():
+    import lightgbm as lgb  # noqa: PLC0415
+
+    from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
+        DailyPnlForecaster,
+    )
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "unrealised_pnl": np.where(
+                rng.random(400) < 0.3, rng.normal(0, 500, 400), np.nan
+            ),
+            "size": rng.uniform(1, 10, 400),
+            "phase": 1,
+        }
+    )
+    residual = rng.normal(0, 1, 400) * frame["size"]
+    data = lgb.Dataset(frame[["unrealised_pnl", "size"]], label=residual)
+    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
+    boosters = [
+        lgb.train({**quick, "objective": "l1"}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
+    ]
+    spec = {
+        "features": ["unrealised_pnl", "size"],
+        "categorical": [],
+        "scale": None,
+        "calibration": {"pooled": {"lower": 0.0, "upper": 0.0}, "by_phase": {}},
+    }
+    plain = DailyPnlForecaster.from_parts(*boosters, spec)
+    shifted = DailyPnlForecaster.from_parts(
+        *boosters, {**spec, "offset": "unrealised_pnl"}
+    )
+    a = plain.predict(None, frame, params={"reasons": 2})
+    b = shifted.predict(None, frame, params={"reasons": 2})
+    offset = frame["unrealised_pnl"].fillna(0.0)
+    for column in ("forecast", "lower_90", "upper_90"):
+        np.testing.assert_allclose(b[column], a[column] + offset)
+    # contributions still add up to the forecast less the model's average
+    contributions = boosters[0].predict(frame[spec["features"]], pred_contrib=True)
+    big = offset.abs().idxmax()
+    assert b.loc[big, "reason_1"] == "unrealised_pnl"
+    assert b.loc[big, "reason_1_usd"] == pytest.approx(
+        offset[big] + contributions[big, 0]
+    )

@@ -6,10 +6,11 @@ works in any process with lightgbm, pandas and mlflow. The project's training an
 scoring use the same functions, so what is registered is what was evaluated.
 
 Artifacts: ``point``, ``lower`` and ``upper`` (LightGBM model files, forecasting
-netProfit in USD or in units of the spec's ``scale`` column), optionally ``spread``
-(each row's expected |netProfit|: ``lower`` and ``upper`` then forecast in units of it,
-at least the spec's ``spread_floor``), ``spec`` (JSON: feature list, categorical
-columns, scale column, spread floor, conformal corrections by phase) and
+netProfit in USD or in units of the spec's ``scale`` column, less the spec's ``offset``
+column when it names one), optionally ``spread`` (each row's expected |netProfit| less
+the offset: ``lower`` and ``upper`` then forecast in units of it, at least the spec's
+``spread_floor``), ``spec`` (JSON: feature list, categorical columns, scale and offset
+columns, spread floor, conformal corrections by phase) and
 ``reference`` (parquet: a sample of training rows with their ``_forecast``, for drift).
 """
 
@@ -143,6 +144,13 @@ def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibra
         [offsets["by_phase"].get(k, offsets["pooled"]) for k in keys], dtype=float
     )
     return three_point + fix * np.maximum(upper - lower, 1.0)
+
+
+def offset_of(frame: pd.DataFrame, column: str | None) -> np.ndarray:
+    """Each row's offset in USD: ``column``, missing values 0; zeros without one."""
+    if not column:
+        return np.zeros(len(frame))
+    return pd.to_numeric(frame[column]).fillna(0.0).to_numpy(dtype=float)
 
 
 def spread_unit(booster: lgb.Booster, matrix: pd.DataFrame, floor: float) -> np.ndarray:
@@ -279,6 +287,21 @@ def path_contributions(booster: lgb.Booster, matrix: pd.DataFrame) -> np.ndarray
     return out
 
 
+def with_offset(
+    contributions: np.ndarray,
+    matrix: pd.DataFrame,
+    offset: np.ndarray,
+    column: str | None,
+) -> np.ndarray:
+    """Contributions with the offset added to its own column's (the boosters forecast
+    what the offset leaves): they still add up to the forecast minus the average one."""
+    if not column or column not in matrix.columns:
+        return contributions
+    contributions = np.array(contributions, dtype=float)
+    contributions[:, matrix.columns.get_loc(column)] += np.asarray(offset, dtype=float)
+    return contributions
+
+
 def top_reasons(
     contributions: np.ndarray, matrix: pd.DataFrame, k: int
 ) -> pd.DataFrame:
@@ -344,10 +367,11 @@ class DailyPnlForecaster(PythonModel):
         spec = self.spec
         matrix = prepare_matrix(model_input, spec["features"], spec["categorical"])
         scale = self.scale(model_input)
-        forecast = scale * self.point.predict(
+        offset = self.offset(model_input)
+        forecast = offset + scale * self.point.predict(
             matrix, num_iteration=self.point.best_iteration or None
         )
-        raw_lower, raw_upper = self.raw_bounds(matrix, scale)
+        raw_lower, raw_upper = self.raw_bounds(matrix, scale, offset)
         lower, upper = conformal_bounds(
             raw_lower, raw_upper, model_input["phase"], spec["calibration"]
         )
@@ -361,7 +385,12 @@ class DailyPnlForecaster(PythonModel):
         k = int((params or {}).get("reasons", 0))
         if k:
             method = (params or {}).get("reasons_method") or "treeshap"
-            contributions = contributions_usd(self.point, matrix, scale, method)
+            contributions = with_offset(
+                contributions_usd(self.point, matrix, scale, method),
+                matrix,
+                offset,
+                spec.get("offset"),
+            )
             out = out.join(top_reasons(contributions, matrix, k))
             out["reasons_method"] = method
         return out
@@ -373,15 +402,22 @@ class DailyPnlForecaster(PythonModel):
             return pd.to_numeric(model_input[column]).to_numpy(dtype=float)
         return np.ones(len(model_input))
 
+    def offset(self, model_input: pd.DataFrame) -> np.ndarray:
+        """What every booster's forecast is added to, in USD: the spec's ``offset``
+        column (missing values 0), or 0 (versions before it have none)."""
+        return offset_of(model_input, self.spec.get("offset"))
+
     def raw_bounds(
-        self, matrix: pd.DataFrame, scale: np.ndarray
+        self, matrix: pd.DataFrame, scale: np.ndarray, offset: np.ndarray | float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
         """The 5% and 95% models' forecasts in USD, before the conformal corrections."""
         unit = np.asarray(scale, dtype=float)
         if self.spread is not None:
             unit = unit * spread_unit(self.spread, matrix, self.spec["spread_floor"])
         return tuple(
-            unit * booster.predict(matrix, num_iteration=booster.best_iteration or None)
+            offset
+            + unit
+            * booster.predict(matrix, num_iteration=booster.best_iteration or None)
             for booster in (self.lower, self.upper)
         )
 

@@ -49,8 +49,10 @@ from daily_profit_model.training.models import (
 from daily_profit_model.training.pyfunc_model import (
     DailyPnlForecaster,
     contributions_usd,
+    offset_of,
     spread_unit,
     top_reasons,
+    with_offset,
 )
 from daily_profit_model.training.time_split import assign_windows, window_ranges
 from daily_profit_model.training.tuning import (
@@ -91,16 +93,19 @@ def _in_window(rows: pd.DataFrame, name: str) -> np.ndarray:
 def _xy(
     rows: pd.DataFrame,
     features: list[str],
-    scale_column: str | None,
+    training: TrainingParams,
     mask: np.ndarray | None = None,
 ) -> Rows:
-    """Features, the (scaled) target and its weight, of the rows ``mask`` keeps (None:
-    all): the matrix is read from ``rows`` directly, with no copy of the window's
-    other columns on the way (at the firm's size a window's copy is gigabytes)."""
-    columns = [TARGET, scale_column] if scale_column else [TARGET]
-    kept = rows if mask is None else rows[columns][mask]
+    """Features, the target (less its offset, scaled) and its weight, of the rows
+    ``mask`` keeps (None: all): the matrix is read from ``rows`` directly, with no copy
+    of the window's other columns on the way (at the firm's size a window's copy is
+    gigabytes)."""
+    scale_column, offset_column = training.target_scale, training.target_offset
+    columns = [TARGET, *(c for c in (scale_column, offset_column) if c)]
+    kept = rows[columns] if mask is None else rows[columns][mask]
     scale = target_scale(kept, scale_column)
-    return feature_matrix(rows, features, mask), kept[TARGET] / scale, scale
+    target = (kept[TARGET] - offset_of(kept, offset_column)) / scale
+    return feature_matrix(rows, features, mask), target, scale
 
 
 def _in_units(rows: Rows, spread: np.ndarray) -> Rows:
@@ -202,14 +207,16 @@ def tune_point_model(
     train = accounts_sample(rows, settings.max_train_rows, _in_window(rows, "train"))
     validation = _in_window(rows, "validation")
     scale = training.target_scale or "usd"
+    if training.target_offset:  # another target: another study
+        scale = f"{scale}-less-{training.target_offset}"
     study_name = (
         f"{settings.study_name}-{SEARCH_SPACE_VERSION}-{scale}-"
         f"{data_fingerprint(rows, train | validation)[:12]}"
     )
     target_unit = _target_unit(rows, training.target_scale)
     study = run_study(
-        _xy(rows, features, training.target_scale, train),
-        _xy(rows, features, training.target_scale, validation),
+        _xy(rows, features, training, train),
+        _xy(rows, features, training, validation),
         storage,
         study_name,
         settings,
@@ -311,8 +318,8 @@ def fit_forecaster(
     features = feature_names(rows)
     scale_column = training.target_scale
     in_train = _in_window(rows, "train")
-    train = _xy(rows, features, scale_column, in_train)
-    valid = _xy(rows, features, scale_column, _in_window(rows, "validation"))
+    train = _xy(rows, features, training, in_train)
+    valid = _xy(rows, features, training, _in_window(rows, "validation"))
     sampling = _final_sampling(len(train[1]), training)
     point = _fit_point(tuned, train, valid, training, sampling)
     lower, upper, spread = _fit_interval_models(
@@ -322,6 +329,7 @@ def fit_forecaster(
         "features": features,
         "categorical": list(CATEGORICAL),
         "scale": scale_column,
+        "offset": training.target_offset,
         **({"spread_floor": spread.floor} if spread else {}),
     }
     model = DailyPnlForecaster.from_parts(
@@ -330,13 +338,14 @@ def fit_forecaster(
     calibration_rows = _window(rows, "calibration")
     matrix = feature_matrix(calibration_rows, features)
     scale = model.scale(calibration_rows)
-    raw_lower, raw_upper = model.raw_bounds(matrix, scale)
+    offset = model.offset(calibration_rows)
+    raw_lower, raw_upper = model.raw_bounds(matrix, scale, offset)
     scores = pd.DataFrame(
         {
             "actual": calibration_rows[TARGET].to_numpy(),
             "raw_lower": raw_lower,
             "raw_upper": raw_upper,
-            "forecast": predict(point, matrix, scale),
+            "forecast": offset + predict(point, matrix, scale),
             "phase": calibration_rows["phase"].to_numpy(),
         }
     )
@@ -451,8 +460,15 @@ def explain_with_shap(
     test = _window(rows, "test")
     sample = test.sample(min(len(test), training.shap_sample_rows), random_state=0)
     matrix = feature_matrix(sample, model.spec["features"])
-    values = contributions_usd(
-        model.point, matrix, target_scale(sample, model.spec.get("scale")).to_numpy()
+    values = with_offset(
+        contributions_usd(
+            model.point,
+            matrix,
+            target_scale(sample, model.spec.get("scale")).to_numpy(),
+        ),
+        matrix,
+        model.offset(sample),
+        model.spec.get("offset"),
     )
     importance = pd.DataFrame(
         {"feature": matrix.columns, "mean_abs_shap_usd": np.abs(values).mean(axis=0)}
