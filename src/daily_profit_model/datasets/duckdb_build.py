@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ from daily_profit_model.db.writer import prepare_transaction
 logger = logging.getLogger(__name__)
 
 _BATCH_ROWS = 131_072
+# Cold months filed at once (see DuckDBBuild._store): one sorting, one writing.
+_FILING_THREADS = 2
 _ENGINES = ("postgresql", "duckdb")
 
 # The schema's SQL functions the build queries call, as DuckDB macros (migration 0006).
@@ -470,46 +473,100 @@ class DuckDBBuild:
         self, conn: psycopg.Connection, duck, parts: Path, schema: pa.Schema
     ) -> int:
         """Each month of the result, in key order: to its file when cold, else into
-        PostgreSQL."""
+        PostgreSQL.
+
+        Cold months are filed two at a time, each on its own DuckDB cursor: a month is
+        sorted by DuckDB (both cores) and then written by one pyarrow thread, so one
+        month's write overlaps the next one's sort instead of leaving a core idle.
+        DuckDB's memory_limit holds for the two sorts together (it spills beyond it).
+        """
         months = sorted(
             p.name.removeprefix("_month=") for p in parts.glob("_month=*") if p.is_dir()
         )
         if not months:
             return 0
-        target = sql.Identifier(self.schema, self.table)
-
-        def rows_of(pattern: str) -> str:
-            return f"read_parquet({_literal(str(parts / pattern))}, hive_partitioning = false)"
-
-        day = self.date_column
-        [(newest,)] = _run(duck, f'SELECT max("{day}") FROM {rows_of("*/*.parquet")}')
-        order = ", ".join(
-            f'"{c}"' for c in (day, *(k for k in self.key_columns if k != day))
+        [(newest,)] = _run(
+            duck, f'SELECT max("{self.date_column}") FROM {_parts(parts, "*")}'
         )
-        types = _column_types(conn, self.schema, self.table)
-        held = partitions(conn, self.schema, self.table)
+
+        def first_day(name: str) -> dt.date:
+            return dt.date(int(name[:4]), int(name[5:7]), 1)
+
+        cold = [
+            m
+            for m in months
+            if self.tier is not None and self.tier.is_cold(first_day(m), newest)
+        ]
         stored = 0
+        with ThreadPoolExecutor(max_workers=_FILING_THREADS) as pool:
+            filing = {
+                pool.submit(self._file_month, duck.cursor(), parts, m, schema): m
+                for m in cold
+            }
+            try:
+                for done in as_completed(filing):
+                    stored += done.result()
+            except BaseException:
+                for future in filing:
+                    future.cancel()
+                raise
+        held = partitions(conn, self.schema, self.table)
+        for name in cold:
+            # the build's empty partition of a cold month: its file holds the month
+            # now (left there, the tier would archive it as emptied)
+            if first_day(name) in held:
+                with conn.transaction():
+                    self.tier.drop_filed_partition(
+                        conn,
+                        self.schema,
+                        self.table,
+                        held[first_day(name)],
+                        first_day(name),
+                    )
+        target = sql.Identifier(self.schema, self.table)
+        types = _column_types(conn, self.schema, self.table)
         for name in months:
-            month = dt.date(int(name[:4]), int(name[5:7]), 1)
-            # a relation's reader streams the sorted month (a cursor's reader made a
-            # copy of every row first: the month twice in memory, beside DuckDB's own)
-            month_rows = duck.sql(
-                f"SELECT * FROM {rows_of(f'_month={name}/*.parquet')} ORDER BY {order}"
+            if name in cold:
+                continue
+            stored += _copy(
+                conn, target, schema, self._sorted(duck, parts, name, schema), types
             )
-            batches = _cast(month_rows.to_arrow_reader(_BATCH_ROWS), schema)
-            if self.tier is not None and self.tier.is_cold(month, newest):
-                stored += self.tier.write_month(month, schema, batches)
-                # the build's empty partition of a cold month: its file holds the
-                # month now (left there, the tier would archive it as emptied)
-                if month in held:
-                    with conn.transaction():
-                        self.tier.drop_filed_partition(
-                            conn, self.schema, self.table, held[month], month
-                        )
-            else:
-                stored += _copy(conn, target, schema, batches, types)
-            shutil.rmtree(parts / f"_month={name}")  # the scratch holds one copy
+            shutil.rmtree(parts / f"_month={name}")
         return stored
+
+    def _sorted(
+        self, duck, parts: Path, name: str, schema: pa.Schema
+    ) -> Iterator[pa.RecordBatch]:
+        """Month ``name`` of the parts in key order, as the table's types."""
+        order = ", ".join(
+            f'"{c}"'
+            for c in (
+                self.date_column,
+                *(k for k in self.key_columns if k != self.date_column),
+            )
+        )
+        # a relation's reader streams the sorted month (a cursor's reader made a copy
+        # of every row first: the month twice in memory, beside DuckDB's own)
+        month_rows = duck.sql(f"SELECT * FROM {_parts(parts, name)} ORDER BY {order}")
+        return _cast(month_rows.to_arrow_reader(_BATCH_ROWS), schema)
+
+    def _file_month(self, cursor, parts: Path, name: str, schema: pa.Schema) -> int:
+        """Write cold month ``name`` to its file (on its own cursor); the rows."""
+        try:
+            month = dt.date(int(name[:4]), int(name[5:7]), 1)
+            rows = self.tier.write_month(
+                month, schema, self._sorted(cursor, parts, name, schema)
+            )
+            shutil.rmtree(parts / f"_month={name}")  # the scratch holds one copy
+            return rows
+        finally:
+            cursor.close()
+
+
+def _parts(parts: Path, month: str) -> str:
+    """The parts of ``month`` (``*``: every month) as a DuckDB table function."""
+    pattern = _literal(str(parts / f"_month={month}" / "*.parquet"))
+    return f"read_parquet({pattern}, hive_partitioning = false)"
 
 
 def _run(duck, statement: str, params: Any = None) -> list[tuple]:
