@@ -145,7 +145,7 @@ def test_a_full_build_in_duckdb_reads_the_files_and_stores_the_same_rows(
     schemas, caplog
 ):
     """The three full builds again, in DuckDB, in three buckets of accounts (the trades
-    split by bucket once): January of the raw tables read from their
+    split by bucket once), two cold months filed at once: January of the raw tables read from their
     files (nothing loaded back), staging's January written straight to its file, and
     every row as PostgreSQL built it over a database that kept every month."""
     hot, cold = schemas
@@ -154,7 +154,10 @@ def test_a_full_build_in_duckdb_reads_the_files_and_stores_the_same_rows(
             conn.execute(f"DROP TABLE {cold.schema}.{table}")
     with caplog.at_level(logging.INFO):
         build_features(
-            workers=2, staging_hot_days=3, engine="duckdb", full_build={"buckets": 3}
+            workers=2,
+            staging_hot_days=3,
+            engine="duckdb",
+            full_build={"buckets": 3, "filing_threads": 2},
         )
     for table, relation in (
         ("stg_account_day", "raw_trades_closed"),

@@ -33,6 +33,19 @@ REQUIRED_METRICS = (
 )
 
 
+# A tuner's choice for the point model, fixed: fits that do not tune.
+QUICK_POINT = {
+    "objective": "l1",
+    "learning_rate": 0.2,
+    "num_leaves": 7,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "target_unit": 10_000.0,
+}
+
+
 @pytest.fixture(scope="module")
 def model_input(pgdata, small_world, tmp_path_factory):
     return small_world_model_input(
@@ -137,16 +150,7 @@ def test_each_final_tree_samples_at_most_rows_per_tree(model_input):
     rows, _, _ = split_by_time(model_input.copy(), training)
     train_rows = int(rows["window"].eq("train").sum())
     capped = training.model_copy(update={"rows_per_tree": train_rows // 4})
-    tuned = {
-        "objective": "l1",
-        "learning_rate": 0.2,
-        "num_leaves": 7,
-        "min_data_in_leaf": 20,
-        "feature_fraction": 0.9,
-        "bagging_fraction": 0.9,
-        "lambda_l2": 1.0,
-        "target_unit": 10_000.0,
-    }
+    tuned = dict(QUICK_POINT)
     model = fit_forecaster(rows, tuned, capped)
     fraction = (train_rows // 4) / train_rows
     for booster in (model.point, model.spread, model.lower, model.upper):
@@ -187,16 +191,7 @@ def test_the_models_learn_what_the_offset_leaves_and_add_it_back(model_input):
     assert (unrealised.abs() > 100).sum() > 50, "the small world has open positions"
     noise = np.random.default_rng(0).normal(0, 5, len(rows))
     rows[TARGET] = unrealised + noise
-    tuned = {
-        "objective": "l1",
-        "learning_rate": 0.2,
-        "num_leaves": 7,
-        "min_data_in_leaf": 20,
-        "feature_fraction": 0.9,
-        "bagging_fraction": 0.9,
-        "lambda_l2": 1.0,
-        "target_unit": 10_000.0,
-    }
+    tuned = dict(QUICK_POINT)
     test = rows[rows["window"] == "test"]
     errors, reasons = {}, {}
     for offset in ("unrealised_pnl", None):

@@ -51,8 +51,6 @@ from daily_profit_model.db.writer import prepare_transaction
 logger = logging.getLogger(__name__)
 
 _BATCH_ROWS = 131_072
-# Cold months filed at once (see DuckDBBuild._store): one sorting, one writing.
-_FILING_THREADS = 2
 _ENGINES = ("postgresql", "duckdb")
 
 # The schema's SQL functions the build queries call, as DuckDB macros (migration 0006).
@@ -122,6 +120,11 @@ class FullBuildEngine:
             memory); 1 computes every account at once.
         scratch: Folder of DuckDB's working database and spill files (None: the
             system's temporary folder); emptied after each build.
+        filing_threads: Cold months of the result filed at once: with 2, one month's
+            write (one core) overlaps the next one's sort. At the firm's size it saved
+            49 s of a 1,767 s build and raised the peak from 4,492 to 5,549 MiB (the
+            features' wide months, two in flight; README, Benchmarks), so 1 is the
+            default under a 6 GiB budget.
     """
 
     engine: str = "postgresql"
@@ -129,6 +132,7 @@ class FullBuildEngine:
     threads: int | None = None
     buckets: int = 1
     scratch: str | None = None
+    filing_threads: int = 1
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None, table: str) -> FullBuildEngine:
@@ -150,8 +154,9 @@ class FullBuildEngine:
                 f"{table}: full_build.engine is {engine.engine!r}; use one of "
                 f"{', '.join(_ENGINES)}"
             )
-        if int(engine.buckets) < 1:
-            raise DatasetError(f"{table}: full_build.buckets must be at least 1")
+        for setting in ("buckets", "filing_threads"):
+            if int(getattr(engine, setting)) < 1:
+                raise DatasetError(f"{table}: full_build.{setting} must be at least 1")
         return engine
 
     @property
@@ -233,7 +238,9 @@ class DuckDBBuild:
                     shares,
                 )
                 computed_s = time.perf_counter() - started - inputs_s
-                stored = self._store(conn, duck, parts, schema)
+                stored = self._store(
+                    conn, duck, parts, schema, int(engine.filing_threads)
+                )
                 logger.info(
                     "%s: DuckDB full build: inputs %.1f s, query %.1f s, stored %d rows"
                     " in %.1f s",
@@ -469,16 +476,22 @@ class DuckDBBuild:
             )
         return schema
 
-    def _store(
-        self, conn: psycopg.Connection, duck, parts: Path, schema: pa.Schema
+    def _store(  # noqa: PLR0913 - where the rows are, what and how many at once
+        self,
+        conn: psycopg.Connection,
+        duck,
+        parts: Path,
+        schema: pa.Schema,
+        filing_threads: int = 1,
     ) -> int:
         """Each month of the result, in key order: to its file when cold, else into
         PostgreSQL.
 
-        Cold months are filed two at a time, each on its own DuckDB cursor: a month is
-        sorted by DuckDB (both cores) and then written by one pyarrow thread, so one
-        month's write overlaps the next one's sort instead of leaving a core idle.
-        DuckDB's memory_limit holds for the two sorts together (it spills beyond it).
+        Cold months are filed ``filing_threads`` at a time, each on its own DuckDB
+        cursor: a month is sorted by DuckDB (both cores), then written by one pyarrow
+        thread, so with two one month's write overlaps the next one's sort. DuckDB's
+        memory_limit holds for the sorts together (it spills beyond it); the writers'
+        batches come on top of it (see ``FullBuildEngine.filing_threads``).
         """
         months = sorted(
             p.name.removeprefix("_month=") for p in parts.glob("_month=*") if p.is_dir()
@@ -498,7 +511,7 @@ class DuckDBBuild:
             if self.tier is not None and self.tier.is_cold(first_day(m), newest)
         ]
         stored = 0
-        with ThreadPoolExecutor(max_workers=_FILING_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=filing_threads) as pool:
             filing = {
                 pool.submit(self._file_month, duck.cursor(), parts, m, schema): m
                 for m in cold
