@@ -73,7 +73,7 @@ def accounts_sample(
     accounts = np.unique(codes[among])
     logger.info(
         "Tuning sample: %d of %d training rows (%d of %d accounts); the final fit "
-        "uses every row",
+        "draws from every row (training.rows_per_tree a tree at most)",
         sample.sum(),
         total,
         kept[accounts].sum(),
