@@ -502,13 +502,10 @@ class DuckDBBuild:
             duck, f'SELECT max("{self.date_column}") FROM {_parts(parts, "*")}'
         )
 
-        def first_day(name: str) -> dt.date:
-            return dt.date(int(name[:4]), int(name[5:7]), 1)
-
         cold = [
             m
             for m in months
-            if self.tier is not None and self.tier.is_cold(first_day(m), newest)
+            if self.tier is not None and self.tier.is_cold(_month_start(m), newest)
         ]
         stored = 0
         with ThreadPoolExecutor(max_workers=filing_threads) as pool:
@@ -527,14 +524,14 @@ class DuckDBBuild:
         for name in cold:
             # the build's empty partition of a cold month: its file holds the month
             # now (left there, the tier would archive it as emptied)
-            if first_day(name) in held:
+            if _month_start(name) in held:
                 with conn.transaction():
                     self.tier.drop_filed_partition(
                         conn,
                         self.schema,
                         self.table,
-                        held[first_day(name)],
-                        first_day(name),
+                        held[_month_start(name)],
+                        _month_start(name),
                     )
         target = sql.Identifier(self.schema, self.table)
         types = _column_types(conn, self.schema, self.table)
@@ -566,14 +563,18 @@ class DuckDBBuild:
     def _file_month(self, cursor, parts: Path, name: str, schema: pa.Schema) -> int:
         """Write cold month ``name`` to its file (on its own cursor); the rows."""
         try:
-            month = dt.date(int(name[:4]), int(name[5:7]), 1)
             rows = self.tier.write_month(
-                month, schema, self._sorted(cursor, parts, name, schema)
+                _month_start(name), schema, self._sorted(cursor, parts, name, schema)
             )
             shutil.rmtree(parts / f"_month={name}")  # the scratch holds one copy
             return rows
         finally:
             cursor.close()
+
+
+def _month_start(name: str) -> dt.date:
+    """The first day of a parts folder's month (``YYYY-MM``)."""
+    return dt.date(int(name[:4]), int(name[5:7]), 1)
 
 
 def _parts(parts: Path, month: str) -> str:
