@@ -8,6 +8,7 @@ import io
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -27,7 +28,8 @@ DAY_SUMS = (
     "lots", "volume_usd", "mean_holding_time", "traded_instrument_vol", "symbol_hhi",
     "fx_volume", "metal_volume", "index_volume", "energy_volume", "crypto_volume",
     "open_notional", "open_fx_notional", "open_metal_notional", "open_index_notional",
-    "open_energy_notional", "open_crypto_notional",
+    "open_energy_notional", "open_crypto_notional", "open_daily_risk",
+    "open_unprotected_risk", "open_uncapped_risk", "open_stop_pnl", "open_take_profit_pnl",
 )  # fmt: skip
 
 
@@ -413,3 +415,42 @@ def test_positions_open_at_a_past_cutoff_come_from_closed_trades(built, tables):
     newest = staged[staged["date"] == last]
     assert (newest.loc[newest["open_positions"] > 0, "exposure_source"] == 2).all()
     assert (newest["open_positions"] > 0).any()
+
+
+def test_open_positions_carry_their_stops_take_profits_and_risk(built, tables):
+    """Each cutoff's open positions (rebuilt from closed trades, or the newest from the
+    snapshot) carry the P&L they would realise at their stops and take-profits, as the
+    sandbox's record of what each account held past that cutoff says, and a one-day
+    risk wherever a position is open."""
+    database, _, _ = built
+    staged = stored_rows(database, "stg_account_day").set_index(["account_id", "date"])
+    carried = tables["trades_open"].merge(
+        tables["accounts"][["login", "platform", "broker", "account_id"]],
+        on=["login", "platform", "broker"],
+    )
+    sign = carried["side"].map({"buy": 1.0, "sell": -1.0})
+    notional = carried["volume_usd"].abs()
+    truth = (
+        carried.assign(
+            stop=sign * notional * (carried["stop_loss"] / carried["open_price"] - 1),
+            take=sign * notional * (carried["take_profit"] / carried["open_price"] - 1),
+        )
+        .groupby(["account_id", "trade_date"])[["stop", "take"]]
+        .sum(min_count=1)
+        .rename_axis(["account_id", "date"])
+    )
+    joined = truth.join(staged, how="inner")
+    assert len(joined) > 20 and joined["stop"].notna().sum() > 5
+    assert joined["take"].notna().sum() > 5
+    for ours, theirs in (("open_stop_pnl", "stop"), ("open_take_profit_pnl", "take")):
+        assert (joined[ours].isna() == joined[theirs].isna()).all(), ours
+        close = np.isclose(joined[ours], joined[theirs], rtol=1e-6, equal_nan=True)
+        assert close.all(), joined.loc[~close, [ours, theirs]].head().to_string()
+    assert (joined["open_daily_risk"] > 0).all()
+    flat = staged[staged["open_positions"] == 0]
+    assert (flat["open_daily_risk"] == 0).all() and flat["open_stop_pnl"].isna().all()
+    features = stored_rows(database, "feature_account_day")
+    keys = list(zip(features["account_id"], features["cutoff_date"], strict=True))
+    room = staged["open_stop_pnl"].reindex(keys).to_numpy() - features["unrealised_pnl"]
+    assert np.allclose(features["open_stop_room"], room, equal_nan=True)
+    assert features["open_stop_room"].notna().sum() > 5

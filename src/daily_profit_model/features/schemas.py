@@ -123,6 +123,11 @@ def _feature_columns() -> dict[str, pa.Column]:
         r"open_\w+_notional": pa.Column(
             _FLOAT, pa.Check.ge(0), nullable=False, regex=True
         ),
+        "open_daily_risk": pa.Column(_FLOAT, pa.Check.ge(0), nullable=True),
+        "open_(unprotected|uncapped)_risk": pa.Column(
+            _FLOAT, pa.Check.ge(0), nullable=False, regex=True
+        ),
+        "open_(stop|take_profit)_room": pa.Column(_FLOAT, nullable=True, regex=True),
         "volatility_regime": pa.Column(
             _FLOAT, pa.Check.isin([0, 1, 2]), nullable=True, coerce=True
         ),

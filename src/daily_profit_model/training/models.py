@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,18 @@ def _train(  # noqa: PLR0913 - fit_booster's, on datasets already built
             *(callbacks or []),
         ],
     )
+
+
+def log_fit(name: str, booster: lgb.Booster, started: float) -> lgb.Booster:
+    """Log a final model's rounds and seconds: at the firm's size the final fit runs for
+    half an hour, model after model."""
+    logger.info(
+        "Final fit: %s, %d rounds in %.1f s",
+        name,
+        booster.best_iteration or booster.current_iteration(),
+        time.perf_counter() - started,
+    )
+    return booster
 
 
 def point_params(
@@ -185,9 +198,11 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
     valid_set = _dataset(
         (valid[0], valid[1].abs(), valid[2]), reference=train_set, free_raw_data=True
     )
+    started = time.perf_counter()
     booster = _train(
         params, train_set, valid_set, settings.max_rounds, None, num_threads
     )
+    log_fit("spread model", booster, started)
     codes, unique = pd.factorize(accounts)
     fold = np.random.default_rng(seed).integers(0, settings.folds, len(unique))[codes]
     out_of_fold = np.empty(len(fold))
@@ -195,6 +210,7 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
         held = fold == k
         if not held.any():
             continue
+        started = time.perf_counter()
         model = _train(
             params,
             train_set.subset(np.flatnonzero(~held)),
@@ -203,6 +219,7 @@ def fit_spread(  # noqa: PLR0913 - the data, its accounts and how to fit
             None,
             num_threads,
         )
+        log_fit(f"spread fold {k + 1}/{settings.folds}", model, started)
         out_of_fold[held] = model.predict(
             matrix[held], num_iteration=model.best_iteration or None
         )

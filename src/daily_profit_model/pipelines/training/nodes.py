@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import warnings
 from typing import Any
 
@@ -41,6 +42,7 @@ from daily_profit_model.training.models import (
     SpreadFit,
     fit_booster,
     fit_spread,
+    log_fit,
     point_params,
     predict,
     quantile_params,
@@ -260,13 +262,15 @@ def _fit_point(
         settings["bagging_fraction"] = min(
             settings.get("bagging_fraction", 1.0), sampling["bagging_fraction"]
         )
-    return fit_booster(
+    started = time.perf_counter()
+    booster = fit_booster(
         settings,
         train,
         valid,
         max_rounds(settings["num_leaves"], training.tuning.max_tree_leaves),
         num_threads=training.num_threads,
     )
+    return log_fit("point model", booster, started)
 
 
 def _fit_interval_models(
@@ -295,16 +299,18 @@ def _fit_interval_models(
         quantile_valid = _in_units(
             valid, spread_unit(spread.booster, valid[0], spread.floor)
         )
-    lower, upper = (
-        fit_booster(
+    bounds = []
+    for q in (0.05, 0.95):
+        started = time.perf_counter()
+        booster = fit_booster(
             quantile_params(q, settings, training.seed) | sampling,
             quantile_train,
             quantile_valid,
             settings.max_rounds,
             num_threads=training.num_threads,
         )
-        for q in (0.05, 0.95)
-    )
+        bounds.append(log_fit(f"{q:.0%} model", booster, started))
+    lower, upper = bounds
     return lower, upper, spread
 
 
