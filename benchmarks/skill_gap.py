@@ -11,6 +11,9 @@ scores each on the test window against the oracle (``skill_capture_*``,
   (``training.quantile_model.spread: null``);
 - ``no_offset``: every model learns netProfit itself, not netProfit less the unrealised
   P&L of the positions open at the cutoff (``training.target_offset: null``);
+- ``no_open_risk``: ``served`` without what the open positions can still move
+  tomorrow (``open_daily_risk``, ``open_unprotected_risk``, ``open_uncapped_risk``,
+  ``open_stop_room``, ``open_take_profit_room``);
 - ``hidden_traits``: ``served`` plus the sandbox's hidden trader traits (skill, activity,
   sizes, crowd loading, news trading, ...) as features: what knowing each trader exactly
   would add (no real source serves them);
@@ -18,7 +21,8 @@ scores each on the test window against the oracle (``skill_capture_*``,
   much the figures depend on the amount of history.
 
 Each variant also reports the pinball ratios of the funded accounts alone (phase 4:
-the firm's own money).
+the firm's own money) and, when ``served`` ran first, its absolute error less the
+served model's, row by row on the same test rows (mean, standard error, test days).
 
 Needs a ``uv run kedro run`` first (model input, tuned parameters, the sandbox world).
 
@@ -39,7 +43,21 @@ import numpy as np
 import pandas as pd
 
 PROJECT = Path(__file__).resolve().parents[1]
-VARIANTS = ("served", "no_spread", "no_offset", "hidden_traits", "half_accounts")
+VARIANTS = (
+    "served",
+    "no_spread",
+    "no_offset",
+    "no_open_risk",
+    "hidden_traits",
+    "half_accounts",
+)
+OPEN_RISK = (
+    "open_daily_risk",
+    "open_unprotected_risk",
+    "open_uncapped_risk",
+    "open_stop_room",
+    "open_take_profit_room",
+)
 _FIGURES = (
     "skill_capture_pinball_05",
     "skill_capture_pinball_95",
@@ -68,6 +86,22 @@ def _half_of_training_accounts(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
         accounts, len(accounts) // 2, replace=False
     )
     return rows[~train | rows["account_id"].isin(kept)]
+
+
+def _paired_mae(frame: pd.DataFrame, served: pd.DataFrame) -> dict[str, float]:
+    """This variant's absolute error less the served model's, row by row on the same
+    test rows: its mean, its standard error, and the test days it is lower on."""
+    if not frame.index.equals(served.index):
+        raise ValueError("a variant scored other test rows than the served model")
+    change = (frame["forecast"] - frame["actual"]).abs() - (
+        served["forecast"] - served["actual"]
+    ).abs()
+    by_day = change.groupby(frame["target_date"]).mean()
+    return {
+        "mae_change_vs_served": round(float(change.mean()), 3),
+        "mae_change_se": round(float(change.std() / np.sqrt(len(change))), 3),
+        "days_lower_than_served": f"{int((by_day < 0).sum())} of {len(by_day)}",
+    }
 
 
 def main() -> None:
@@ -121,7 +155,7 @@ def main() -> None:
     served = TrainingParams.model_validate(parameters)
     rows, _, _ = split_by_time(model_input, served)
     pooled = pooled_quantiles(rows)
-    results = {}
+    results, frames = {}, {}
     for name in variants:
         started = time.perf_counter()
         training, fit_rows = served, rows
@@ -133,13 +167,15 @@ def main() -> None:
             training = TrainingParams.model_validate(
                 merged(parameters, {"target_offset": None})
             )
+        elif name == "no_open_risk":
+            fit_rows = rows.drop(columns=list(OPEN_RISK))
         elif name == "hidden_traits":
             fit_rows = rows.merge(_hidden_traits(truth), on="account_id", how="left")
             fit_rows.index = rows.index
         elif name == "half_accounts":
             fit_rows = _half_of_training_accounts(rows, served.seed)
         model = fit_forecaster(fit_rows, tuned, training)
-        frame = _test_frame(fit_rows, model)
+        frame = frames[name] = _test_frame(fit_rows, model)
         figures = {
             **{f"test_{k}": v for k, v in forecast_metrics(frame).items()},
             **oracle_metrics(frame, oracle, pooled),
@@ -152,6 +188,11 @@ def main() -> None:
                 f"funded_{k}": round(float(funded[k]), 4)
                 for k in ("pinball_05_ratio_to_oracle", "pinball_95_ratio_to_oracle")
             },
+            **(
+                _paired_mae(frame, frames["served"])
+                if name != "served" and "served" in frames
+                else {}
+            ),
             "seconds": round(time.perf_counter() - started, 1),
         }
         print(name, results[name], flush=True)
