@@ -115,6 +115,28 @@ def test_fhs_widens_within_days_of_the_market_turning_violent():
     assert (after["q95"] - after["q05"]) < 2 * 1.645 * 40 * accounts
 
 
+def test_one_outlier_day_does_not_hold_the_band_wide_for_weeks():
+    """A book's residuals are heavy-tailed: one day ten times the usual size (one
+    funded account's big day) widens tomorrow's band, but ten calm days later the band
+    is within 35% of its calm width (a variance EWMA: 1.9 times)."""
+    rng = np.random.default_rng(7)
+    calm, after, accounts = 100, 10, 100
+    factor = rng.normal(0, 1, calm + 1 + after)
+    factor[calm] = 10.0
+    actual = 10 * factor[:, None] + rng.normal(0, 5, (len(factor), accounts))
+    days = book_days(_book_history(actual, -20.0, 20.0)).loc["firm"]
+    today = _today(accounts, -20.0, 20.0)
+    rows = _book_history(np.full((1, accounts), np.nan), -20.0, 20.0)
+
+    def width(history: pd.DataFrame) -> float:
+        band = book_forecast(history, today, _firm("copula"), rows)
+        return band["q95"] - band["q05"]
+
+    before = width(days.iloc[:calm])
+    assert width(days.iloc[: calm + 1]) > 1.1 * before
+    assert width(days) < 1.35 * before
+
+
 def test_the_mean_of_a_skewed_account_is_unbiased_after_calibration():
     """Most accounts lose a little, a few win a lot: medians sum far from the mean,
     and so does the three-point rule; the calibration's offset makes the sum right."""
