@@ -4,6 +4,8 @@ independent-accounts sum, put in its place, fails the same criteria on the firm.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
@@ -20,6 +22,7 @@ from tests.params import params
 from tests.training.helpers import small_world_model_input
 
 FIRST_FORECAST, SEED_DAYS, REFIT_EVERY = 50, 20, 20
+logger = logging.getLogger(__name__)
 
 
 def holds(figures: dict) -> bool:
@@ -51,7 +54,12 @@ def figures(pgdata, tmp_path_factory) -> dict:
         pd.Timestamp(days[SEED_DAYS]),
         served,
     )
-    return {"served": served.method, **backtest(books, world.truth("firm"))}
+    figures = backtest(books, world.truth("firm"))
+    # every method's figures, for README (pytest ... -o log_cli=true --log-cli-level=INFO)
+    for book, methods in figures.items():
+        for method, result in methods.items():
+            logger.info("%s %s: %s", book, method, result)
+    return {"served": served.method, **figures}
 
 
 @pytest.mark.parametrize("book", ["firm", "funded"])
