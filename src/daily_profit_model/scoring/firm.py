@@ -125,8 +125,8 @@ def _ewma_sigma(u: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
     standardised residuals are heavy-tailed (a few dozen funded accounts: one account's
     big day is the book's), and a squared outlier lifts a variance for weeks, widening
     every band after it beyond what the days' own spread needs. Measured on the
-    walk-forward of ``tests/scoring/test_firm_backtest.py`` (default world, 59 cutoffs):
-    pinball / oracle 0.923 -> 0.912 (firm) and 1.212 -> 1.184 (funded book), funded
+    walk-forward of ``tests/scoring/test_firm_backtest.py`` (default world, 59 cutoffs,
+    the account models of commit ac73387): pinball / oracle 0.923 -> 0.912 (firm) and 1.212 -> 1.184 (funded book), funded
     coverage 0.983 -> 0.966; README, Firm risk, for the large backtest.
     """
     spread = np.abs(u) * np.sqrt(np.pi / 2)
