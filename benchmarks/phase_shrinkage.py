@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -55,39 +54,23 @@ def _raw_bounds(model, rows: pd.DataFrame, kind: str, fit: int) -> pd.DataFrame:
 def _walk(model_input: pd.DataFrame, args, training) -> pd.DataFrame:
     """Every refit's calibration rows and forecast rows, with their raw bounds."""
     from daily_profit_model.pipelines.training import walk_forward  # noqa: PLC0415
-    from daily_profit_model.pipelines.training.nodes import (  # noqa: PLC0415
-        fit_forecaster,
-    )
 
     days = sorted(
         model_input.dropna(subset=["target_net_profit"])["cutoff_date"].unique()
     )
-    rows = model_input[model_input["cutoff_date"].isin(days)]
-    first = len(days) - args.cutoffs - args.seed_days
-    point = {
-        **walk_forward.DEFAULT_POINT,
-        "target_unit": float(rows["starting_balance"].mean()),
-    }
-    starts = range(first, len(days), args.refit_every)
     out = []
-    for fit, start in enumerate(starts):
-        began = time.perf_counter()
-        known = rows[rows["cutoff_date"].isin(days[:start])]
-        labelled = walk_forward._labelled(known, days[:start], training)
-        model = fit_forecaster(labelled, point, training)
-        block = rows[rows["cutoff_date"].isin(days[start : start + args.refit_every])]
+    for refit in walk_forward.refits(
+        model_input[model_input["cutoff_date"].isin(days)],
+        training,
+        len(days) - args.cutoffs - args.seed_days,
+        args.refit_every,
+    ):
+        labelled = refit.labelled
         calibration = labelled[labelled["window"] == "calibration"]
         out += [
-            _raw_bounds(model, calibration, "calibration", fit),
-            _raw_bounds(model, block, "forecast", fit),
+            _raw_bounds(refit.model, calibration, "calibration", refit.fit),
+            _raw_bounds(refit.model, refit.block, "forecast", refit.fit),
         ]
-        logger.info(
-            "Refit %d/%d on %d cutoffs in %.1f s",
-            fit + 1,
-            len(starts),
-            start,
-            time.perf_counter() - began,
-        )
     return pd.concat(out, ignore_index=True)
 
 

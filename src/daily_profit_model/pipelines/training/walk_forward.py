@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from daily_profit_model.scoring.firm import (
     known_history,
 )
 from daily_profit_model.training.matrix import TARGET, feature_names
+from daily_profit_model.training.pyfunc_model import DailyPnlForecaster
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,54 @@ def _labelled(
     return known.assign(window=label).dropna(subset=["window"])
 
 
+@dataclass(frozen=True)
+class Refit:
+    """One refit of the walk-forward: its number, the known cutoffs it was fitted on
+    (labelled by window), the fitted forecaster and the block of cutoffs it forecasts."""
+
+    fit: int
+    labelled: pd.DataFrame
+    model: DailyPnlForecaster
+    block: pd.DataFrame
+
+
+def refits(
+    model_input: pd.DataFrame,
+    training: TrainingParams,
+    first_forecast: int,
+    refit_every: int,
+    point: dict[str, Any] | None = None,
+) -> Iterator[Refit]:
+    """Every ``refit_every`` cutoffs from cutoff number ``first_forecast`` on, the
+    account models fitted as training fits them on the cutoffs known by then, with the
+    block of cutoffs they forecast next (arguments: :func:`walk_forward`)."""
+    rows = model_input.assign(cutoff_date=pd.to_datetime(model_input["cutoff_date"]))
+    days = sorted(rows["cutoff_date"].unique())
+    tuned = {
+        **(point or DEFAULT_POINT),
+        "target_unit": float(rows["starting_balance"].mean()),
+    }
+    starts = range(first_forecast, len(days), refit_every)
+    for fit, start in enumerate(starts):
+        began = time.perf_counter()
+        known_days = days[:start]
+        known = rows[rows["cutoff_date"].isin(known_days)]
+        labelled = _labelled(known, known_days, training)
+        model = fit_forecaster(labelled, tuned, training)
+        block = rows[rows["cutoff_date"].isin(days[start : start + refit_every])]
+        logger.info(
+            "Walk-forward fit %d/%d on %d cutoffs (%d rows): forecast %s..%s in %.1f s",
+            fit + 1,
+            len(starts),
+            len(known_days),
+            len(known),
+            pd.Timestamp(block["cutoff_date"].min()).date(),
+            pd.Timestamp(block["cutoff_date"].max()).date(),
+            time.perf_counter() - began,
+        )
+        yield Refit(fit, labelled, model, block)
+
+
 def walk_forward(
     model_input: pd.DataFrame,
     training: TrainingParams,
@@ -84,21 +135,10 @@ def walk_forward(
         (balance, payout schedule), ``forecast``, ``mean``, ``lower_90``,
         ``upper_90``, ``actual`` and ``fit`` (the refit's number).
     """
-    rows = model_input.assign(cutoff_date=pd.to_datetime(model_input["cutoff_date"]))
-    days = sorted(rows["cutoff_date"].unique())
-    tuned = {
-        **(point or DEFAULT_POINT),
-        "target_unit": float(rows["starting_balance"].mean()),
-    }
     out = []
-    starts = range(first_forecast, len(days), refit_every)
-    for fit, start in enumerate(starts):
-        began = time.perf_counter()
-        known_days = days[:start]
-        known = rows[rows["cutoff_date"].isin(known_days)]
-        model = fit_forecaster(_labelled(known, known_days, training), tuned, training)
-        block = rows[rows["cutoff_date"].isin(days[start : start + refit_every])]
-        predicted = model.predict(None, block[feature_names(block)])
+    for refit in refits(model_input, training, first_forecast, refit_every, point):
+        block = refit.block
+        predicted = refit.model.predict(None, block[feature_names(block)])
         out.append(
             block[
                 ["account_id", "cutoff_date", "target_date", "phase", *_STATE]
@@ -108,18 +148,8 @@ def walk_forward(
                 lower_90=predicted["lower_90"].to_numpy(),
                 upper_90=predicted["upper_90"].to_numpy(),
                 actual=block[TARGET].to_numpy(),
-                fit=fit,
+                fit=refit.fit,
             )
-        )
-        logger.info(
-            "Walk-forward fit %d/%d on %d cutoffs (%d rows): forecast %s..%s in %.1f s",
-            fit + 1,
-            len(starts),
-            len(known_days),
-            len(known),
-            pd.Timestamp(block["cutoff_date"].min()).date(),
-            pd.Timestamp(block["cutoff_date"].max()).date(),
-            time.perf_counter() - began,
         )
     return pd.concat(out, ignore_index=True)
 
