@@ -179,6 +179,7 @@ class TrainingParams(_Params):
     top_reasons: int = Field(ge=0)
     target_scale: Literal["starting_balance"] | None
     target_offset: Literal["unrealised_pnl"] | None = None
+    breach_slippage_quantile: float | None = Field(default=None, gt=0, le=1)
     num_threads: int = Field(ge=1)
     history_days: int | None = Field(ge=1)
 

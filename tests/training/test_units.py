@@ -450,3 +450,105 @@ def test_the_offset_is_added_to_the_forecast_the_bounds_and_its_reason():
     assert b.loc[big, "reason_1_usd"] == pytest.approx(
         offset[big] + contributions[big, 0]
     )
+
+
+def _floor_frame(n: int, seed: int) -> pd.DataFrame:
+    """Accounts with a daily-loss and a drawdown floor, some near them."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "starting_balance": 10_000.0,
+            "open_pnl": np.where(rng.random(n) < 0.3, rng.normal(0, 100, n), 0.0),
+            "distance_to_daily_loss_floor": np.where(
+                rng.random(n) < 0.2, np.nan, rng.uniform(20, 500, n)
+            ),
+            "distance_to_drawdown_floor": rng.uniform(50, 800, n),
+            "size": rng.uniform(1, 10, n),
+            "phase": 1,
+        }
+    )
+
+
+def test_the_slippage_past_the_floor_is_learnt_from_the_breached_days():
+    from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
+        breach_floor,
+        breach_slippage_share,
+    )
+
+    frame = _floor_frame(2000, 4)
+    floor = breach_floor(frame, 0.0)
+    room = np.fmin(
+        frame["distance_to_daily_loss_floor"], frame["distance_to_drawdown_floor"]
+    )
+    np.testing.assert_allclose(floor, frame["open_pnl"] - room)
+    # a tenth of the days breach, ending up to 0.2% of the balance past the floor
+    rng = np.random.default_rng(5)
+    breached = rng.random(len(frame)) < 0.1
+    past = rng.uniform(0, 0.002, len(frame)) * 10_000
+    actual = np.where(breached, floor - past, floor + rng.uniform(1, 900, len(frame)))
+    share = breach_slippage_share(frame, actual, 0.99)
+    assert 0.0019 < share <= 0.002
+    assert breach_slippage_share(frame, floor + 1.0, 0.99) == 0.0
+    with_slippage = breach_floor(frame, share)
+    np.testing.assert_allclose(with_slippage, floor - share * 10_000)
+    assert breach_floor(frame, None) is None
+
+
+def test_nothing_is_forecast_below_the_breach_floor_and_the_reasons_still_add_up():
+    import lightgbm as lgb  # noqa: PLC0415
+
+    from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
+        DailyPnlForecaster,
+        breach_floor,
+    )
+
+    frame = _floor_frame(400, 6)
+    features = [
+        "open_pnl",
+        "distance_to_daily_loss_floor",
+        "distance_to_drawdown_floor",
+        "size",
+    ]
+    # losses far larger than the rooms: unfloored bounds and forecasts fall below
+    target = np.random.default_rng(7).normal(-50, 200, len(frame)) * frame["size"] / 5
+    data = lgb.Dataset(frame[features], label=target)
+    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
+    boosters = [
+        lgb.train({**quick, "objective": "l1"}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
+    ]
+    spec = {
+        "features": features,
+        "categorical": [],
+        "scale": None,
+        "calibration": {
+            "pooled": {"lower": 0.1, "upper": 0.1},
+            "by_phase": {},
+            "score": "width",
+        },
+    }
+    plain = DailyPnlForecaster.from_parts(*boosters, spec).predict(
+        None, frame, params={"reasons": 4}
+    )
+    floored = DailyPnlForecaster.from_parts(
+        *boosters, {**spec, "breach_slippage_share": 0.002}
+    ).predict(None, frame, params={"reasons": 4})
+    floor = breach_floor(frame, 0.002)
+    assert (plain["lower_90"] < floor).mean() > 0.2  # the rule has work to do
+    # rows whose raw bounds are above the floor keep their interval (its conformal
+    # unit is the raw width, which the floor narrows where it holds a raw bound)
+    raw_lower, _ = DailyPnlForecaster.from_parts(*boosters, spec).raw_bounds(
+        frame[features], np.ones(len(frame))
+    )
+    untouched = raw_lower >= floor
+    assert untouched.sum() > 20
+    for column in ("forecast", "lower_90", "upper_90"):
+        assert (floored[column] >= floor - 1e-9).all(), column
+        held = untouched & (plain[column] >= floor)
+        np.testing.assert_allclose(floored.loc[held, column], plain.loc[held, column])
+    assert (floored["forecast"] > plain["forecast"]).any()
+    # the lift is the nearer floor's reason; every reason adds up to the forecast
+    reasons = floored.filter(regex=r"^reason_\d_usd$").sum(axis=1)
+    base = plain["forecast"] - plain.filter(regex=r"^reason_\d_usd$").sum(axis=1)
+    np.testing.assert_allclose(reasons + base, floored["forecast"], atol=1e-6)

@@ -47,7 +47,9 @@ def calibrate(
     """Corrections of the lower and upper bounds, pooled and per phase.
 
     Args:
-        frame: Calibration rows with ``actual``, ``raw_lower``, ``raw_upper``, ``phase``.
+        frame: Calibration rows with ``actual``, ``raw_lower``, ``raw_upper``, ``phase``
+            (optionally ``forecast``, for the mean's offsets, and ``floor``, each row's
+            breach floor, under which no bound goes).
         coverage: Target coverage of the interval (0.9).
         min_rows: Fewest rows a phase needs for corrections of its own.
         shrinkage_rows: Weight of the pooled correction in a phase's, in rows.
@@ -100,7 +102,11 @@ def _mean_offsets(
     """The mean residual of the Pearson-Tukey mean on the calibration rows, in units
     of the calibrated interval's width: pooled, and per phase shrunk toward it."""
     lower, upper = conformal_bounds(
-        frame["raw_lower"], frame["raw_upper"], frame["phase"], calibration
+        frame["raw_lower"],
+        frame["raw_upper"],
+        frame["phase"],
+        calibration,
+        frame["floor"].to_numpy() if "floor" in frame else None,
     )
     three_point = mean_forecast(lower, frame["forecast"], upper, frame["phase"], {})
     residual = (frame["actual"].to_numpy() - three_point) / np.maximum(

@@ -49,7 +49,10 @@ from daily_profit_model.training.models import (
     row_sampling,
 )
 from daily_profit_model.training.pyfunc_model import (
+    FLOOR_COLUMNS,
     DailyPnlForecaster,
+    above_floor,
+    breach_slippage_share,
     contributions_usd,
     offset_of,
     spread_unit,
@@ -314,6 +317,22 @@ def _fit_interval_models(
     return lower, upper, spread
 
 
+def _breach_slippage(
+    rows: pd.DataFrame, in_train: np.ndarray, training: TrainingParams
+) -> dict[str, float]:
+    """The spec's ``breach_slippage_share``, learnt on the training window (nothing
+    when ``training.breach_slippage_quantile`` is null)."""
+    if training.breach_slippage_quantile is None:
+        return {}
+    share = breach_slippage_share(
+        rows.loc[in_train, list(FLOOR_COLUMNS)],
+        rows.loc[in_train, TARGET].to_numpy(),
+        training.breach_slippage_quantile,
+    )
+    logger.info("Breach floor: slippage past it %.4f of the starting balance", share)
+    return {"breach_slippage_share": share}
+
+
 def fit_forecaster(
     rows: pd.DataFrame, tuned: dict[str, Any], training: TrainingParams
 ) -> DailyPnlForecaster:
@@ -337,6 +356,7 @@ def fit_forecaster(
         "scale": scale_column,
         "offset": training.target_offset,
         **({"spread_floor": spread.floor} if spread else {}),
+        **_breach_slippage(rows, in_train, training),
     }
     model = DailyPnlForecaster.from_parts(
         point, lower, upper, spec, spread.booster if spread else None
@@ -345,14 +365,16 @@ def fit_forecaster(
     matrix = feature_matrix(calibration_rows, features)
     scale = model.scale(calibration_rows)
     offset = model.offset(calibration_rows)
-    raw_lower, raw_upper = model.raw_bounds(matrix, scale, offset)
+    floor = model.floor(calibration_rows)
+    raw_lower, raw_upper = model.raw_bounds(matrix, scale, offset, floor)
     scores = pd.DataFrame(
         {
             "actual": calibration_rows[TARGET].to_numpy(),
             "raw_lower": raw_lower,
             "raw_upper": raw_upper,
-            "forecast": offset + predict(point, matrix, scale),
+            "forecast": above_floor(offset + predict(point, matrix, scale), floor),
             "phase": calibration_rows["phase"].to_numpy(),
+            **({"floor": floor} if floor is not None else {}),
         }
     )
     calibration = calibrate(
