@@ -11,6 +11,8 @@ scores each on the test window against the oracle (``skill_capture_*``,
   (``training.quantile_model.spread: null``);
 - ``no_offset``: every model learns netProfit itself, not netProfit less the unrealised
   P&L of the positions open at the cutoff (``training.target_offset: null``);
+- ``no_breach_floor``: forecasts and bounds may fall below the breach floor
+  (``training.breach_slippage_quantile: null``);
 - ``no_open_risk``: ``served`` without what the open positions can still move
   tomorrow (``open_daily_risk``, ``open_unprotected_risk``, ``open_uncapped_risk``,
   ``open_stop_room``, ``open_take_profit_room``);
@@ -47,6 +49,7 @@ VARIANTS = (
     "served",
     "no_spread",
     "no_offset",
+    "no_breach_floor",
     "no_open_risk",
     "hidden_traits",
     "half_accounts",
@@ -166,6 +169,10 @@ def main() -> None:
         elif name == "no_offset":
             training = TrainingParams.model_validate(
                 merged(parameters, {"target_offset": None})
+            )
+        elif name == "no_breach_floor":
+            training = TrainingParams.model_validate(
+                merged(parameters, {"breach_slippage_quantile": None})
             )
         elif name == "no_open_risk":
             fit_rows = rows.drop(columns=list(OPEN_RISK))
