@@ -99,8 +99,16 @@ def calibrate(
 def _mean_offsets(
     frame: pd.DataFrame, calibration: dict[str, Any], shrinkage_rows: float
 ) -> dict[str, Any]:
-    """The mean residual of the Pearson-Tukey mean on the calibration rows, in units
-    of the calibrated interval's width: pooled, and per phase shrunk toward it."""
+    """The residual of the Pearson-Tukey mean on the calibration rows per unit of the
+    calibrated interval's width: pooled, and per phase shrunk toward it.
+
+    A ratio of sums (the residuals' sum over the widths' sum), the offset under which
+    the calibration rows' means add up to their actual total: what the books' sums
+    need. (A mean of each row's ratio, the first version, let rows whose interval the
+    breach floor had narrowed to a few dollars carry a residual of hundreds of widths:
+    on the default world's test window, 0.003 -> 0.136 widths and a mean 116 USD above
+    the actual per account-day, against 13 as a ratio of sums.)
+    """
     lower, upper = conformal_bounds(
         frame["raw_lower"],
         frame["raw_upper"],
@@ -109,12 +117,16 @@ def _mean_offsets(
         frame["floor"].to_numpy() if "floor" in frame else None,
     )
     three_point = mean_forecast(lower, frame["forecast"], upper, frame["phase"], {})
-    residual = (frame["actual"].to_numpy() - three_point) / np.maximum(
-        upper - lower, 1.0
+    sums = pd.DataFrame(
+        {
+            "residual": frame["actual"].to_numpy() - three_point,
+            "width": np.maximum(upper - lower, 1.0),
+        }
     )
-    pooled = float(residual.mean())
+    pooled = float(sums["residual"].sum() / sums["width"].sum())
     by_phase = {}
-    for phase, rows in pd.Series(residual).groupby(frame["phase"].to_numpy()):
+    for phase, rows in sums.groupby(frame["phase"].to_numpy()):
         weight = len(rows) / (len(rows) + shrinkage_rows)
-        by_phase[str(int(phase))] = weight * float(rows.mean()) + (1 - weight) * pooled
+        own = float(rows["residual"].sum() / rows["width"].sum())
+        by_phase[str(int(phase))] = weight * own + (1 - weight) * pooled
     return {"pooled": pooled, "by_phase": by_phase}

@@ -120,13 +120,18 @@ def conformal_bounds(
 
 
 # Where an account breaches. Its equity may not fall below its daily-loss floor or its
-# drawdown floor: at the floor the account is closed (the firm's risk engine), so
-# tomorrow's realised netProfit cannot fall below floor - balance = open_pnl - room,
-# with room = equity - floor (the features' distances to both floors), less the fill's
-# slippage past the floor. The slippage, as a share of the starting balance, is learnt
-# from the training window's breaches (``breach_slippage_share``). Measured on the
-# default world's test window (README, Training): the 5% bound lay below that floor on
-# 7% of rows (the oracle's never did); held at it, 5% pinball / oracle 1.136 -> 1.098.
+# drawdown floor: at the floor the account is closed (the firm's risk engine). If its
+# open positions close tomorrow, its realised netProfit cannot fall below
+# floor - balance = open_pnl - room (room = equity - floor: the features' distances to
+# both floors); if they stay open at unchanged marks, not below -room. So the floor is
+# min(open_pnl, 0) - room, less the fill's slippage past it (open_pnl - room alone held
+# on every sandbox day, whose positions all close the next day, and would not where
+# winners are held for days). The slippage, as a share of the starting balance, is
+# learnt from the training window's breaches (``breach_slippage_share``): where the
+# rule does not hold for a firm, its shortfalls are large and so is the slippage.
+# Measured on the default world's test window (README, Training): the 5% bound lay
+# below the floor on 7% of rows (the oracle's never did); held at it, 5% pinball /
+# oracle 1.136 -> 1.099.
 FLOOR_COLUMNS = (
     "open_pnl",
     "distance_to_daily_loss_floor",
@@ -159,7 +164,11 @@ def breach_floor(frame: pd.DataFrame, slippage_share: float | None) -> np.ndarra
         _number(frame, "distance_to_drawdown_floor"),
     )
     open_pnl = np.nan_to_num(_number(frame, "open_pnl"), nan=0.0)
-    return open_pnl - room - slippage_share * _number(frame, "starting_balance")
+    return (
+        np.minimum(open_pnl, 0.0)
+        - room
+        - slippage_share * _number(frame, "starting_balance")
+    )
 
 
 def above_floor(values: np.ndarray, floor: np.ndarray | None) -> np.ndarray:
@@ -188,9 +197,9 @@ def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibra
     calibration: dict,
 ) -> np.ndarray:
     """Each account's expected netProfit: the Pearson-Tukey mean of its interval and
-    point forecast, plus the calibration window's mean residual of that rule for the
-    account's phase (in units of its interval's width), so that the sums of means over
-    accounts are unbiased on data the model was not fitted on."""
+    point forecast, plus the calibration window's residual of that rule for the
+    account's phase per unit of interval width (a ratio of sums), so that the sums of
+    means over accounts are unbiased on data the model was not fitted on."""
     a, b, c = PEARSON_TUKEY
     lower, median, upper = (np.asarray(x, dtype=float) for x in (lower, median, upper))
     three_point = a * lower + b * median + c * upper
