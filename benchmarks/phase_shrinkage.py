@@ -25,6 +25,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -41,12 +42,14 @@ def _raw_bounds(model, rows: pd.DataFrame, kind: str, fit: int) -> pd.DataFrame:
 
     matrix = feature_matrix(rows, model.spec["features"])
     lower, upper = model.raw_bounds(matrix, model.scale(rows), model.offset(rows))
+    floor = model.floor(rows)  # calibrated bounds are held at it, as the model's are
     return rows[["account_id", "cutoff_date", "phase"]].assign(
         kind=kind,
         fit=fit,
         actual=rows[TARGET].to_numpy(),
         raw_lower=lower,
         raw_upper=upper,
+        floor=floor if floor is not None else np.nan,
         open=(rows["open_daily_risk"].fillna(0) > 0).to_numpy(),
     )
 
@@ -102,7 +105,11 @@ def _calibrated(bounds: pd.DataFrame, value: str, training) -> pd.DataFrame:
             shrinkage,
         )
         lower, upper = conformal_bounds(
-            rows["raw_lower"], rows["raw_upper"], group(rows), corrections
+            rows["raw_lower"],
+            rows["raw_upper"],
+            group(rows),
+            corrections,
+            rows["floor"].to_numpy(),
         )
         parts.append(rows.assign(lower=lower, upper=upper))
     return pd.concat(parts)

@@ -403,9 +403,20 @@ def test_the_tuning_sample_keeps_whole_accounts_and_the_same_ones_each_run():
     assert accounts_sample(rows, None, among) is among
 
 
-def test_the_offset_is_added_to_the_forecast_the_bounds_and_its_reason():
+def _point_and_bounds(matrix: pd.DataFrame, target) -> list:
+    """Small point, 5% and 95% boosters on ``matrix`` (a forecaster's three)."""
     import lightgbm as lgb  # noqa: PLC0415
 
+    data = lgb.Dataset(matrix, label=target)
+    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
+    return [
+        lgb.train({**quick, "objective": "l1"}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
+        lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
+    ]
+
+
+def test_the_offset_is_added_to_the_forecast_the_bounds_and_its_reason():
     from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
         DailyPnlForecaster,
     )
@@ -421,13 +432,7 @@ def test_the_offset_is_added_to_the_forecast_the_bounds_and_its_reason():
         }
     )
     residual = rng.normal(0, 1, 400) * frame["size"]
-    data = lgb.Dataset(frame[["unrealised_pnl", "size"]], label=residual)
-    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
-    boosters = [
-        lgb.train({**quick, "objective": "l1"}, data, 10),
-        lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
-        lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
-    ]
+    boosters = _point_and_bounds(frame[["unrealised_pnl", "size"]], residual)
     spec = {
         "features": ["unrealised_pnl", "size"],
         "categorical": [],
@@ -496,8 +501,6 @@ def test_the_slippage_past_the_floor_is_learnt_from_the_breached_days():
 
 
 def test_nothing_is_forecast_below_the_breach_floor_and_the_reasons_still_add_up():
-    import lightgbm as lgb  # noqa: PLC0415
-
     from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
         DailyPnlForecaster,
         breach_floor,
@@ -510,15 +513,9 @@ def test_nothing_is_forecast_below_the_breach_floor_and_the_reasons_still_add_up
         "distance_to_drawdown_floor",
         "size",
     ]
-    # losses far larger than the rooms: unfloored bounds and forecasts fall below
+    # losses as large as the rooms: many unfloored bounds fall below the floor
     target = np.random.default_rng(7).normal(-50, 200, len(frame)) * frame["size"] / 5
-    data = lgb.Dataset(frame[features], label=target)
-    quick = {"verbosity": -1, "num_threads": 1, "num_leaves": 4}
-    boosters = [
-        lgb.train({**quick, "objective": "l1"}, data, 10),
-        lgb.train({**quick, "objective": "quantile", "alpha": 0.05}, data, 10),
-        lgb.train({**quick, "objective": "quantile", "alpha": 0.95}, data, 10),
-    ]
+    boosters = _point_and_bounds(frame[features], target)
     spec = {
         "features": features,
         "categorical": [],
@@ -555,20 +552,24 @@ def test_nothing_is_forecast_below_the_breach_floor_and_the_reasons_still_add_up
     np.testing.assert_allclose(reasons + base, floored["forecast"], atol=1e-6)
 
 
-def test_the_calibration_rows_means_add_up_to_their_actual_total():
-    """Rows the breach floor narrows to a few dollars must not set every mean: the
-    offset is a ratio of sums, not a mean of each row's ratio."""
+def test_rows_the_floor_narrows_do_not_set_every_accounts_mean():
+    """The conformal scores and the mean's calibration offset are in units of each
+    row's raw interval before the breach floor: a row the floor narrows to a dollar,
+    its actual hundreds above, weighs as any other (in the floored interval's units its
+    upper score was hundreds of widths, and so, over a tenth of the rows, was every
+    row's correction)."""
     from daily_profit_model.training.pyfunc_model import (  # noqa: PLC0415
         mean_forecast,
+        raw_width,
     )
 
     rng = np.random.default_rng(8)
     n = 3000
     raw_lower = rng.uniform(-900, -100, n)
     raw_upper = rng.uniform(100, 900, n)
-    actual = rng.normal(40, 300, n)
+    actual = rng.normal(0, 250, n)
     # a tenth at a floor above both raw bounds: their interval is one dollar wide
-    floor = np.where(rng.random(n) < 0.1, raw_upper + 50, np.nan)
+    floor = np.where(rng.random(n) < 0.1, raw_upper + 2000, np.nan)
     actual = np.where(np.isnan(floor), actual, floor + rng.uniform(0, 400, n))
     frame = pd.DataFrame(
         {
@@ -577,12 +578,18 @@ def test_the_calibration_rows_means_add_up_to_their_actual_total():
             "raw_upper": raw_upper,
             "forecast": np.fmax(np.zeros(n), floor),
             "phase": 1,
+            "unit": raw_width(raw_lower, raw_upper),
             "floor": floor,
         }
     )
     calibration = calibrate(frame, 0.9, min_rows=30, shrinkage_rows=0)
+    assert abs(calibration["mean_offset"]["pooled"]) < 0.05  # noqa: PLR2004
+    assert calibration["pooled"]["upper"] < 1
     lower, upper = conformal_bounds(
-        raw_lower, raw_upper, frame["phase"], calibration, floor
+        frame["raw_lower"], frame["raw_upper"], frame["phase"], calibration, floor
     )
-    mean = mean_forecast(lower, frame["forecast"], upper, frame["phase"], calibration)
-    assert mean.sum() == pytest.approx(actual.sum(), rel=1e-9)
+    mean = mean_forecast(
+        lower, frame["forecast"], upper, frame["phase"], calibration, frame["unit"]
+    )
+    # the sum of means is within 2% of the actual total's spread over the rows
+    assert abs(mean.sum() - actual.sum()) < 0.02 * np.abs(actual).sum()  # noqa: PLR2004

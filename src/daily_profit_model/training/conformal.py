@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from daily_profit_model.training.pyfunc_model import (
+    above_floor,
     conformal_bounds,
     mean_forecast,
     raw_width,
@@ -48,8 +49,8 @@ def calibrate(
 
     Args:
         frame: Calibration rows with ``actual``, ``raw_lower``, ``raw_upper``, ``phase``
-            (optionally ``forecast``, for the mean's offsets, and ``floor``, each row's
-            breach floor, under which no bound goes).
+            (optionally ``forecast``, for the mean's offsets, ``unit``, their unit,
+            and ``floor``, each row's breach floor, under which no bound goes).
         coverage: Target coverage of the interval (0.9).
         min_rows: Fewest rows a phase needs for corrections of its own.
         shrinkage_rows: Weight of the pooled correction in a phase's, in rows.
@@ -62,9 +63,14 @@ def calibrate(
     tail = (1 - coverage) / 2
 
     def corrections(rows: pd.DataFrame) -> dict[str, float]:
+        # scores from the bounds as served (held at the breach floor) in units of the
+        # raw width before it (see conformal_bounds)
         width = raw_width(rows["raw_lower"], rows["raw_upper"])
-        lower = (rows["raw_lower"] - rows["actual"]).to_numpy() / width
-        upper = (rows["actual"] - rows["raw_upper"]).to_numpy() / width
+        floor = rows["floor"].to_numpy() if "floor" in rows else None
+        raw_lower = above_floor(rows["raw_lower"].to_numpy(), floor)
+        raw_upper = above_floor(rows["raw_upper"].to_numpy(), floor)
+        lower = (raw_lower - rows["actual"].to_numpy()) / width
+        upper = (rows["actual"].to_numpy() - raw_upper) / width
         return {
             "lower": _correction(lower, tail),
             "upper": _correction(upper, tail),
@@ -99,16 +105,9 @@ def calibrate(
 def _mean_offsets(
     frame: pd.DataFrame, calibration: dict[str, Any], shrinkage_rows: float
 ) -> dict[str, Any]:
-    """The residual of the Pearson-Tukey mean on the calibration rows per unit of the
-    calibrated interval's width: pooled, and per phase shrunk toward it.
-
-    A ratio of sums (the residuals' sum over the widths' sum), the offset under which
-    the calibration rows' means add up to their actual total: what the books' sums
-    need. (A mean of each row's ratio, the first version, let rows whose interval the
-    breach floor had narrowed to a few dollars carry a residual of hundreds of widths:
-    on the default world's test window, 0.003 -> 0.136 widths and a mean 116 USD above
-    the actual per account-day, against 13 as a ratio of sums.)
-    """
+    """The mean residual of the Pearson-Tukey mean on the calibration rows, in units
+    of each row's ``unit`` (its raw interval before the breach floor; without one, the
+    calibrated interval's width): pooled, and per phase shrunk toward it."""
     lower, upper = conformal_bounds(
         frame["raw_lower"],
         frame["raw_upper"],
@@ -117,16 +116,13 @@ def _mean_offsets(
         frame["floor"].to_numpy() if "floor" in frame else None,
     )
     three_point = mean_forecast(lower, frame["forecast"], upper, frame["phase"], {})
-    sums = pd.DataFrame(
-        {
-            "residual": frame["actual"].to_numpy() - three_point,
-            "width": np.maximum(upper - lower, 1.0),
-        }
+    unit = (
+        frame["unit"].to_numpy() if "unit" in frame else np.maximum(upper - lower, 1.0)
     )
-    pooled = float(sums["residual"].sum() / sums["width"].sum())
+    residual = (frame["actual"].to_numpy() - three_point) / unit
+    pooled = float(residual.mean())
     by_phase = {}
-    for phase, rows in sums.groupby(frame["phase"].to_numpy()):
+    for phase, rows in pd.Series(residual).groupby(frame["phase"].to_numpy()):
         weight = len(rows) / (len(rows) + shrinkage_rows)
-        own = float(rows["residual"].sum() / rows["width"].sum())
-        by_phase[str(int(phase))] = weight * own + (1 - weight) * pooled
+        by_phase[str(int(phase))] = weight * float(rows.mean()) + (1 - weight) * pooled
     return {"pooled": pooled, "by_phase": by_phase}

@@ -97,8 +97,9 @@ def conformal_bounds(
     calibration: dict,
     floor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw quantile bounds widened by the calibration's corrections for each row's phase,
-    none below the row's breach ``floor`` (:func:`breach_floor`; None: no floor).
+    """Raw quantile bounds, held at the row's breach ``floor`` (:func:`breach_floor`;
+    None: no floor), widened by the calibration's corrections for the row's phase, and
+    held at the floor again.
 
     Corrections are in units of the raw interval's width (at least 1 USD) when the
     calibration's ``score`` is ``"width"``, in USD otherwise.
@@ -111,10 +112,13 @@ def conformal_bounds(
     raw_lower = np.asarray(raw_lower, dtype=float)
     raw_upper = np.asarray(raw_upper, dtype=float)
     if calibration.get("score") == "width":
+        # the unit is the raw width before the floor: a raw interval the floor
+        # narrowed to a dollar would make its row's conformity score (and, over a few
+        # percent of rows, every row's correction) hundreds of widths
         width = raw_width(raw_lower, raw_upper)
         lower_fix, upper_fix = lower_fix * width, upper_fix * width
-    lower = raw_lower - lower_fix
-    upper = raw_upper + upper_fix
+    lower = above_floor(raw_lower, floor) - lower_fix
+    upper = above_floor(raw_upper, floor) + upper_fix
     lower, upper = np.minimum(lower, upper), np.maximum(lower, upper)
     return above_floor(lower, floor), above_floor(upper, floor)
 
@@ -154,7 +158,9 @@ def breach_slippage_share(
     return float(np.quantile(breached, quantile)) if len(breached) else 0.0
 
 
-def breach_floor(frame: pd.DataFrame, slippage_share: float | None) -> np.ndarray | None:
+def breach_floor(
+    frame: pd.DataFrame, slippage_share: float | None
+) -> np.ndarray | None:
     """The lowest netProfit each account can realise tomorrow (NaN where it has no
     floor); None without a slippage share (models before the rule have none)."""
     if slippage_share is None:
@@ -195,11 +201,15 @@ def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibra
     upper: np.ndarray,
     phase: pd.Series,
     calibration: dict,
+    unit: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each account's expected netProfit: the Pearson-Tukey mean of its interval and
-    point forecast, plus the calibration window's residual of that rule for the
-    account's phase per unit of interval width (a ratio of sums), so that the sums of
-    means over accounts are unbiased on data the model was not fitted on."""
+    point forecast, plus the calibration window's mean residual of that rule for the
+    account's phase, in units of the account's raw interval before the breach floor
+    (``unit``; None: the interval's width), so that the sums of means over accounts
+    are unbiased on data the model was not fitted on. (In units of the floored
+    interval, rows the floor narrowed to a few dollars carried residuals of hundreds
+    of units into every mean: README, Training.)"""
     a, b, c = PEARSON_TUKEY
     lower, median, upper = (np.asarray(x, dtype=float) for x in (lower, median, upper))
     three_point = a * lower + b * median + c * upper
@@ -210,7 +220,9 @@ def mean_forecast(  # noqa: PLR0913 - the three quantiles, the phase and calibra
     fix = np.array(
         [offsets["by_phase"].get(k, offsets["pooled"]) for k in keys], dtype=float
     )
-    return three_point + fix * np.maximum(upper - lower, 1.0)
+    return three_point + fix * (
+        np.maximum(upper - lower, 1.0) if unit is None else unit
+    )
 
 
 def offset_of(frame: pd.DataFrame, column: str | None) -> np.ndarray:
@@ -384,7 +396,8 @@ def with_floor(
     contributions = np.array(contributions, dtype=float)
     daily = _number(frame, "distance_to_daily_loss_floor")
     nearer = np.where(
-        daily <= np.nan_to_num(_number(frame, "distance_to_drawdown_floor"), nan=np.inf),
+        daily
+        <= np.nan_to_num(_number(frame, "distance_to_drawdown_floor"), nan=np.inf),
         "distance_to_daily_loss_floor",
         "distance_to_drawdown_floor",
     )
@@ -465,12 +478,17 @@ class DailyPnlForecaster(PythonModel):
             matrix, num_iteration=self.point.best_iteration or None
         )
         forecast = above_floor(unfloored, floor)
-        raw_lower, raw_upper = self.raw_bounds(matrix, scale, offset, floor)
+        raw_lower, raw_upper = self.raw_bounds(matrix, scale, offset)
         lower, upper = conformal_bounds(
             raw_lower, raw_upper, model_input["phase"], spec["calibration"], floor
         )
         mean = mean_forecast(
-            lower, forecast, upper, model_input["phase"], spec["calibration"]
+            lower,
+            forecast,
+            upper,
+            model_input["phase"],
+            spec["calibration"],
+            None if floor is None else raw_width(raw_lower, raw_upper),
         )
         out = pd.DataFrame(
             {"forecast": forecast, "mean": mean, "lower_90": lower, "upper_90": upper},
@@ -512,25 +530,17 @@ class DailyPnlForecaster(PythonModel):
         return breach_floor(model_input, self.spec.get("breach_slippage_share"))
 
     def raw_bounds(
-        self,
-        matrix: pd.DataFrame,
-        scale: np.ndarray,
-        offset: np.ndarray | float = 0.0,
-        floor: np.ndarray | None = None,
+        self, matrix: pd.DataFrame, scale: np.ndarray, offset: np.ndarray | float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The 5% and 95% models' forecasts in USD, before the conformal corrections,
-        none below ``floor`` (the conformal step's unit, the raw width, is then the
-        width of what can happen)."""
+        """The 5% and 95% models' forecasts in USD, before the conformal corrections
+        and the breach floor."""
         unit = np.asarray(scale, dtype=float)
         if self.spread is not None:
             unit = unit * spread_unit(self.spread, matrix, self.spec["spread_floor"])
         return tuple(
-            above_floor(
-                offset
-                + unit
-                * booster.predict(matrix, num_iteration=booster.best_iteration or None),
-                floor,
-            )
+            offset
+            + unit
+            * booster.predict(matrix, num_iteration=booster.best_iteration or None)
             for booster in (self.lower, self.upper)
         )
 

@@ -55,6 +55,7 @@ from daily_profit_model.training.pyfunc_model import (
     breach_slippage_share,
     contributions_usd,
     offset_of,
+    raw_width,
     spread_unit,
     top_reasons,
     with_offset,
@@ -366,7 +367,7 @@ def fit_forecaster(
     scale = model.scale(calibration_rows)
     offset = model.offset(calibration_rows)
     floor = model.floor(calibration_rows)
-    raw_lower, raw_upper = model.raw_bounds(matrix, scale, offset, floor)
+    raw_lower, raw_upper = model.raw_bounds(matrix, scale, offset)
     scores = pd.DataFrame(
         {
             "actual": calibration_rows[TARGET].to_numpy(),
@@ -374,7 +375,11 @@ def fit_forecaster(
             "raw_upper": raw_upper,
             "forecast": above_floor(offset + predict(point, matrix, scale), floor),
             "phase": calibration_rows["phase"].to_numpy(),
-            **({"floor": floor} if floor is not None else {}),
+            **(
+                {"floor": floor, "unit": raw_width(raw_lower, raw_upper)}
+                if floor is not None
+                else {}
+            ),
         }
     )
     calibration = calibrate(
