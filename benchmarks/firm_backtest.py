@@ -25,21 +25,18 @@ Last line: JSON ``{"cutoffs", "firm_total": {...}, "funded_book": {...}, "method
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import resource
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from walk_forward_cli import PROJECT, head_commit, start, walk_forward_parser
 
-PROJECT = Path(__file__).resolve().parents[1]
 _KEYS = (
     "cutoffs",
     "coverage_90",
@@ -183,16 +180,12 @@ def _rounded(figures: dict) -> dict:
 
 def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
     """Build, walk forward, backtest; print the figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = walk_forward_parser(__doc__.splitlines()[0])
     parser.add_argument("--n-days", type=int, default=420)
     parser.add_argument("--n-traders", type=int, default=1500)
-    parser.add_argument("--cutoffs", type=int, default=260)
-    parser.add_argument("--refit-every", type=int, default=20)
-    parser.add_argument("--seed-days", type=int, default=40)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    start()
 
     from daily_profit_model.db.embedded import stop_embedded_server  # noqa: PLC0415
     from daily_profit_model.params import (  # noqa: PLC0415
@@ -253,13 +246,7 @@ def main() -> None:  # noqa: PLR0915 - one benchmark, step by step
             "last_scored": str(pd.Timestamp(days[-1]).date()),
             **_stress(_world(project), pd.Timestamp(days[first_scored])),
         }
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
+        commit = head_commit()
         for book, methods in figures.items():
             for method, result in methods.items():
                 logger.info("%s %s: %s", book, method, _rounded(result))

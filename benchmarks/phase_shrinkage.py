@@ -18,17 +18,14 @@ figures}}``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from walk_forward_cli import PROJECT, head_commit, start, walk_forward_parser
 
-PROJECT = Path(__file__).resolve().parents[1]
 FUNDED_PHASE = 4
 logger = logging.getLogger("phase_shrinkage")
 
@@ -150,15 +147,11 @@ def _figures(rows: pd.DataFrame) -> dict:
 
 def main() -> None:
     """Walk forward once, calibrate each way, print the figures; last line JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = walk_forward_parser(__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--cutoffs", type=int, default=260)
-    parser.add_argument("--seed-days", type=int, default=40)
-    parser.add_argument("--refit-every", type=int, default=20)
     parser.add_argument("--values", default="0,100,300,1000,pooled,open")
     args = parser.parse_args()
-    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    start()
 
     from daily_profit_model.datasets.tracking import (  # noqa: PLC0415
         SandboxTruthDataset,
@@ -191,13 +184,7 @@ def main() -> None:
         results[value] = _figures(scored)
         logger.info("%s: %s", value, results[value])
     world = json.loads((sandbox / "current.json").read_text("utf-8"))["fingerprint"]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = head_commit()
     print(
         json.dumps(
             {
